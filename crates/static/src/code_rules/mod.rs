@@ -1,0 +1,33 @@
+//! Code rules: what a regex cannot say alone. One file per rule family, each rule declared with
+//! its documentation through [`declare_rule!`](crate::registry::declare_rule).
+
+pub mod bundle_contents;
+pub mod correlation;
+pub mod encoded_payload;
+pub mod hidden_text;
+
+use crate::registry::CodeRuleInfo;
+
+/// Every code rule outside the dependency checks.
+pub const ALL: &[CodeRuleInfo] = &[
+    hidden_text::InvisibleUnicode::INFO,
+    hidden_text::UnicodeTagSmuggling::INFO,
+    hidden_text::HiddenComment::INFO,
+    hidden_text::WhitespacePadding::INFO,
+    encoded_payload::EncodedDangerousPayload::INFO,
+    bundle_contents::BundledExecutable::INFO,
+    bundle_contents::BytecodeWithoutSource::INFO,
+    bundle_contents::SymlinkOutsideBundle::INFO,
+    bundle_contents::ArchiveEntryEscapes::INFO,
+    bundle_contents::TooLargeToAnalyse::INFO,
+    bundle_contents::NestedArchiveUnopened::INFO,
+    bundle_contents::OpaqueFile::INFO,
+    correlation::CredentialExfiltration::INFO,
+    correlation::EnvironmentExfiltration::INFO,
+    correlation::DownloadChmodExecute::INFO,
+];
+
+/// Builds a finding for a code rule.
+pub(crate) fn finding(info: &CodeRuleInfo, confidence: skillgate_model::Confidence, category: &str, message: impl Into<String>) -> skillgate_model::Finding {
+    skillgate_model::Finding::new(info.code, skillgate_model::Gate::G1, info.severity, confidence, category, message)
+}

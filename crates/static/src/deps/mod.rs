@@ -1,0 +1,203 @@
+//! Dependency rules (SK301–SK307): what a skill installs, from manifests and from install
+//! commands in its scripts and instructions, checked against OSV advisories, popular-package
+//! lists (typosquats) and pinning hygiene.
+
+pub mod advisories;
+pub mod extract;
+
+use crate::code_rules::finding;
+use crate::registry::{CodeRuleInfo, declare_rule};
+use crate::units::Unit;
+use advisories::{AdvisoryDb, Ecosystem};
+use extract::Pin;
+use skillgate_model::{Bundle, Capability, Confidence, Finding, KillChainStage, Severity};
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+declare_rule! {
+    /// ## What it does
+    /// Flags a dependency that an OSV `MAL-` record lists as malicious.
+    ///
+    /// ## Why is this risky?
+    /// Installing it runs malware on the host; OSV guidance is to treat it as an incident.
+    ///
+    /// ## Example
+    /// `pip install 0requests` where `MAL-…` lists `0requests`.
+    pub struct KnownMaliciousPackage { code: "SK301", slug: "known-malicious-package", severity: Critical, summary: "dependency is a known malicious package" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags a pinned dependency version that an imported OSV advisory marks as vulnerable
+    /// (PEP 440 ranges for PyPI, semver for npm).
+    ///
+    /// ## Why is this risky?
+    /// The skill installs code with a published vulnerability.
+    ///
+    /// ## Example
+    /// `invenio-previewer==1.0.0a11` (PYSEC-2019-26, fixed in 1.0.0a12).
+    pub struct KnownVulnerablePackage { code: "SK302", slug: "known-vulnerable-package", severity: Medium, summary: "dependency version has a known vulnerability" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags a package name one edit away from a popular package (top PyPI names from GuardDog,
+    /// npm-high-impact) that is not itself popular.
+    ///
+    /// ## Why is this risky?
+    /// Typosquats are the commonest malicious-package vector; an agent typing `reqeusts`
+    /// installs whatever the squatter published.
+    ///
+    /// ## Example
+    /// `pip install reqeusts`
+    pub struct TyposquatPackage { code: "SK303", slug: "typosquat-package", severity: Medium, summary: "package name imitates a popular package" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags dependencies installed without an exact version pin.
+    ///
+    /// ## Why is this risky?
+    /// Whatever version is newest at install time runs: a compromised release reaches every
+    /// user at once (pattern SC1).
+    ///
+    /// ## Example
+    /// `requests>=2` in requirements.txt, `pip install requests` in a script.
+    pub struct UnpinnedDependency { code: "SK304", slug: "unpinned-dependency", severity: Low, summary: "dependency without an exact version pin" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags dependencies installed from a URL, a VCS repository or an archive path rather than
+    /// a registry release.
+    ///
+    /// ## Why is this risky?
+    /// The content behind a URL can change at any time and bypasses registry malware scanning.
+    ///
+    /// ## Example
+    /// `pip install git+https://github.com/x/y`, `"dep": "https://host/x.tgz"`
+    pub struct RemoteSourceDependency { code: "SK305", slug: "remote-source-dependency", severity: Medium, summary: "dependency installed from a URL or VCS" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags custom package indexes: `--index-url`, `--extra-index-url`, `--trusted-host`,
+    /// `--registry`.
+    ///
+    /// ## Why is this risky?
+    /// An extra index lets an attacker win dependency confusion by publishing a higher version
+    /// of an internal name; `--trusted-host` disables TLS checks.
+    ///
+    /// ## Example
+    /// `pip install --extra-index-url http://pkgs.example/simple corp-utils`
+    pub struct CustomPackageIndex { code: "SK306", slug: "custom-package-index", severity: Medium, summary: "install from a custom package index" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Flags npm install-time hooks (`preinstall`, `install`, `postinstall`) in a bundled
+    /// `package.json`, and `npx -y` runs of remote packages.
+    ///
+    /// ## Why is this risky?
+    /// Install hooks and `npx -y` run registry code with no review and no prompt.
+    ///
+    /// ## Example
+    /// `"postinstall": "node setup.js"`, `npx -y some-cli`
+    pub struct InstallTimeExecution { code: "SK307", slug: "install-time-execution", severity: Low, summary: "package code runs at install time" }
+}
+
+pub const RULES: &[CodeRuleInfo] = &[
+    KnownMaliciousPackage::INFO,
+    KnownVulnerablePackage::INFO,
+    TyposquatPackage::INFO,
+    UnpinnedDependency::INFO,
+    RemoteSourceDependency::INFO,
+    CustomPackageIndex::INFO,
+    InstallTimeExecution::INFO,
+];
+
+struct Popular {
+    pypi: HashSet<String>,
+    npm: HashSet<String>,
+    /// Typosquat targets: the most popular names only (a smaller list than the exemptions).
+    pypi_targets: Vec<String>,
+    npm_targets: Vec<String>,
+}
+
+static POPULAR: LazyLock<Popular> = LazyLock::new(|| {
+    let pypi_all: Vec<String> = crate::registry::POPULAR_PYPI.lines().map(|l| Ecosystem::PyPI.normalize(l.trim())).filter(|l| !l.is_empty()).collect();
+    let npm_all: Vec<String> = crate::registry::POPULAR_NPM.lines().map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty()).collect();
+    Popular {
+        pypi_targets: pypi_all.iter().take(3000).cloned().collect(),
+        npm_targets: npm_all.iter().take(3000).cloned().collect(),
+        pypi: pypi_all.into_iter().collect(),
+        npm: npm_all.into_iter().collect(),
+    }
+});
+
+/// The popular package a name imitates, if any.
+pub fn typosquat_of(eco: Ecosystem, name: &str) -> Option<String> {
+    let p = &*POPULAR;
+    let norm = eco.normalize(name);
+    let (all, targets) = match eco {
+        Ecosystem::PyPI => (&p.pypi, &p.pypi_targets),
+        Ecosystem::Npm => (&p.npm, &p.npm_targets),
+    };
+    if norm.len() < 5 || all.contains(&norm) || norm.starts_with('@') {
+        return None;
+    }
+    targets
+        .iter()
+        .find(|t| t.len() >= 5 && t.len().abs_diff(norm.len()) <= 1 && strsim::damerau_levenshtein(t, &norm) == 1)
+        .cloned()
+}
+
+pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Finding>) {
+    let deps = extract::extract(bundle, units);
+    let mut seen = HashSet::new();
+    for dep in deps {
+        if !seen.insert((dep.ecosystem, dep.name.clone(), dep.file.clone(), dep.line)) {
+            continue;
+        }
+        let at = |f: Finding| f.at(&dep.file, Some(dep.line), None).with_evidence(&dep.raw).with_capability(Capability::ProcExec);
+        if let Some(idx) = &dep.index {
+            out.push(at(finding(&CustomPackageIndex::INFO, Confidence::High, "supply-chain", format!("installs from custom index `{idx}`"))).with_stage(KillChainStage::Execution));
+            continue;
+        }
+        if dep.name.is_empty() {
+            continue;
+        }
+        for a in db.malicious(dep.ecosystem, &dep.name) {
+            let mut f = at(finding(&KnownMaliciousPackage::INFO, Confidence::High, "supply-chain", format!("`{}` is known malware ({}): {}", dep.name, a.id, a.summary))).with_stage(KillChainStage::Execution);
+            f.taxonomy = vec!["SC1".into()];
+            out.push(f);
+        }
+        match &dep.pin {
+            Pin::Exact(v) => {
+                for a in db.affecting(dep.ecosystem, &dep.name, v).into_iter().filter(|a| !a.malicious) {
+                    out.push(at(finding(&KnownVulnerablePackage::INFO, Confidence::High, "supply-chain", format!("`{}=={v}` is affected by {}: {}", dep.name, a.id, skillgate_model::finding::clip(&a.summary, 120)))));
+                }
+            }
+            Pin::Url(u) => out.push(at(finding(&RemoteSourceDependency::INFO, Confidence::High, "supply-chain", format!("`{}` installed from `{}`", dep.name, skillgate_model::finding::clip(u, 100)))).with_stage(KillChainStage::Execution)),
+            Pin::Loose | Pin::None => {
+                let mut f = at(finding(&UnpinnedDependency::INFO, Confidence::High, "supply-chain", format!("`{}` is not pinned to an exact version", dep.name)));
+                f.taxonomy = vec!["SC1".into()];
+                out.push(f);
+            }
+        }
+        if let Some(target) = typosquat_of(dep.ecosystem, &dep.name) {
+            let mut f = at(finding(&TyposquatPackage::INFO, Confidence::Medium, "supply-chain", format!("`{}` is one edit from popular package `{target}`", dep.name)));
+            // A squatted name installed at run time and unpinned is how the attack lands.
+            if dep.inline && !matches!(dep.pin, Pin::Exact(_)) {
+                f.severity = Severity::High;
+                f.kill_chain = KillChainStage::Execution;
+            }
+            out.push(f);
+        }
+        if dep.npx {
+            out.push(at(finding(&InstallTimeExecution::INFO, Confidence::High, "supply-chain", format!("`npx -y {}` runs a registry package without review", dep.name))));
+        }
+    }
+    extract::install_hooks(bundle, out);
+}
+

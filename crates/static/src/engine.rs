@@ -1,0 +1,131 @@
+//! Runs data rules over units: regexes directly, tree-sitter queries over a parse made once per
+//! unit with a parser kept per thread.
+
+use crate::rule::{DataRule, Language, Matcher, TsLanguage};
+use crate::units::Unit;
+use skillgate_model::{Finding, Gate};
+use std::cell::RefCell;
+use streaming_iterator::StreamingIterator;
+
+/// At most this many findings per rule and unit: one proves the point, more is noise.
+const MAX_HITS_PER_UNIT: usize = 3;
+
+pub fn ts_language(lang: TsLanguage) -> tree_sitter::Language {
+    match lang {
+        TsLanguage::Python => tree_sitter_python::LANGUAGE.into(),
+        TsLanguage::Bash => tree_sitter_bash::LANGUAGE.into(),
+    }
+}
+
+thread_local! {
+    static PARSERS: RefCell<Option<(tree_sitter::Parser, tree_sitter::Parser)>> = const { RefCell::new(None) };
+}
+
+/// Parses `text` with the thread's parser for `lang`.
+pub fn parse(lang: TsLanguage, text: &str) -> Option<tree_sitter::Tree> {
+    PARSERS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let (py, sh) = slot.get_or_insert_with(|| {
+            let mut py = tree_sitter::Parser::new();
+            py.set_language(&ts_language(TsLanguage::Python)).expect("tree-sitter-python matches tree-sitter");
+            let mut sh = tree_sitter::Parser::new();
+            sh.set_language(&ts_language(TsLanguage::Bash)).expect("tree-sitter-bash matches tree-sitter");
+            (py, sh)
+        });
+        let parser = match lang {
+            TsLanguage::Python => py,
+            TsLanguage::Bash => sh,
+        };
+        parser.parse(text, None)
+    })
+}
+
+/// One match of a rule in a unit, as a byte range.
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Matches of one rule in one unit (before `unless` filtering).
+pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    match &rule.matcher {
+        Matcher::Regex(re) => {
+            for m in re.find_iter(&unit.text) {
+                hits.push(Hit { start: m.start(), end: m.end() });
+                if hits.len() >= MAX_HITS_PER_UNIT * 4 {
+                    break;
+                }
+            }
+        }
+        Matcher::TreeSitter { language, query } => {
+            if unit.tree_sitter != Some(*language) {
+                return hits;
+            }
+            let Some(tree) = tree else { return hits };
+            let wanted = query.capture_index_for_name("match");
+            let mut cursor = tree_sitter::QueryCursor::new();
+            let mut it = cursor.matches(query, tree.root_node(), unit.text.as_bytes());
+            while let Some(m) = it.next() {
+                let cap = m.captures().iter().find(|c| Some(c.index) == wanted).or_else(|| m.captures().first());
+                if let Some(c) = cap {
+                    hits.push(Hit { start: c.node.start_byte(), end: c.node.end_byte() });
+                }
+                if hits.len() >= MAX_HITS_PER_UNIT * 4 {
+                    break;
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// Runs every applicable rule over one unit.
+pub fn run_unit(rules: &[DataRule], unit: &Unit, out: &mut Vec<Finding>) {
+    let applicable: Vec<&DataRule> = rules.iter().filter(|r| r.applies_to(unit.lang, &unit.file)).collect();
+    if applicable.is_empty() {
+        return;
+    }
+    let needs_tree = applicable.iter().any(|r| matches!(r.matcher, Matcher::TreeSitter { .. }));
+    let tree = match (needs_tree, unit.tree_sitter) {
+        (true, Some(lang)) => parse(lang, &unit.text),
+        _ => None,
+    };
+    for rule in applicable {
+        let mut reported = 0;
+        for hit in matches(rule, unit, tree.as_ref()) {
+            let line_text = unit.line_at(hit.start);
+            if rule.unless.as_ref().is_some_and(|u| u.is_match(line_text)) {
+                continue;
+            }
+            out.push(finding_for(rule, unit, &hit));
+            reported += 1;
+            if reported >= MAX_HITS_PER_UNIT {
+                break;
+            }
+        }
+    }
+}
+
+pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
+    let s = &rule.spec;
+    let (line, col) = unit.position(hit.start);
+    let matched = &unit.text[unit.text.floor_char_boundary(hit.start)..unit.text.floor_char_boundary(hit.end.min(unit.text.len()))];
+    let mut message = s.message.clone();
+    if let Some(enc) = unit.decoded_from {
+        message = format!("{message} (inside {enc}-encoded text)");
+    }
+    let mut f = Finding::new(&s.code, Gate::G1, s.severity, s.confidence, &s.category, message)
+        .at(&unit.file, Some(line), Some(col))
+        .with_evidence(matched.trim())
+        .with_stage(s.kill_chain)
+        .with_help(&s.help);
+    f.capability = s.capability;
+    f.taxonomy = s.taxonomy.clone();
+    f
+}
+
+/// Whether a language is one an agent or a user would execute.
+pub fn is_code(lang: Language) -> bool {
+    lang != Language::Prose
+}

@@ -1,0 +1,143 @@
+//! One registry for both kinds of rule: data rules (YAML) and code rules (Rust), each with a
+//! stable code and user-facing documentation.
+
+use crate::rule::{DataRule, RuleError};
+use skillgate_model::Severity;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+}
+
+pub(crate) use embedded::{POPULAR_NPM, POPULAR_PYPI};
+
+/// Identity and documentation of a rule implemented in Rust.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRuleInfo {
+    pub code: &'static str,
+    pub slug: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub docs: &'static str,
+}
+
+/// Declares a code rule: the `///` docs become both rustdoc and the text of
+/// `skillgate rules explain`.
+macro_rules! declare_rule {
+    ($(#[doc = $doc:literal])* $vis:vis struct $name:ident { code: $code:literal, slug: $slug:literal, severity: $sev:ident, summary: $summary:literal $(,)? }) => {
+        $(#[doc = $doc])*
+        $vis struct $name;
+        impl $name {
+            pub const INFO: $crate::registry::CodeRuleInfo = $crate::registry::CodeRuleInfo {
+                code: $code,
+                slug: $slug,
+                severity: skillgate_model::Severity::$sev,
+                summary: $summary,
+                docs: concat!($($doc, "\n"),*),
+            };
+        }
+    };
+}
+pub(crate) use declare_rule;
+
+/// What `rules list` and `rules explain` show for one rule.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleDoc {
+    pub code: String,
+    pub slug: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub summary: String,
+    pub docs: String,
+    pub help: Option<String>,
+    pub source: Option<String>,
+    pub examples: Option<(Vec<String>, Vec<String>)>,
+}
+
+pub struct Registry {
+    data: Vec<DataRule>,
+}
+
+impl Registry {
+    /// Compiles every embedded data rule. Fails on the first bad rule file: a broken rule set is
+    /// a build defect, caught by the tests.
+    pub fn load() -> Result<Self, RuleError> {
+        let data = embedded::DATA_RULES.iter().map(|(path, yaml)| DataRule::compile(path, yaml)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { data })
+    }
+
+    pub fn data_rules(&self) -> &[DataRule] {
+        &self.data
+    }
+
+    /// Every rule of every kind, sorted by code.
+    pub fn docs(&self) -> Vec<RuleDoc> {
+        let mut out: Vec<RuleDoc> = self
+            .data
+            .iter()
+            .map(|r| RuleDoc {
+                code: r.spec.code.clone(),
+                slug: r.spec.slug.clone(),
+                kind: "data",
+                severity: r.spec.severity,
+                summary: r.spec.summary.clone(),
+                docs: r.spec.docs.clone(),
+                help: Some(r.spec.help.clone()),
+                source: Some(format!("rules/{}", r.source)),
+                examples: Some((r.spec.examples.positive.clone(), r.spec.examples.negative.clone())),
+            })
+            .collect();
+        for info in crate::code_rules::ALL.iter().chain(crate::deps::RULES) {
+            out.push(RuleDoc {
+                code: info.code.into(),
+                slug: info.slug.into(),
+                kind: "code",
+                severity: info.severity,
+                summary: info.summary.into(),
+                docs: info.docs.lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n"),
+                help: None,
+                source: None,
+                examples: None,
+            });
+        }
+        for lint in skillgate_model::lint::LINT_RULES {
+            out.push(RuleDoc {
+                code: lint.code.into(),
+                slug: lint.slug.into(),
+                kind: "spec",
+                severity: lint.severity,
+                summary: lint.summary.into(),
+                docs: lint.docs.into(),
+                help: None,
+                source: None,
+                examples: None,
+            });
+        }
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out
+    }
+
+    pub fn explain(&self, code: &str) -> Option<RuleDoc> {
+        let code = code.to_ascii_uppercase();
+        self.docs().into_iter().find(|d| d.code == code || d.slug == code.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_slugs_are_unique() {
+        let reg = Registry::load().unwrap();
+        let docs = reg.docs();
+        let mut codes: Vec<_> = docs.iter().map(|d| d.code.clone()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), docs.len(), "duplicate rule code");
+        let mut slugs: Vec<_> = docs.iter().map(|d| d.slug.clone()).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), docs.len(), "duplicate rule slug");
+        assert!(docs.iter().all(|d| crate::rule::is_code(&d.code)));
+        assert!(docs.iter().all(|d| !d.docs.trim().is_empty()), "every rule has docs");
+    }
+}

@@ -1,0 +1,159 @@
+//! Data rules: one YAML file per rule under `rules/`, compiled once into a matcher.
+
+use serde::Deserialize;
+use skillgate_model::{Capability, Confidence, KillChainStage, Severity};
+
+/// Where a rule looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Markdown prose of SKILL.md and references, and frontmatter.
+    Prose,
+    /// Python scripts and `python` code blocks.
+    Python,
+    /// Shell scripts and shell code blocks.
+    Shell,
+    /// Any code: scripts and code blocks in every language, including JavaScript and PowerShell.
+    Code,
+    /// Every text unit.
+    Any,
+}
+
+/// A data rule as written in YAML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub code: String,
+    pub slug: String,
+    pub summary: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub category: String,
+    #[serde(default)]
+    pub taxonomy: Vec<String>,
+    pub kill_chain: KillChainStage,
+    #[serde(default)]
+    pub capability: Option<Capability>,
+    pub languages: Vec<Language>,
+    /// Only files whose bundle path matches one of these suffixes (e.g. `.md`); empty = all.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(rename = "match")]
+    pub matcher: MatchSpec,
+    pub message: String,
+    pub help: String,
+    pub docs: String,
+    pub examples: Examples,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// A tree-sitter query; the capture `@match` (or the first capture) is reported.
+    #[serde(default)]
+    pub tree_sitter: Option<TreeSitterSpec>,
+    /// A match is dropped when the text around it (the matched line) matches this.
+    #[serde(default)]
+    pub unless: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeSitterSpec {
+    pub language: TsLanguage,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TsLanguage {
+    Python,
+    Bash,
+}
+
+/// Examples that must (and must not) match; one test runs them all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Examples {
+    #[serde(rename = "match")]
+    pub positive: Vec<String>,
+    #[serde(rename = "no_match")]
+    pub negative: Vec<String>,
+}
+
+/// A compiled matcher.
+pub enum Matcher {
+    Regex(regex::Regex),
+    TreeSitter { language: TsLanguage, query: tree_sitter::Query },
+}
+
+/// A data rule ready to run.
+pub struct DataRule {
+    pub spec: RuleSpec,
+    pub matcher: Matcher,
+    pub unless: Option<regex::Regex>,
+    /// File the rule came from, relative to `rules/`.
+    pub source: String,
+}
+
+/// A rule file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    #[error("rules/{file}: invalid YAML: {message}")]
+    Yaml { file: String, message: String },
+    #[error("rules/{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+impl DataRule {
+    pub fn compile(source: &str, yaml: &str) -> Result<Self, RuleError> {
+        let spec: RuleSpec =
+            serde_norway::from_str(yaml).map_err(|e| RuleError::Yaml { file: source.into(), message: e.to_string() })?;
+        let invalid = |message: String| RuleError::Invalid { file: source.into(), message };
+        if !is_code(&spec.code) {
+            return Err(invalid(format!("code `{}` is not SK followed by three digits", spec.code)));
+        }
+        let matcher = match (&spec.matcher.regex, &spec.matcher.tree_sitter) {
+            (Some(re), None) => Matcher::Regex(
+                regex::RegexBuilder::new(re)
+                    .size_limit(16 << 20)
+                    .build()
+                    .map_err(|e| invalid(format!("bad regex: {e}")))?,
+            ),
+            (None, Some(ts)) => {
+                let language = crate::engine::ts_language(ts.language);
+                let query = tree_sitter::Query::new(&language, &ts.query).map_err(|e| invalid(format!("bad tree-sitter query: {e}")))?;
+                Matcher::TreeSitter { language: ts.language, query }
+            }
+            _ => return Err(invalid("`match` needs exactly one of `regex` or `tree_sitter`".into())),
+        };
+        let unless = spec
+            .matcher
+            .unless
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .map_err(|e| invalid(format!("bad `unless` regex: {e}")))?;
+        if spec.examples.positive.is_empty() || spec.examples.negative.is_empty() {
+            return Err(invalid("every rule needs at least one `match` and one `no_match` example".into()));
+        }
+        Ok(Self { spec, matcher, unless, source: source.into() })
+    }
+
+    pub fn applies_to(&self, lang: Language, path: &str) -> bool {
+        let lang_ok = self.spec.languages.iter().any(|l| match l {
+            Language::Any => true,
+            Language::Code => lang != Language::Prose,
+            other => *other == lang,
+        });
+        let path_ok = self.spec.paths.is_empty() || self.spec.paths.iter().any(|p| path.ends_with(p.as_str()));
+        lang_ok && path_ok
+    }
+}
+
+pub fn is_code(code: &str) -> bool {
+    code.len() == 5 && code.starts_with("SK") && code[2..].bytes().all(|b| b.is_ascii_digit())
+}

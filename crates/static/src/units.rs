@@ -1,0 +1,148 @@
+//! Analysis units: the pieces of a bundle that rules read, each with its language.
+//!
+//! A script is one unit. A Markdown file (SKILL.md, references) is split into prose and its
+//! fenced code blocks, each block in its own language: the commands an agent is told to run
+//! are code and are analysed as code. Text decoded from a payload (base64, Unicode tags) becomes
+//! a unit of its own, so every rule sees through the encoding.
+
+use crate::rule::{Language, TsLanguage};
+use skillgate_model::bundle::{Bundle, BundleFile};
+use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
+
+/// One piece of text to analyse.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Bundle path of the file it came from.
+    pub file: String,
+    pub lang: Language,
+    pub tree_sitter: Option<TsLanguage>,
+    pub text: String,
+    /// 1-based line in `file` where `text` starts.
+    pub line: u32,
+    /// Set when the text was decoded from an encoding found at `line`.
+    pub decoded_from: Option<&'static str>,
+}
+
+impl Unit {
+    /// Line and column (1-based) of a byte offset in `text`.
+    pub fn position(&self, offset: usize) -> (u32, u32) {
+        if self.decoded_from.is_some() {
+            return (self.line, 1);
+        }
+        let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
+        let before = &self.text[..offset];
+        let line = self.line + before.matches('\n').count() as u32;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        (line, col)
+    }
+
+    /// The whole line around a byte offset.
+    pub fn line_at(&self, offset: usize) -> &str {
+        let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        &self.text[start..end]
+    }
+}
+
+pub fn is_markdown(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    [".md", ".markdown", ".mdx", ".txt", ".rst"].iter().any(|e| p.ends_with(e))
+}
+
+fn shebang_language(text: &str) -> Option<Language> {
+    let first = text.lines().next()?;
+    if !first.starts_with("#!") {
+        return None;
+    }
+    if first.contains("python") {
+        Some(Language::Python)
+    } else if ["sh", "bash", "zsh", "dash", "ksh"].iter().any(|s| first.ends_with(s) || first.contains(&format!("{s} ")) || first.contains(&format!("/{s}"))) {
+        Some(Language::Shell)
+    } else {
+        Some(Language::Code)
+    }
+}
+
+fn script_language(path: &str, text: &str) -> Language {
+    let p = path.to_ascii_lowercase();
+    if p.ends_with(".py") || p.ends_with(".pyw") {
+        Language::Python
+    } else if [".sh", ".bash", ".zsh", ".ksh", ".command"].iter().any(|e| p.ends_with(e)) {
+        Language::Shell
+    } else {
+        shebang_language(text).unwrap_or(Language::Code)
+    }
+}
+
+/// Language of a fenced block's info string. Unlabelled blocks are read as shell: that is how
+/// commands for the agent are usually written.
+pub fn block_language(lang: &str) -> Language {
+    match lang {
+        "python" | "py" | "python3" | "py3" | "pycon" | "ipython" => Language::Python,
+        "" | "bash" | "sh" | "shell" | "zsh" | "console" | "shell-session" | "terminal" | "ksh" | "fish" | "cmd" | "bat" => Language::Shell,
+        _ => Language::Code,
+    }
+}
+
+fn tree_sitter_for(lang: Language) -> Option<TsLanguage> {
+    match lang {
+        Language::Python => Some(TsLanguage::Python),
+        Language::Shell => Some(TsLanguage::Bash),
+        _ => None,
+    }
+}
+
+fn unit(file: &str, lang: Language, text: String, line: u32) -> Unit {
+    Unit { file: file.to_string(), lang, tree_sitter: tree_sitter_for(lang), text, line, decoded_from: None }
+}
+
+/// Splits Markdown into prose and code units.
+fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
+    for seg in segments {
+        match seg {
+            Segment::Prose { line, text } => out.push(unit(file, Language::Prose, text.clone(), *line)),
+            Segment::Code { line, lang, text } => {
+                let mut l = block_language(lang);
+                if l == Language::Shell && lang.is_empty() && text.trim_start().starts_with("import ") {
+                    l = Language::Python;
+                }
+                out.push(unit(file, l, text.clone(), *line));
+            }
+        }
+    }
+}
+
+/// Every unit of a bundle; `doc` is its parsed SKILL.md.
+pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
+    let mut out = Vec::new();
+    // Frontmatter is prose: descriptions carry injections too.
+    if doc.body_line > 1 {
+        let fm: String = doc.text.lines().skip(1).take(doc.body_line as usize - 3).collect::<Vec<_>>().join("\n");
+        out.push(unit(&bundle.skill_md, Language::Prose, fm, 2));
+    }
+    markdown_units(&bundle.skill_md, &doc.segments, &mut out);
+    for f in &bundle.files {
+        if f.path == bundle.skill_md {
+            continue;
+        }
+        file_units(f, &mut out);
+    }
+    out
+}
+
+fn file_units(f: &BundleFile, out: &mut Vec<Unit>) {
+    let Some(text) = f.text() else { return };
+    if is_markdown(&f.path) {
+        markdown_units(&f.path, &split_body(&text, 1), out);
+    } else {
+        let lang = script_language(&f.path, &text);
+        out.push(unit(&f.path, lang, text.into_owned(), 1));
+    }
+}
+
+/// Whether a unit belongs to documentation that an agent is unlikely to execute (license texts).
+pub fn is_license(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    name.starts_with("license") || name.starts_with("licence") || name.starts_with("copying") || name.starts_with("notice")
+}

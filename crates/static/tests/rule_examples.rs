@@ -1,0 +1,42 @@
+//! Every data rule's own examples: each `match` example fires, each `no_match` does not.
+
+use skillgate_static::engine;
+use skillgate_static::registry::Registry;
+use skillgate_static::rule::{Language, TsLanguage};
+use skillgate_static::units::Unit;
+
+fn unit_for(lang: Language, text: &str) -> Unit {
+    let (lang, ts) = match lang {
+        Language::Python => (Language::Python, Some(TsLanguage::Python)),
+        Language::Shell | Language::Code | Language::Any => (Language::Shell, Some(TsLanguage::Bash)),
+        Language::Prose => (Language::Prose, None),
+    };
+    Unit { file: "SKILL.md".into(), lang, tree_sitter: ts, text: format!("{text}\n"), line: 1, decoded_from: None }
+}
+
+#[test]
+fn every_rule_matches_its_examples() {
+    let registry = Registry::load().expect("rules compile");
+    assert!(registry.data_rules().len() >= 30, "the rule set is embedded");
+    let mut failures = Vec::new();
+    for rule in registry.data_rules() {
+        let lang = rule.spec.languages[0];
+        let fires = |text: &str| {
+            let unit = unit_for(lang, text);
+            let mut out = Vec::new();
+            engine::run_unit(std::slice::from_ref(rule), &unit, &mut out);
+            !out.is_empty()
+        };
+        for ex in &rule.spec.examples.positive {
+            if !fires(ex) {
+                failures.push(format!("{} should match: {ex}", rule.spec.code));
+            }
+        }
+        for ex in &rule.spec.examples.negative {
+            if fires(ex) {
+                failures.push(format!("{} should not match: {ex}", rule.spec.code));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

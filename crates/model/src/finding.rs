@@ -145,6 +145,9 @@ pub struct Finding {
     pub taxonomy: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The source line the finding points at, for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 impl Finding {
@@ -172,6 +175,7 @@ impl Finding {
             kill_chain: KillChainStage::None,
             taxonomy: Vec::new(),
             help: None,
+            snippet: None,
         }
     }
 

@@ -121,6 +121,9 @@ pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
         .with_stage(s.kill_chain)
         .with_help(&s.help);
     f.capability = s.capability;
+    if unit.decoded_from.is_none() {
+        f.snippet = Some(skillgate_model::finding::clip(unit.line_at(hit.start), 240));
+    }
     f.taxonomy = s.taxonomy.clone();
     f
 }

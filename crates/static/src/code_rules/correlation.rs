@@ -70,19 +70,22 @@ fn is_sink(f: &Finding) -> bool {
 }
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
-    let sinks: Vec<&Finding> = out.iter().filter(|f| is_sink(f)).collect();
     let mut new = Vec::new();
-    if !sinks.is_empty() {
-        for (info, cap) in [(&CredentialExfiltration::INFO, Capability::SecretRead), (&EnvironmentExfiltration::INFO, Capability::EnvRead)] {
-            let sources: Vec<&Finding> = out.iter().filter(|f| f.capability == Some(cap) && f.severity >= Severity::Medium).collect();
+    for (info, cap) in [(&CredentialExfiltration::INFO, Capability::SecretRead), (&EnvironmentExfiltration::INFO, Capability::EnvRead)] {
+        let sinks: Vec<Finding> = out.iter().filter(|f| is_sink(f)).cloned().collect();
+        if sinks.is_empty() {
+            break;
+        }
+        {
+            let sources: Vec<Finding> = out.iter().filter(|f| f.capability == Some(cap) && f.severity >= Severity::Medium).cloned().collect();
             let Some(source) = sources.first() else { continue };
             let same_unit = sources.iter().find_map(|s| {
                 let u = unit_of(units, s)?;
-                sinks.iter().find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u))).map(|k| (*s, *k))
+                sinks.iter().find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u))).map(|k| (s, k))
             });
             let (src, sink, severity, confidence, scope) = match same_unit {
                 Some((s, k)) => (s, k, Severity::Critical, Confidence::High, "in the same block"),
-                None => (*source, sinks[0], Severity::High, Confidence::Medium, "in the same skill"),
+                None => (source, &sinks[0], Severity::High, Confidence::Medium, "in the same skill"),
             };
             let mut f = finding(info, confidence, "exfiltration", format!("{} ({}) and transmission out ({}) {scope}", if cap == Capability::SecretRead { "credential access" } else { "environment harvesting" }, src.code, sink.code))
                 .with_capability(Capability::NetEgress)
@@ -92,7 +95,12 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             f.line = sink.line;
             f.severity = severity;
             f.taxonomy = vec!["E1".into(), if cap == Capability::SecretRead { "PE3".into() } else { "E2".into() }];
-            new.push(f);
+            out.push(f);
+            // The capability met a threat indicator: the evidence of access is now serious.
+            for source in out.iter_mut().filter(|f| f.capability == Some(cap) && f.severity == Severity::Medium) {
+                source.severity = Severity::High;
+                source.message.push_str(" (raised: the skill also transmits data out)");
+            }
         }
     }
     for unit in units.iter().filter(|u| u.lang != Language::Prose) {

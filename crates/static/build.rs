@@ -4,7 +4,9 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -21,7 +23,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let rules = manifest.join("../../rules").canonicalize().expect("rules/ beside the workspace root");
+    let rules = manifest
+        .join("../../rules")
+        .canonicalize()
+        .expect("rules/ beside the workspace root");
     println!("cargo:rerun-if-changed={}", rules.display());
     let mut files = Vec::new();
     collect(&rules, &mut files);
@@ -29,15 +34,28 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let rel = f.strip_prefix(&rules).unwrap().display().to_string();
-        writeln!(code, "    ({rel:?}, include_str!({:?})),", f.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     let data = rules.join("data");
-    for (name, file) in [("POPULAR_PYPI", "popular/pypi.txt"), ("POPULAR_NPM", "popular/npm.txt")] {
+    for (name, file) in [
+        ("POPULAR_PYPI", "popular/pypi.txt"),
+        ("POPULAR_NPM", "popular/npm.txt"),
+    ] {
         let path = data.join(file);
         println!("cargo:rerun-if-changed={}", path.display());
         if path.exists() {
-            writeln!(code, "pub(crate) const {name}: &str = include_str!({:?});", path.display().to_string()).unwrap();
+            writeln!(
+                code,
+                "pub(crate) const {name}: &str = include_str!({:?});",
+                path.display().to_string()
+            )
+            .unwrap();
         } else {
             writeln!(code, "pub(crate) const {name}: &str = \"\";").unwrap();
         }

@@ -14,7 +14,10 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitStatus> {
                 println!("{}", serde_json::to_string_pretty(&docs)?);
             } else {
                 for d in docs {
-                    println!("{:<6} {:<8} {:<5} {:<38} {}", d.code, d.severity, d.kind, d.slug, d.summary);
+                    println!(
+                        "{:<6} {:<8} {:<5} {:<38} {}",
+                        d.code, d.severity, d.kind, d.slug, d.summary
+                    );
                 }
             }
             Ok(ExitStatus::Success)

@@ -14,15 +14,26 @@ use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-pub fn build_pipeline(gates: &[GateArg], policy: Option<&std::path::Path>, osv: Option<&std::path::Path>) -> anyhow::Result<Pipeline> {
+pub fn build_pipeline(
+    gates: &[GateArg],
+    policy: Option<&std::path::Path>,
+    osv: Option<&std::path::Path>,
+) -> anyhow::Result<Pipeline> {
     let policy = match policy {
-        Some(p) => Policy::from_toml(&std::fs::read_to_string(p).with_context(|| format!("reading policy {}", p.display()))?)?,
+        Some(p) => Policy::from_toml(
+            &std::fs::read_to_string(p)
+                .with_context(|| format!("reading policy {}", p.display()))?,
+        )?,
         None => Policy::default(),
     };
     let mut db = AdvisoryDb::default();
     if let Some(p) = osv {
         let (n, bad) = db.load_path(p)?;
-        eprintln!("loaded {n} advisories from {} ({} records unreadable)", p.display(), bad.len());
+        eprintln!(
+            "loaded {n} advisories from {} ({} records unreadable)",
+            p.display(),
+            bad.len()
+        );
     }
     let g1 = StaticGate::new(db).context("compiling the embedded rules")?;
     let gates: BTreeSet<Gate> = gates
@@ -39,7 +50,10 @@ pub fn build_pipeline(gates: &[GateArg], policy: Option<&std::path::Path>, osv: 
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
     if let Some(j) = args.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(j).build_global().ok();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(j)
+            .build_global()
+            .ok();
     }
     let pipeline = build_pipeline(&args.gates, args.policy.as_deref(), args.osv.as_deref())?;
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -51,13 +65,18 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
     }
     let progress = if std::io::stderr().is_terminal() && candidates.len() > 1 {
         let pb = ProgressBar::new(candidates.len() as u64);
-        pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} skills {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} skills {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         pb
     } else {
         ProgressBar::hidden()
     };
     let mut out: Box<dyn Write + Send> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         None => Box::new(std::io::stdout()),
     };
     let streaming = args.format == Format::Jsonl;
@@ -67,7 +86,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
         .map(|c| {
             let report = pipeline.evaluate(c.path());
             if streaming {
-                let mut w = sink.lock().expect("no writer panics while holding the lock");
+                let mut w = sink
+                    .lock()
+                    .expect("no writer panics while holding the lock");
                 let _ = writeln!(w, "{}", serde_json::to_string(&report).unwrap_or_default());
                 let _ = w.flush();
             }
@@ -81,7 +102,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
         Format::Jsonl => {}
         Format::Json => printer::json(&mut out, &reports, pipeline.policy())?,
         Format::Sarif => printer::sarif(&mut out, &reports, pipeline.static_gate())?,
-        Format::Text => printer::text(&mut out, &reports, std::io::stdout().is_terminal() && args.output.is_none())?,
+        Format::Text => printer::text(
+            &mut out,
+            &reports,
+            std::io::stdout().is_terminal() && args.output.is_none(),
+        )?,
     }
     out.flush()?;
     Ok(exit_status(&reports, args.fail_on))
@@ -98,6 +123,15 @@ fn exit_status(reports: &[SkillReport], fail_on: FailOn) -> ExitStatus {
         FailOn::Critical => Some(Severity::Critical),
     };
     let rejected = reports.iter().any(|r| r.decision == Decision::Reject);
-    let over = threshold.is_some_and(|t| reports.iter().flat_map(|r| &r.findings).any(|f| f.severity >= t));
-    if rejected || over { ExitStatus::Failure } else { ExitStatus::Success }
+    let over = threshold.is_some_and(|t| {
+        reports
+            .iter()
+            .flat_map(|r| &r.findings)
+            .any(|f| f.severity >= t)
+    });
+    if rejected || over {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
 }

@@ -54,7 +54,11 @@ pub enum BundleError {
     BadArchive { path: String, reason: String },
     /// A limit was exceeded (entries, total bytes, compression ratio).
     #[error("{path}: {what} exceeds the limit of {limit}")]
-    LimitExceeded { path: String, what: &'static str, limit: u64 },
+    LimitExceeded {
+        path: String,
+        what: &'static str,
+        limit: u64,
+    },
     /// An I/O error on the bundle itself.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -66,7 +70,10 @@ pub enum BundleError {
 
 impl BundleError {
     fn io(path: &Path, source: io::Error) -> Self {
-        Self::Io { path: path.display().to_string(), source }
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 
@@ -117,12 +124,21 @@ impl fmt::Debug for BundleFile {
 impl BundleFile {
     fn new(path: String, bytes: Vec<u8>, size: u64, sha256: [u8; 32], too_large: bool) -> Self {
         let kind = classify(&path, &bytes);
-        Self { path, bytes, size, sha256, kind, too_large, in_archive: false }
+        Self {
+            path,
+            bytes,
+            size,
+            sha256,
+            kind,
+            too_large,
+            in_archive: false,
+        }
     }
 
     /// The content as text, lossily decoded; `None` for non-text files.
     pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
-        (self.kind == FileKind::Text && !self.too_large).then(|| String::from_utf8_lossy(&self.bytes))
+        (self.kind == FileKind::Text && !self.too_large)
+            .then(|| String::from_utf8_lossy(&self.bytes))
     }
 }
 
@@ -166,8 +182,11 @@ impl ContentHash {
     /// The canonical listing is one line per file, sorted by path: `path NUL hex(sha256) LF`.
     /// Members of nested archives are not listed: the archive's own hash covers them.
     pub fn of(files: &[BundleFile]) -> Self {
-        let mut listing: Vec<(&str, &[u8; 32])> =
-            files.iter().filter(|f| !f.in_archive).map(|f| (f.path.as_str(), &f.sha256)).collect();
+        let mut listing: Vec<(&str, &[u8; 32])> = files
+            .iter()
+            .filter(|f| !f.in_archive)
+            .map(|f| (f.path.as_str(), &f.sha256))
+            .collect();
         listing.sort();
         let mut hasher = Sha256::new();
         for (path, digest) in listing {
@@ -210,11 +229,15 @@ impl Bundle {
     }
 
     pub fn file(&self, path: &str) -> Option<&BundleFile> {
-        self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok().map(|i| &self.files[i])
+        self.files
+            .binary_search_by(|f| f.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.files[i])
     }
 
     pub fn skill_md_file(&self) -> &BundleFile {
-        self.file(&self.skill_md).expect("a loaded bundle always holds its SKILL.md")
+        self.file(&self.skill_md)
+            .expect("a loaded bundle always holds its SKILL.md")
     }
 }
 
@@ -237,12 +260,17 @@ impl Candidate {
 /// hidden folders such as `.claude/skills/` included) and skill archives outside those folders.
 /// A skill folder is not searched further: what lies below it belongs to that skill.
 pub fn discover(root: &Path) -> Vec<Candidate> {
-    let Ok(meta) = fs::metadata(root) else { return vec![Candidate::Dir(root.to_path_buf())] };
+    let Ok(meta) = fs::metadata(root) else {
+        return vec![Candidate::Dir(root.to_path_buf())];
+    };
     if meta.is_file() {
         return vec![Candidate::Archive(root.to_path_buf())];
     }
     let mut out = Vec::new();
-    let mut walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+    let mut walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
     while let Some(entry) = walker.next() {
         let Ok(entry) = entry else { continue };
         let ft = entry.file_type();
@@ -251,7 +279,10 @@ pub fn discover(root: &Path) -> Vec<Candidate> {
                 out.push(Candidate::Dir(entry.path().to_path_buf()));
                 walker.skip_current_dir();
             }
-        } else if ft.is_file() && is_archive_name(&entry.file_name().to_string_lossy()) && archive_has_skill_md(entry.path()) {
+        } else if ft.is_file()
+            && is_archive_name(&entry.file_name().to_string_lossy())
+            && archive_has_skill_md(entry.path())
+        {
             out.push(Candidate::Archive(entry.path().to_path_buf()));
         }
     }
@@ -264,7 +295,9 @@ pub fn discover(root: &Path) -> Vec<Candidate> {
 
 fn is_archive_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [".zip", ".tar", ".tar.gz", ".tgz", ".skill"].iter().any(|ext| n.ends_with(ext))
+    [".zip", ".tar", ".tar.gz", ".tgz", ".skill"]
+        .iter()
+        .any(|ext| n.ends_with(ext))
 }
 
 fn archive_has_skill_md(path: &Path) -> bool {
@@ -272,7 +305,9 @@ fn archive_has_skill_md(path: &Path) -> bool {
 }
 
 fn skill_md_name(dir: &Path) -> Option<&'static str> {
-    ["SKILL.md", "skill.md"].into_iter().find(|n| fs::symlink_metadata(dir.join(n)).is_ok())
+    ["SKILL.md", "skill.md"]
+        .into_iter()
+        .find(|n| fs::symlink_metadata(dir.join(n)).is_ok())
 }
 
 struct Collector<'a> {
@@ -285,11 +320,20 @@ struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     fn new(limits: &'a Limits, origin: &Path) -> Self {
-        Self { limits, origin: origin.display().to_string(), files: Vec::new(), issues: Vec::new(), total: 0 }
+        Self {
+            limits,
+            origin: origin.display().to_string(),
+            files: Vec::new(),
+            issues: Vec::new(),
+            total: 0,
+        }
     }
 
     fn issue(&mut self, path: impl Into<String>, kind: IssueKind) {
-        self.issues.push(LoadIssue { path: path.into(), kind });
+        self.issues.push(LoadIssue {
+            path: path.into(),
+            kind,
+        });
     }
 
     fn count_entry(&self) -> Result<(), BundleError> {
@@ -304,7 +348,12 @@ impl<'a> Collector<'a> {
     }
 
     /// Reads one file's content from `reader`, whole if it fits, hashed either way.
-    fn add(&mut self, path: String, reader: &mut dyn Read, compressed: Option<u64>) -> Result<(), BundleError> {
+    fn add(
+        &mut self,
+        path: String,
+        reader: &mut dyn Read,
+        compressed: Option<u64>,
+    ) -> Result<(), BundleError> {
         self.count_entry()?;
         let mut hasher = Sha256::new();
         let mut kept = Vec::new();
@@ -349,7 +398,13 @@ impl<'a> Collector<'a> {
             kept = Vec::new();
             self.issue(path.clone(), IssueKind::TooLarge(size));
         }
-        self.files.push(BundleFile::new(path, kept, size, hasher.finalize().into(), too_large));
+        self.files.push(BundleFile::new(
+            path,
+            kept,
+            size,
+            hasher.finalize().into(),
+            too_large,
+        ));
         Ok(())
     }
 }
@@ -359,13 +414,18 @@ fn load_dir(root: &Path, limits: &Limits) -> Result<Bundle, BundleError> {
         Some(name) => name,
         None => return Err(BundleError::NoSkillMd(root.display().to_string())),
     };
-    let md_meta = fs::symlink_metadata(root.join(skill_md)).map_err(|e| BundleError::io(root, e))?;
+    let md_meta =
+        fs::symlink_metadata(root.join(skill_md)).map_err(|e| BundleError::io(root, e))?;
     if !md_meta.is_file() {
         return Err(BundleError::SkillMdNotAFile(root.display().to_string()));
     }
     let canonical_root = fs::canonicalize(root).map_err(|e| BundleError::io(root, e))?;
     let mut c = Collector::new(limits, root);
-    for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().min_depth(1) {
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+    {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -381,9 +441,16 @@ fn load_dir(root: &Path, limits: &Limits) -> Result<Bundle, BundleError> {
         }
         c.count_entry()?;
         if ft.is_symlink() {
-            let target = fs::read_link(entry.path()).map(|t| t.display().to_string()).unwrap_or_default();
-            let inside = fs::canonicalize(entry.path()).is_ok_and(|t| t.starts_with(&canonical_root));
-            let kind = if inside { IssueKind::SymlinkInside(target) } else { IssueKind::SymlinkOutside(target) };
+            let target = fs::read_link(entry.path())
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            let inside =
+                fs::canonicalize(entry.path()).is_ok_and(|t| t.starts_with(&canonical_root));
+            let kind = if inside {
+                IssueKind::SymlinkInside(target)
+            } else {
+                IssueKind::SymlinkOutside(target)
+            };
             c.issue(rel, kind);
         } else if ft.is_file() {
             match fs::File::open(entry.path()) {
@@ -394,13 +461,19 @@ fn load_dir(root: &Path, limits: &Limits) -> Result<Bundle, BundleError> {
             c.issue(rel, IssueKind::SpecialFile);
         }
     }
-    let dir_name = canonical_root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir_name = canonical_root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     finish(root, dir_name, skill_md.to_string(), c, limits)
 }
 
 fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[derive(Clone, Copy)]
@@ -434,7 +507,13 @@ fn load_archive_file(path: &Path, limits: &Limits) -> Result<Bundle, BundleError
     let compressed = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let file = fs::File::open(path).map_err(|e| BundleError::io(path, e))?;
     let mut c = Collector::new(limits, path);
-    read_archive(format, Box::new(io::BufReader::new(file)), compressed, "", &mut c)?;
+    read_archive(
+        format,
+        Box::new(io::BufReader::new(file)),
+        compressed,
+        "",
+        &mut c,
+    )?;
     // The skill root is the shallowest folder holding SKILL.md; when it is not the archive root,
     // strip it so paths read as they would in a folder.
     let root = c
@@ -461,10 +540,18 @@ fn load_archive_file(path: &Path, limits: &Limits) -> Result<Bundle, BundleError
         }
     }
     let dir_name = if prefix.is_empty() {
-        let stem = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         strip_archive_ext(&stem).to_string()
     } else {
-        prefix.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+        prefix
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string()
     };
     finish(path, dir_name, skill_md, c, limits)
 }
@@ -500,7 +587,10 @@ fn read_archive(
     prefix: &str,
     c: &mut Collector<'_>,
 ) -> Result<(), BundleError> {
-    let bad = |reason: String| BundleError::BadArchive { path: c_origin(prefix), reason };
+    let bad = |reason: String| BundleError::BadArchive {
+        path: c_origin(prefix),
+        reason,
+    };
     match format {
         ArchiveFormat::Zip => {
             // zip needs Seek; members are bounded by the limits before this point.
@@ -509,7 +599,8 @@ fn read_archive(
                 .take(c.limits.max_total_bytes + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| bad(e.to_string()))?;
-            let mut zip = zip::ZipArchive::new(io::Cursor::new(buf)).map_err(|e| bad(e.to_string()))?;
+            let mut zip =
+                zip::ZipArchive::new(io::Cursor::new(buf)).map_err(|e| bad(e.to_string()))?;
             if zip.len() > c.limits.max_entries {
                 return Err(BundleError::LimitExceeded {
                     path: c.origin.clone(),
@@ -519,7 +610,10 @@ fn read_archive(
             }
             for i in 0..zip.len() {
                 let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
-                let raw = entry.name().map(|n| n.into_owned()).unwrap_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned());
+                let raw = entry
+                    .name()
+                    .map(|n| n.into_owned())
+                    .unwrap_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned());
                 let Some(name) = safe_member_path(&raw) else {
                     c.count_entry()?;
                     c.issue(format!("{prefix}{raw}"), IssueKind::PathTraversal(raw));
@@ -569,7 +663,10 @@ fn read_archive(
                     continue;
                 }
                 if !kind.is_file() {
-                    if !kind.is_pax_global_extensions() && !kind.is_pax_local_extensions() && !kind.is_gnu_longname() {
+                    if !kind.is_pax_global_extensions()
+                        && !kind.is_pax_local_extensions()
+                        && !kind.is_gnu_longname()
+                    {
                         c.count_entry()?;
                         c.issue(format!("{prefix}{name}"), IssueKind::SpecialFile);
                     }
@@ -593,7 +690,11 @@ fn read_archive(
 }
 
 fn c_origin(prefix: &str) -> String {
-    if prefix.is_empty() { "archive".into() } else { prefix.trim_end_matches("!/").to_string() }
+    if prefix.is_empty() {
+        "archive".into()
+    } else {
+        prefix.trim_end_matches("!/").to_string()
+    }
 }
 
 /// Opens archives found inside the bundle (a `.zip` of scripts, a `.docx`) so their members are
@@ -610,14 +711,28 @@ fn expand_nested(c: &mut Collector<'_>, depth: u32) -> Result<(), BundleError> {
         start = end;
         for (path, bytes) in archives {
             if level >= c.limits.max_depth {
-                c.issue(path, IssueKind::NestedArchive(format!("nested deeper than {} archives; not opened", c.limits.max_depth)));
+                c.issue(
+                    path,
+                    IssueKind::NestedArchive(format!(
+                        "nested deeper than {} archives; not opened",
+                        c.limits.max_depth
+                    )),
+                );
                 continue;
             }
-            let Some(format) = sniff_format(&bytes) else { continue };
+            let Some(format) = sniff_format(&bytes) else {
+                continue;
+            };
             let first_new = c.files.len();
             let compressed = bytes.len() as u64;
             let prefix = format!("{path}!/");
-            match read_archive(format, Box::new(io::Cursor::new(bytes)), compressed, &prefix, c) {
+            match read_archive(
+                format,
+                Box::new(io::Cursor::new(bytes)),
+                compressed,
+                &prefix,
+                c,
+            ) {
                 Ok(()) => {}
                 Err(e @ BundleError::LimitExceeded { .. }) => return Err(e),
                 Err(e) => c.issue(path, IssueKind::NestedArchive(e.to_string())),
@@ -633,7 +748,13 @@ fn expand_nested(c: &mut Collector<'_>, depth: u32) -> Result<(), BundleError> {
     Ok(())
 }
 
-fn finish(source: &Path, dir_name: String, skill_md: String, mut c: Collector<'_>, limits: &Limits) -> Result<Bundle, BundleError> {
+fn finish(
+    source: &Path,
+    dir_name: String,
+    skill_md: String,
+    mut c: Collector<'_>,
+    limits: &Limits,
+) -> Result<Bundle, BundleError> {
     let own_depth = u32::from(fs::metadata(source).is_ok_and(|m| m.is_file()));
     expand_nested(&mut c, own_depth + 1)?;
     let _ = limits;
@@ -652,7 +773,14 @@ fn finish(source: &Path, dir_name: String, skill_md: String, mut c: Collector<'_
         });
     }
     let hash = ContentHash::of(&c.files);
-    Ok(Bundle { source: source.to_path_buf(), dir_name, skill_md, files: c.files, hash, issues: c.issues })
+    Ok(Bundle {
+        source: source.to_path_buf(),
+        dir_name,
+        skill_md,
+        files: c.files,
+        hash,
+        issues: c.issues,
+    })
 }
 
 /// Decides what a file is from its leading bytes (and, for bytecode, its name).
@@ -661,18 +789,36 @@ fn classify(path: &str, bytes: &[u8]) -> FileKind {
     if sniff_format(bytes).is_some() {
         return FileKind::Archive;
     }
-    if lower.ends_with(".pyc") || lower.ends_with(".pyo") || (bytes.len() >= 4 && bytes[2..4] == *b"\r\n" && bytes[..2] != *b"\r\n" && !bytes[..2].iter().all(u8::is_ascii)) {
+    if lower.ends_with(".pyc")
+        || lower.ends_with(".pyo")
+        || (bytes.len() >= 4
+            && bytes[2..4] == *b"\r\n"
+            && bytes[..2] != *b"\r\n"
+            && !bytes[..2].iter().all(u8::is_ascii))
+    {
         return FileKind::Bytecode;
     }
     if bytes.starts_with(b"\x7fELF")
-        || bytes.starts_with(b"MZ") && bytes.len() > 64 && !bytes.iter().take(512).all(|b| b.is_ascii())
-        || [[0xfe, 0xed, 0xfa, 0xce], [0xfe, 0xed, 0xfa, 0xcf], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe], [0xca, 0xfe, 0xba, 0xbe]]
-            .iter()
-            .any(|m| bytes.starts_with(m))
+        || bytes.starts_with(b"MZ")
+            && bytes.len() > 64
+            && !bytes.iter().take(512).all(|b| b.is_ascii())
+        || [
+            [0xfe, 0xed, 0xfa, 0xce],
+            [0xfe, 0xed, 0xfa, 0xcf],
+            [0xce, 0xfa, 0xed, 0xfe],
+            [0xcf, 0xfa, 0xed, 0xfe],
+            [0xca, 0xfe, 0xba, 0xbe],
+        ]
+        .iter()
+        .any(|m| bytes.starts_with(m))
     {
         return FileKind::Executable;
     }
-    if looks_like_text(bytes) { FileKind::Text } else { FileKind::Binary }
+    if looks_like_text(bytes) {
+        FileKind::Text
+    } else {
+        FileKind::Binary
+    }
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -685,7 +831,10 @@ fn looks_like_text(bytes: &[u8]) -> bool {
         // A multi-byte character cut at the sample boundary is still text.
         Err(e) if e.error_len().is_none() => true,
         Err(_) => {
-            let odd = sample.iter().filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b)).count();
+            let odd = sample
+                .iter()
+                .filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b))
+                .count();
             odd * 20 < sample.len()
         }
     }
@@ -716,7 +865,15 @@ mod tests {
 
     #[test]
     fn hash_depends_on_paths_and_content() {
-        let f = |p: &str, b: &[u8]| BundleFile::new(p.into(), b.to_vec(), b.len() as u64, Sha256::digest(b).into(), false);
+        let f = |p: &str, b: &[u8]| {
+            BundleFile::new(
+                p.into(),
+                b.to_vec(),
+                b.len() as u64,
+                Sha256::digest(b).into(),
+                false,
+            )
+        };
         let a = ContentHash::of(&[f("SKILL.md", b"x"), f("a.py", b"y")]);
         let b = ContentHash::of(&[f("a.py", b"y"), f("SKILL.md", b"x")]);
         let c = ContentHash::of(&[f("SKILL.md", b"x"), f("b.py", b"y")]);

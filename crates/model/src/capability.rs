@@ -78,7 +78,9 @@ impl fmt::Display for Capability {
 
 /// The capability name is not one of the vocabulary's.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown capability `{0}` (expected one of fs.read, fs.write, fs.delete, net.egress, net.listen, proc.exec, env.read, secret.read, code.dynamic, persistence, privilege, agent.context)")]
+#[error(
+    "unknown capability `{0}` (expected one of fs.read, fs.write, fs.delete, net.egress, net.listen, proc.exec, env.read, secret.read, code.dynamic, persistence, privilege, agent.context)"
+)]
 pub struct UnknownCapability(pub String);
 
 impl FromStr for Capability {

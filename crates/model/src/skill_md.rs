@@ -39,7 +39,10 @@ pub enum Value {
     /// A mapping whose keys and values are all strings (what `metadata` must be).
     StringMap(Vec<(String, String)>),
     /// Anything else, by YAML kind, with its strings flattened for the prose rules.
-    Other { kind: &'static str, text: String },
+    Other {
+        kind: &'static str,
+        text: String,
+    },
 }
 
 impl Value {
@@ -54,7 +57,11 @@ impl Value {
     pub fn text(&self) -> String {
         match self {
             Self::String(s) => s.clone(),
-            Self::StringMap(kv) => kv.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n"),
+            Self::StringMap(kv) => kv
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             Self::Other { text, .. } => text.clone(),
         }
     }
@@ -72,9 +79,16 @@ pub struct Field {
 /// A piece of the Markdown body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    Prose { line: u32, text: String },
+    Prose {
+        line: u32,
+        text: String,
+    },
     /// A fenced code block; `lang` is the info string's first word, lowercased (may be empty).
-    Code { line: u32, lang: String, text: String },
+    Code {
+        line: u32,
+        lang: String,
+        text: String,
+    },
 }
 
 impl Segment {
@@ -104,7 +118,10 @@ impl SkillDocument {
     pub fn parse(bytes: &[u8]) -> Self {
         let invalid_utf8_at = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
         let text = String::from_utf8_lossy(bytes).into_owned();
-        let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text);
         let mut problems = Vec::new();
         let mut fields = Vec::new();
         let (body_line, body) = match split_frontmatter(&text) {
@@ -116,13 +133,25 @@ impl SkillDocument {
                 problems.push(FrontmatterProblem::Unclosed);
                 (1, text.clone())
             }
-            Split::Some { yaml, body_line, body } => {
+            Split::Some {
+                yaml,
+                body_line,
+                body,
+            } => {
                 fields = parse_fields(yaml, &mut problems);
                 (body_line, body.to_string())
             }
         };
         let segments = split_body(&body, body_line);
-        Self { text, invalid_utf8_at, fields, problems, body_line, body, segments }
+        Self {
+            text,
+            invalid_utf8_at,
+            fields,
+            problems,
+            body_line,
+            body,
+            segments,
+        }
     }
 
     pub fn field(&self, key: &str) -> Option<&Field> {
@@ -145,12 +174,18 @@ impl SkillDocument {
 enum Split<'a> {
     None,
     Unclosed,
-    Some { yaml: &'a str, body_line: u32, body: &'a str },
+    Some {
+        yaml: &'a str,
+        body_line: u32,
+        body: &'a str,
+    },
 }
 
 fn split_frontmatter(text: &str) -> Split<'_> {
     let mut lines = text.split_inclusive('\n');
-    let Some(first) = lines.next() else { return Split::None };
+    let Some(first) = lines.next() else {
+        return Split::None;
+    };
     if first.trim_end() != "---" {
         return Split::None;
     }
@@ -161,7 +196,11 @@ fn split_frontmatter(text: &str) -> Split<'_> {
         line_no += 1;
         let trimmed = line.trim_end();
         if trimmed == "---" || trimmed == "..." {
-            return Split::Some { yaml: &text[start..offset], body_line: line_no + 1, body: &text[offset + line.len()..] };
+            return Split::Some {
+                yaml: &text[start..offset],
+                body_line: line_no + 1,
+                body: &text[offset + line.len()..],
+            };
         }
         offset += line.len();
     }
@@ -180,7 +219,11 @@ fn nesting_depth(yaml: &str) -> usize {
             continue;
         }
         // Block sequences nest with "- " as well as with spaces.
-        let indent = line.len() - trimmed.len() + trimmed.chars().take_while(|c| *c == '-' || *c == ' ').count();
+        let indent = line.len() - trimmed.len()
+            + trimmed
+                .chars()
+                .take_while(|c| *c == '-' || *c == ' ')
+                .count();
         while indents.last().is_some_and(|&i| i >= indent) {
             indents.pop();
         }
@@ -205,10 +248,19 @@ fn parse_fields(yaml: &str, problems: &mut Vec<FrontmatterProblem>) -> Vec<Field
     let mut seen = std::collections::HashSet::new();
     for (key, line) in &key_lines {
         if !seen.insert(key.clone()) {
-            problems.push(FrontmatterProblem::DuplicateKey { key: key.clone(), line: *line });
+            problems.push(FrontmatterProblem::DuplicateKey {
+                key: key.clone(),
+                line: *line,
+            });
         }
     }
-    let line_of = |key: &str| key_lines.iter().rev().find(|(k, _)| k == key).map_or(2, |(_, l)| *l);
+    let line_of = |key: &str| {
+        key_lines
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or(2, |(_, l)| *l)
+    };
     if yaml.len() > MAX_FRONTMATTER_BYTES {
         problems.push(FrontmatterProblem::TooLarge(yaml.len()));
         return fallback_fields(yaml);
@@ -231,7 +283,11 @@ fn parse_fields(yaml: &str, problems: &mut Vec<FrontmatterProblem>) -> Vec<Field
             .map(|(k, v)| {
                 let key = scalar_text(&k).unwrap_or_else(|| flatten(&k));
                 let line = line_of(&key);
-                Field { key, value: to_value(v), line }
+                Field {
+                    key,
+                    value: to_value(v),
+                    line,
+                }
             })
             .collect(),
         None | Some(Yaml::Null) => Vec::new(),
@@ -262,8 +318,17 @@ fn fallback_fields(yaml: &str) -> Vec<Field> {
         .into_iter()
         .filter_map(|(key, line)| {
             let raw = yaml.lines().nth(line as usize - 2)?;
-            let value = raw.split_once(':')?.1.trim().trim_matches(['"', '\'']).to_string();
-            Some(Field { key, value: Value::String(value), line })
+            let value = raw
+                .split_once(':')?
+                .1
+                .trim()
+                .trim_matches(['"', '\''])
+                .to_string();
+            Some(Field {
+                key,
+                value: Value::String(value),
+                line,
+            })
         })
         .collect()
 }
@@ -288,7 +353,9 @@ fn collect_strings(y: &Yaml, out: &mut Vec<String>, depth: usize) {
         return;
     }
     match y {
-        Yaml::Array(items) => items.iter().for_each(|i| collect_strings(i, out, depth + 1)),
+        Yaml::Array(items) => items
+            .iter()
+            .for_each(|i| collect_strings(i, out, depth + 1)),
         Yaml::Hash(map) => map.iter().for_each(|(k, v)| {
             collect_strings(k, out, depth + 1);
             collect_strings(v, out, depth + 1);
@@ -310,14 +377,32 @@ fn to_value(y: Yaml) -> Value {
                 .collect();
             match pairs {
                 Some(p) => Value::StringMap(p),
-                None => Value::Other { kind: "mapping", text: flatten(&y) },
+                None => Value::Other {
+                    kind: "mapping",
+                    text: flatten(&y),
+                },
             }
         }
-        Yaml::Array(_) => Value::Other { kind: "list", text: flatten(&y) },
-        Yaml::Integer(_) | Yaml::Real(_) => Value::Other { kind: "number", text: flatten(&y) },
-        Yaml::Boolean(_) => Value::Other { kind: "boolean", text: flatten(&y) },
-        Yaml::Null => Value::Other { kind: "null", text: String::new() },
-        _ => Value::Other { kind: "other", text: String::new() },
+        Yaml::Array(_) => Value::Other {
+            kind: "list",
+            text: flatten(&y),
+        },
+        Yaml::Integer(_) | Yaml::Real(_) => Value::Other {
+            kind: "number",
+            text: flatten(&y),
+        },
+        Yaml::Boolean(_) => Value::Other {
+            kind: "boolean",
+            text: flatten(&y),
+        },
+        Yaml::Null => Value::Other {
+            kind: "null",
+            text: String::new(),
+        },
+        _ => Value::Other {
+            kind: "other",
+            text: String::new(),
+        },
     }
 }
 
@@ -332,9 +417,15 @@ pub fn split_body(body: &str, first_line: u32) -> Vec<Segment> {
         let stripped = line.trim_start_matches(' ');
         let indent_ok = line.len() - stripped.len() <= 3;
         if let Some((ch, len, lang, start, mut code)) = fence.take() {
-            let closing = indent_ok && stripped.trim_end().chars().all(|c| c == ch) && stripped.trim_end().chars().count() >= len;
+            let closing = indent_ok
+                && stripped.trim_end().chars().all(|c| c == ch)
+                && stripped.trim_end().chars().count() >= len;
             if closing {
-                segments.push(Segment::Code { line: start, lang, text: code });
+                segments.push(Segment::Code {
+                    line: start,
+                    lang,
+                    text: code,
+                });
                 prose_line = line_no + 1;
             } else {
                 code.push_str(line);
@@ -347,10 +438,17 @@ pub fn split_body(body: &str, first_line: u32) -> Vec<Segment> {
             let len = stripped.chars().take_while(|c| *c == ch).count();
             if len >= 3 {
                 if !prose.is_empty() {
-                    segments.push(Segment::Prose { line: prose_line, text: std::mem::take(&mut prose) });
+                    segments.push(Segment::Prose {
+                        line: prose_line,
+                        text: std::mem::take(&mut prose),
+                    });
                 }
                 let info = stripped[len * ch.len_utf8()..].trim();
-                let lang = info.split(|c: char| c.is_whitespace() || c == '{' || c == ',').next().unwrap_or("").to_ascii_lowercase();
+                let lang = info
+                    .split(|c: char| c.is_whitespace() || c == '{' || c == ',')
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 fence = Some((ch, len, lang, line_no + 1, String::new()));
                 continue;
             }
@@ -361,10 +459,17 @@ pub fn split_body(body: &str, first_line: u32) -> Vec<Segment> {
         prose.push_str(line);
     }
     if let Some((_, _, lang, start, code)) = fence {
-        segments.push(Segment::Code { line: start, lang, text: code });
+        segments.push(Segment::Code {
+            line: start,
+            lang,
+            text: code,
+        });
     }
     if !prose.is_empty() {
-        segments.push(Segment::Prose { line: prose_line, text: prose });
+        segments.push(Segment::Prose {
+            line: prose_line,
+            text: prose,
+        });
     }
     segments
 }
@@ -378,22 +483,38 @@ mod tests {
         let doc = SkillDocument::parse(b"---\nname: pdf\ndescription: Read PDFs\nmetadata:\n  a: b\n---\n# Title\ntext\n```bash\necho hi\n```\nmore\n");
         assert!(doc.problems.is_empty(), "{:?}", doc.problems);
         assert_eq!(doc.name(), Some("pdf"));
-        assert_eq!(doc.field("metadata").unwrap().value, Value::StringMap(vec![("a".into(), "b".into())]));
+        assert_eq!(
+            doc.field("metadata").unwrap().value,
+            Value::StringMap(vec![("a".into(), "b".into())])
+        );
         assert_eq!(doc.field("description").unwrap().line, 3);
         assert_eq!(doc.body_line, 7);
         assert_eq!(
             doc.segments,
             vec![
-                Segment::Prose { line: 7, text: "# Title\ntext\n".into() },
-                Segment::Code { line: 10, lang: "bash".into(), text: "echo hi\n".into() },
-                Segment::Prose { line: 12, text: "more\n".into() },
+                Segment::Prose {
+                    line: 7,
+                    text: "# Title\ntext\n".into()
+                },
+                Segment::Code {
+                    line: 10,
+                    lang: "bash".into(),
+                    text: "echo hi\n".into()
+                },
+                Segment::Prose {
+                    line: 12,
+                    text: "more\n".into()
+                },
             ]
         );
     }
 
     #[test]
     fn missing_and_unclosed_frontmatter() {
-        assert_eq!(SkillDocument::parse(b"# hi\n").problems, vec![FrontmatterProblem::Missing]);
+        assert_eq!(
+            SkillDocument::parse(b"# hi\n").problems,
+            vec![FrontmatterProblem::Missing]
+        );
         let doc = SkillDocument::parse(b"---\nname: x\n");
         assert_eq!(doc.problems, vec![FrontmatterProblem::Unclosed]);
         assert!(doc.body.contains("name: x"));
@@ -401,32 +522,57 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_before_parsing() {
-        let yaml = format!("---\nname: x\nk: {}{}\n---\nbody\n", "[".repeat(10_000), "]".repeat(10_000));
+        let yaml = format!(
+            "---\nname: x\nk: {}{}\n---\nbody\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
         let doc = SkillDocument::parse(yaml.as_bytes());
-        assert!(matches!(doc.problems[0], FrontmatterProblem::TooDeep(10_000)));
+        assert!(matches!(
+            doc.problems[0],
+            FrontmatterProblem::TooDeep(10_000)
+        ));
         assert_eq!(doc.name(), Some("x"));
-        let block: String = (0..10_000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let block: String = (0..10_000)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         let doc = SkillDocument::parse(format!("---\n{block}---\n").as_bytes());
-        assert!(doc.problems.iter().any(|p| matches!(p, FrontmatterProblem::TooLarge(_) | FrontmatterProblem::TooDeep(_))));
+        assert!(doc.problems.iter().any(|p| matches!(
+            p,
+            FrontmatterProblem::TooLarge(_) | FrontmatterProblem::TooDeep(_)
+        )));
     }
 
     #[test]
     fn duplicate_keys_and_invalid_utf8_are_noticed() {
         let doc = SkillDocument::parse(b"---\nname: a\nname: b\ndescription: \xff\xfe\n---\n");
         assert_eq!(doc.invalid_utf8_at, Some(33));
-        assert!(doc.problems.contains(&FrontmatterProblem::DuplicateKey { key: "name".into(), line: 3 }));
+        assert!(doc.problems.contains(&FrontmatterProblem::DuplicateKey {
+            key: "name".into(),
+            line: 3
+        }));
     }
 
     #[test]
     fn broken_yaml_falls_back_to_lines() {
         let doc = SkillDocument::parse(b"---\nname: x\ndescription: a: b: [\n---\n");
-        assert!(matches!(doc.problems[0], FrontmatterProblem::InvalidYaml(_)));
+        assert!(matches!(
+            doc.problems[0],
+            FrontmatterProblem::InvalidYaml(_)
+        ));
         assert_eq!(doc.name(), Some("x"));
     }
 
     #[test]
     fn unclosed_fence_runs_to_end() {
         let segs = split_body("a\n```python\nimport os\n", 5);
-        assert_eq!(segs[1], Segment::Code { line: 7, lang: "python".into(), text: "import os\n".into() });
+        assert_eq!(
+            segs[1],
+            Segment::Code {
+                line: 7,
+                lang: "python".into(),
+                text: "import os\n".into()
+            }
+        );
     }
 }

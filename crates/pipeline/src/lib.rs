@@ -26,7 +26,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(g1: StaticGate, policy: Policy, gates: BTreeSet<Gate>) -> Self {
-        Self { g1, policy, gates, limits: Limits::default() }
+        Self {
+            g1,
+            policy,
+            gates,
+            limits: Limits::default(),
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -57,13 +62,23 @@ impl Pipeline {
                     Gate::G1 => self.g1.scan(bundle, &doc),
                     // The intent, behaviour and permission gates plug in here as they land.
                     Gate::G2 => GateReport::skipped(gate, "G2 (intent judge) is not built yet"),
-                    Gate::G3 => GateReport::skipped(gate, "G3 (behavioural sandbox) is not built yet"),
-                    Gate::G4 => GateReport::skipped(gate, "G4 (allowed-tools validation) is not built yet"),
+                    Gate::G3 => {
+                        GateReport::skipped(gate, "G3 (behavioural sandbox) is not built yet")
+                    }
+                    Gate::G4 => {
+                        GateReport::skipped(gate, "G4 (allowed-tools validation) is not built yet")
+                    }
                 }
             };
             reports.push(report);
         }
         let verdict = self.policy.decide(&reports);
-        SkillReport::new(bundle, doc.name().map(str::to_string), reports, verdict, &self.policy)
+        SkillReport::new(
+            bundle,
+            doc.name().map(str::to_string),
+            reports,
+            verdict,
+            &self.policy,
+        )
     }
 }

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use skillgate_model::{Confidence, Decision, Gate, GateReport, GateStatus, KillChainStage, Severity, Tier};
+use skillgate_model::{
+    Confidence, Decision, Gate, GateReport, GateStatus, KillChainStage, Severity, Tier,
+};
 use std::collections::BTreeSet;
 
 const DEFAULT: &str = include_str!("../default-policy.toml");
@@ -58,13 +60,19 @@ pub struct Verdict {
 
 impl Policy {
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
-        let mut p: Policy = toml::from_str(text).map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        let mut p: Policy =
+            toml::from_str(text).map_err(|e| PolicyError::Invalid(e.to_string()))?;
         if p.reject.chain_min_stages < 2 {
-            return Err(PolicyError::Invalid("reject.chain_min_stages must be at least 2".into()));
+            return Err(PolicyError::Invalid(
+                "reject.chain_min_stages must be at least 2".into(),
+            ));
         }
         // Hash the parsed policy, not the file: comments and layout do not change a verdict.
         let canonical = toml::to_string(&p).map_err(|e| PolicyError::Invalid(e.to_string()))?;
-        p.hash = format!("sha256:{}", hex::encode(Sha256::digest(canonical.as_bytes())));
+        p.hash = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
         Ok(p)
     }
 
@@ -75,37 +83,105 @@ impl Policy {
     pub fn decide(&self, reports: &[GateReport]) -> Verdict {
         let mut reject = Vec::new();
         let findings = || reports.iter().flat_map(|r| r.findings.iter());
-        for f in findings().filter(|f| f.severity == Severity::Critical && f.confidence >= self.reject.critical_min_confidence) {
-            reject.push(Reason { gate: Some(f.gate), code: Some(f.code.clone()), reason: format!("critical: {}", f.message) });
+        for f in findings().filter(|f| {
+            f.severity == Severity::Critical && f.confidence >= self.reject.critical_min_confidence
+        }) {
+            reject.push(Reason {
+                gate: Some(f.gate),
+                code: Some(f.code.clone()),
+                reason: format!("critical: {}", f.message),
+            });
         }
-        let serious: Vec<_> = findings().filter(|f| f.severity >= self.reject.chain_min_severity && f.kill_chain != KillChainStage::None).collect();
+        let serious: Vec<_> = findings()
+            .filter(|f| {
+                f.severity >= self.reject.chain_min_severity && f.kill_chain != KillChainStage::None
+            })
+            .collect();
         let stages: BTreeSet<KillChainStage> = serious.iter().map(|f| f.kill_chain).collect();
         if stages.len() >= self.reject.chain_min_stages {
             for stage in &stages {
-                let f = serious.iter().find(|f| f.kill_chain == *stage).expect("stage came from a finding");
-                reject.push(Reason { gate: Some(f.gate), code: Some(f.code.clone()), reason: format!("kill chain ({} stages), {}: {}", stages.len(), serde_json::to_value(stage).unwrap().as_str().unwrap_or(""), f.message) });
+                let f = serious
+                    .iter()
+                    .find(|f| f.kill_chain == *stage)
+                    .expect("stage came from a finding");
+                reject.push(Reason {
+                    gate: Some(f.gate),
+                    code: Some(f.code.clone()),
+                    reason: format!(
+                        "kill chain ({} stages), {}: {}",
+                        stages.len(),
+                        serde_json::to_value(stage).unwrap().as_str().unwrap_or(""),
+                        f.message
+                    ),
+                });
             }
         }
         if !reject.is_empty() {
             dedupe(&mut reject);
-            return Verdict { decision: Decision::Reject, tier: None, reasons: reject };
+            return Verdict {
+                decision: Decision::Reject,
+                tier: None,
+                reasons: reject,
+            };
         }
         let mut t1 = Vec::new();
         for f in findings().filter(|f| f.severity >= Severity::High) {
-            t1.push(Reason { gate: Some(f.gate), code: Some(f.code.clone()), reason: format!("{} finding remains: {}", f.severity, f.message) });
+            t1.push(Reason {
+                gate: Some(f.gate),
+                code: Some(f.code.clone()),
+                reason: format!("{} finding remains: {}", f.severity, f.message),
+            });
         }
-        for r in reports.iter().filter(|r| matches!(r.status, GateStatus::Inconclusive | GateStatus::Skipped)) {
-            t1.push(Reason { gate: Some(r.gate), code: None, reason: format!("{} {}: {}", r.gate, r.status, r.note.as_deref().unwrap_or("no reason given")) });
+        for r in reports
+            .iter()
+            .filter(|r| matches!(r.status, GateStatus::Inconclusive | GateStatus::Skipped))
+        {
+            t1.push(Reason {
+                gate: Some(r.gate),
+                code: None,
+                reason: format!(
+                    "{} {}: {}",
+                    r.gate,
+                    r.status,
+                    r.note.as_deref().unwrap_or("no reason given")
+                ),
+            });
         }
         if !t1.is_empty() {
             dedupe(&mut t1);
-            return Verdict { decision: Decision::Admit, tier: Some(Tier::T1), reasons: t1 };
+            return Verdict {
+                decision: Decision::Admit,
+                tier: Some(Tier::T1),
+                reasons: t1,
+            };
         }
-        let worst = findings().map(|f| f.severity).max().unwrap_or(Severity::Info);
+        let worst = findings()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Info);
         if worst > self.admit.t2_max_severity {
-            return Verdict { decision: Decision::Admit, tier: Some(Tier::T1), reasons: vec![Reason { gate: None, code: None, reason: format!("worst finding is {worst}") }] };
+            return Verdict {
+                decision: Decision::Admit,
+                tier: Some(Tier::T1),
+                reasons: vec![Reason {
+                    gate: None,
+                    code: None,
+                    reason: format!("worst finding is {worst}"),
+                }],
+            };
         }
-        Verdict { decision: Decision::Admit, tier: Some(Tier::T2), reasons: vec![Reason { gate: None, code: None, reason: format!("all gates ran; nothing above {}", self.admit.t2_max_severity) }] }
+        Verdict {
+            decision: Decision::Admit,
+            tier: Some(Tier::T2),
+            reasons: vec![Reason {
+                gate: None,
+                code: None,
+                reason: format!(
+                    "all gates ran; nothing above {}",
+                    self.admit.t2_max_severity
+                ),
+            }],
+        }
     }
 }
 
@@ -126,7 +202,16 @@ mod tests {
     use skillgate_model::Finding;
 
     fn report(findings: Vec<Finding>) -> Vec<GateReport> {
-        let mut all: Vec<GateReport> = Gate::ALL.iter().map(|g| GateReport { gate: *g, status: GateStatus::Pass, findings: vec![], capabilities: vec![], note: None }).collect();
+        let mut all: Vec<GateReport> = Gate::ALL
+            .iter()
+            .map(|g| GateReport {
+                gate: *g,
+                status: GateStatus::Pass,
+                findings: vec![],
+                capabilities: vec![],
+                note: None,
+            })
+            .collect();
         all[0].findings = findings;
         all
     }
@@ -137,23 +222,59 @@ mod tests {
 
     #[test]
     fn critical_high_confidence_rejects() {
-        let v = Policy::default().decide(&report(vec![f(Severity::Critical, Confidence::High, KillChainStage::Execution)]));
+        let v = Policy::default().decide(&report(vec![f(
+            Severity::Critical,
+            Confidence::High,
+            KillChainStage::Execution,
+        )]));
         assert_eq!(v.decision, Decision::Reject);
-        let v = Policy::default().decide(&report(vec![f(Severity::Critical, Confidence::Medium, KillChainStage::Execution)]));
+        let v = Policy::default().decide(&report(vec![f(
+            Severity::Critical,
+            Confidence::Medium,
+            KillChainStage::Execution,
+        )]));
         assert_eq!((v.decision, v.tier), (Decision::Admit, Some(Tier::T1)));
     }
 
     #[test]
     fn two_high_stages_reject_one_does_not() {
-        let two = vec![f(Severity::High, Confidence::Medium, KillChainStage::CredentialAccess), f(Severity::High, Confidence::Medium, KillChainStage::Exfiltration)];
-        assert_eq!(Policy::default().decide(&report(two)).decision, Decision::Reject);
-        let one = vec![f(Severity::High, Confidence::Medium, KillChainStage::Exfiltration), f(Severity::High, Confidence::Medium, KillChainStage::Exfiltration)];
+        let two = vec![
+            f(
+                Severity::High,
+                Confidence::Medium,
+                KillChainStage::CredentialAccess,
+            ),
+            f(
+                Severity::High,
+                Confidence::Medium,
+                KillChainStage::Exfiltration,
+            ),
+        ];
+        assert_eq!(
+            Policy::default().decide(&report(two)).decision,
+            Decision::Reject
+        );
+        let one = vec![
+            f(
+                Severity::High,
+                Confidence::Medium,
+                KillChainStage::Exfiltration,
+            ),
+            f(
+                Severity::High,
+                Confidence::Medium,
+                KillChainStage::Exfiltration,
+            ),
+        ];
         assert_eq!(Policy::default().decide(&report(one)).tier, Some(Tier::T1));
     }
 
     #[test]
     fn clean_is_t2_only_when_all_gates_ran() {
-        assert_eq!(Policy::default().decide(&report(vec![])).tier, Some(Tier::T2));
+        assert_eq!(
+            Policy::default().decide(&report(vec![])).tier,
+            Some(Tier::T2)
+        );
         let mut r = report(vec![]);
         r[2] = GateReport::inconclusive(Gate::G3, "no user namespaces");
         let v = Policy::default().decide(&r);
@@ -165,7 +286,8 @@ mod tests {
     fn hash_ignores_comments_but_not_values() {
         let a = Policy::from_toml(DEFAULT).unwrap();
         let b = Policy::from_toml(&format!("# comment\n{DEFAULT}")).unwrap();
-        let c = Policy::from_toml(&DEFAULT.replace("chain_min_stages = 2", "chain_min_stages = 3")).unwrap();
+        let c = Policy::from_toml(&DEFAULT.replace("chain_min_stages = 2", "chain_min_stages = 3"))
+            .unwrap();
         assert_eq!(a.hash(), b.hash());
         assert_ne!(a.hash(), c.hash());
         assert!(Policy::from_toml("[reject]\n").is_err());

@@ -36,10 +36,26 @@ pub struct SkillReport {
 }
 
 impl SkillReport {
-    pub fn new(bundle: &Bundle, name: Option<String>, reports: Vec<GateReport>, verdict: Verdict, policy: &Policy) -> Self {
+    pub fn new(
+        bundle: &Bundle,
+        name: Option<String>,
+        reports: Vec<GateReport>,
+        verdict: Verdict,
+        policy: &Policy,
+    ) -> Self {
         let gates = reports
             .iter()
-            .map(|r| (r.gate.to_string(), GateSummary { status: r.status, findings: r.findings.clone(), capabilities: r.capabilities.clone(), note: r.note.clone() }))
+            .map(|r| {
+                (
+                    r.gate.to_string(),
+                    GateSummary {
+                        status: r.status,
+                        findings: r.findings.clone(),
+                        capabilities: r.capabilities.clone(),
+                        note: r.note.clone(),
+                    },
+                )
+            })
             .collect();
         Self {
             path: bundle.source.display().to_string(),
@@ -64,7 +80,11 @@ impl SkillReport {
             hash: None,
             decision: Decision::Reject,
             tier: None,
-            reasons: vec![Reason { gate: None, code: None, reason: format!("bundle could not be loaded: {error}") }],
+            reasons: vec![Reason {
+                gate: None,
+                code: None,
+                reason: format!("bundle could not be loaded: {error}"),
+            }],
             gates: BTreeMap::new(),
             findings: Vec::new(),
             error: Some(error.to_string()),

@@ -27,9 +27,11 @@ pub fn parse(lang: TsLanguage, text: &str) -> Option<tree_sitter::Tree> {
         let mut slot = cell.borrow_mut();
         let (py, sh) = slot.get_or_insert_with(|| {
             let mut py = tree_sitter::Parser::new();
-            py.set_language(&ts_language(TsLanguage::Python)).expect("tree-sitter-python matches tree-sitter");
+            py.set_language(&ts_language(TsLanguage::Python))
+                .expect("tree-sitter-python matches tree-sitter");
             let mut sh = tree_sitter::Parser::new();
-            sh.set_language(&ts_language(TsLanguage::Bash)).expect("tree-sitter-bash matches tree-sitter");
+            sh.set_language(&ts_language(TsLanguage::Bash))
+                .expect("tree-sitter-bash matches tree-sitter");
             (py, sh)
         });
         let parser = match lang {
@@ -52,7 +54,10 @@ pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -
     match &rule.matcher {
         Matcher::Regex(re) => {
             for m in re.find_iter(&unit.text) {
-                hits.push(Hit { start: m.start(), end: m.end() });
+                hits.push(Hit {
+                    start: m.start(),
+                    end: m.end(),
+                });
                 if hits.len() >= MAX_HITS_PER_UNIT * 4 {
                     break;
                 }
@@ -67,9 +72,16 @@ pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -
             let mut cursor = tree_sitter::QueryCursor::new();
             let mut it = cursor.matches(query, tree.root_node(), unit.text.as_bytes());
             while let Some(m) = it.next() {
-                let cap = m.captures().iter().find(|c| Some(c.index) == wanted).or_else(|| m.captures().first());
+                let cap = m
+                    .captures()
+                    .iter()
+                    .find(|c| Some(c.index) == wanted)
+                    .or_else(|| m.captures().first());
                 if let Some(c) = cap {
-                    hits.push(Hit { start: c.node.start_byte(), end: c.node.end_byte() });
+                    hits.push(Hit {
+                        start: c.node.start_byte(),
+                        end: c.node.end_byte(),
+                    });
                 }
                 if hits.len() >= MAX_HITS_PER_UNIT * 4 {
                     break;
@@ -82,11 +94,16 @@ pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -
 
 /// Runs every applicable rule over one unit.
 pub fn run_unit(rules: &[DataRule], unit: &Unit, out: &mut Vec<Finding>) {
-    let applicable: Vec<&DataRule> = rules.iter().filter(|r| r.applies_to(unit.lang, &unit.file)).collect();
+    let applicable: Vec<&DataRule> = rules
+        .iter()
+        .filter(|r| r.applies_to(unit.lang, &unit.file))
+        .collect();
     if applicable.is_empty() {
         return;
     }
-    let needs_tree = applicable.iter().any(|r| matches!(r.matcher, Matcher::TreeSitter { .. }));
+    let needs_tree = applicable
+        .iter()
+        .any(|r| matches!(r.matcher, Matcher::TreeSitter { .. }));
     let tree = match (needs_tree, unit.tree_sitter) {
         (true, Some(lang)) => parse(lang, &unit.text),
         _ => None,
@@ -110,16 +127,24 @@ pub fn run_unit(rules: &[DataRule], unit: &Unit, out: &mut Vec<Finding>) {
 pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
     let s = &rule.spec;
     let (line, col) = unit.position(hit.start);
-    let matched = &unit.text[unit.text.floor_char_boundary(hit.start)..unit.text.floor_char_boundary(hit.end.min(unit.text.len()))];
+    let matched = &unit.text[unit.text.floor_char_boundary(hit.start)
+        ..unit.text.floor_char_boundary(hit.end.min(unit.text.len()))];
     let mut message = s.message.clone();
     if let Some(enc) = unit.decoded_from {
         message = format!("{message} (inside {enc}-encoded text)");
     }
-    let mut f = Finding::new(&s.code, Gate::G1, s.severity, s.confidence, &s.category, message)
-        .at(&unit.file, Some(line), Some(col))
-        .with_evidence(matched.trim())
-        .with_stage(s.kill_chain)
-        .with_help(&s.help);
+    let mut f = Finding::new(
+        &s.code,
+        Gate::G1,
+        s.severity,
+        s.confidence,
+        &s.category,
+        message,
+    )
+    .at(&unit.file, Some(line), Some(col))
+    .with_evidence(matched.trim())
+    .with_stage(s.kill_chain)
+    .with_help(&s.help);
     f.capability = s.capability;
     if unit.decoded_from.is_none() {
         f.snippet = Some(skillgate_model::finding::clip(unit.line_at(hit.start), 240));

@@ -21,7 +21,9 @@ pub mod rule;
 pub mod units;
 
 use registry::Registry;
-use skillgate_model::{Bundle, Capability, Finding, Gate, GateReport, GateStatus, Severity, SkillDocument};
+use skillgate_model::{
+    Bundle, Capability, Finding, Gate, GateReport, GateStatus, Severity, SkillDocument,
+};
 use std::collections::BTreeSet;
 
 pub use deps::advisories::AdvisoryDb;
@@ -36,7 +38,10 @@ pub struct StaticGate {
 impl StaticGate {
     /// Builds the gate from the embedded rules and the given advisory database.
     pub fn new(advisories: AdvisoryDb) -> Result<Self, RuleError> {
-        Ok(Self { registry: Registry::load()?, advisories })
+        Ok(Self {
+            registry: Registry::load()?,
+            advisories,
+        })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -76,16 +81,31 @@ impl StaticGate {
 fn dedupe(findings: &mut Vec<Finding>) {
     let mut seen = BTreeSet::new();
     findings.retain(|f| seen.insert((f.code.clone(), f.file.clone(), f.line, f.evidence.clone())));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then(a.line.cmp(&b.line)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.file.cmp(&b.file))
+            .then(a.line.cmp(&b.line))
+    });
 }
 
 fn report(findings: Vec<Finding>) -> GateReport {
-    let worst = findings.iter().map(|f| f.severity).max().unwrap_or(Severity::Info);
+    let worst = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Info);
     let status = match worst {
         Severity::Critical | Severity::High => GateStatus::Fail,
         Severity::Medium => GateStatus::Warn,
         _ => GateStatus::Pass,
     };
     let capabilities: BTreeSet<Capability> = findings.iter().filter_map(|f| f.capability).collect();
-    GateReport { gate: Gate::G1, status, findings, capabilities: capabilities.into_iter().collect(), note: None }
+    GateReport {
+        gate: Gate::G1,
+        status,
+        findings,
+        capabilities: capabilities.into_iter().collect(),
+        note: None,
+    }
 }

@@ -61,7 +61,10 @@ impl Registry {
     /// Compiles every embedded data rule. Fails on the first bad rule file: a broken rule set is
     /// a build defect, caught by the tests.
     pub fn load() -> Result<Self, RuleError> {
-        let data = embedded::DATA_RULES.iter().map(|(path, yaml)| DataRule::compile(path, yaml)).collect::<Result<Vec<_>, _>>()?;
+        let data = embedded::DATA_RULES
+            .iter()
+            .map(|(path, yaml)| DataRule::compile(path, yaml))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { data })
     }
 
@@ -83,7 +86,10 @@ impl Registry {
                 docs: r.spec.docs.clone(),
                 help: Some(r.spec.help.clone()),
                 source: Some(format!("rules/{}", r.source)),
-                examples: Some((r.spec.examples.positive.clone(), r.spec.examples.negative.clone())),
+                examples: Some((
+                    r.spec.examples.positive.clone(),
+                    r.spec.examples.negative.clone(),
+                )),
             })
             .collect();
         for info in crate::code_rules::ALL.iter().chain(crate::deps::RULES) {
@@ -93,7 +99,12 @@ impl Registry {
                 kind: "code",
                 severity: info.severity,
                 summary: info.summary.into(),
-                docs: info.docs.lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n"),
+                docs: info
+                    .docs
+                    .lines()
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 help: None,
                 source: None,
                 examples: None,
@@ -118,7 +129,9 @@ impl Registry {
 
     pub fn explain(&self, code: &str) -> Option<RuleDoc> {
         let code = code.to_ascii_uppercase();
-        self.docs().into_iter().find(|d| d.code == code || d.slug == code.to_ascii_lowercase())
+        self.docs()
+            .into_iter()
+            .find(|d| d.code == code || d.slug == code.to_ascii_lowercase())
     }
 }
 
@@ -138,6 +151,9 @@ mod tests {
         slugs.dedup();
         assert_eq!(slugs.len(), docs.len(), "duplicate rule slug");
         assert!(docs.iter().all(|d| crate::rule::is_code(&d.code)));
-        assert!(docs.iter().all(|d| !d.docs.trim().is_empty()), "every rule has docs");
+        assert!(
+            docs.iter().all(|d| !d.docs.trim().is_empty()),
+            "every rule has docs"
+        );
     }
 }

@@ -86,7 +86,10 @@ pub struct Examples {
 /// A compiled matcher.
 pub enum Matcher {
     Regex(regex::Regex),
-    TreeSitter { language: TsLanguage, query: tree_sitter::Query },
+    TreeSitter {
+        language: TsLanguage,
+        query: tree_sitter::Query,
+    },
 }
 
 /// A data rule ready to run.
@@ -110,11 +113,19 @@ pub enum RuleError {
 
 impl DataRule {
     pub fn compile(source: &str, yaml: &str) -> Result<Self, RuleError> {
-        let spec: RuleSpec =
-            serde_norway::from_str(yaml).map_err(|e| RuleError::Yaml { file: source.into(), message: e.to_string() })?;
-        let invalid = |message: String| RuleError::Invalid { file: source.into(), message };
+        let spec: RuleSpec = serde_norway::from_str(yaml).map_err(|e| RuleError::Yaml {
+            file: source.into(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| RuleError::Invalid {
+            file: source.into(),
+            message,
+        };
         if !is_code(&spec.code) {
-            return Err(invalid(format!("code `{}` is not SK followed by three digits", spec.code)));
+            return Err(invalid(format!(
+                "code `{}` is not SK followed by three digits",
+                spec.code
+            )));
         }
         let matcher = match (&spec.matcher.regex, &spec.matcher.tree_sitter) {
             (Some(re), None) => Matcher::Regex(
@@ -125,10 +136,18 @@ impl DataRule {
             ),
             (None, Some(ts)) => {
                 let language = crate::engine::ts_language(ts.language);
-                let query = tree_sitter::Query::new(&language, &ts.query).map_err(|e| invalid(format!("bad tree-sitter query: {e}")))?;
-                Matcher::TreeSitter { language: ts.language, query }
+                let query = tree_sitter::Query::new(&language, &ts.query)
+                    .map_err(|e| invalid(format!("bad tree-sitter query: {e}")))?;
+                Matcher::TreeSitter {
+                    language: ts.language,
+                    query,
+                }
             }
-            _ => return Err(invalid("`match` needs exactly one of `regex` or `tree_sitter`".into())),
+            _ => {
+                return Err(invalid(
+                    "`match` needs exactly one of `regex` or `tree_sitter`".into(),
+                ));
+            }
         };
         let unless = spec
             .matcher
@@ -138,9 +157,16 @@ impl DataRule {
             .transpose()
             .map_err(|e| invalid(format!("bad `unless` regex: {e}")))?;
         if spec.examples.positive.is_empty() || spec.examples.negative.is_empty() {
-            return Err(invalid("every rule needs at least one `match` and one `no_match` example".into()));
+            return Err(invalid(
+                "every rule needs at least one `match` and one `no_match` example".into(),
+            ));
         }
-        Ok(Self { spec, matcher, unless, source: source.into() })
+        Ok(Self {
+            spec,
+            matcher,
+            unless,
+            source: source.into(),
+        })
     }
 
     pub fn applies_to(&self, lang: Language, path: &str) -> bool {
@@ -149,7 +175,8 @@ impl DataRule {
             Language::Code => lang != Language::Prose,
             other => *other == lang,
         });
-        let path_ok = self.spec.paths.is_empty() || self.spec.paths.iter().any(|p| path.ends_with(p.as_str()));
+        let path_ok = self.spec.paths.is_empty()
+            || self.spec.paths.iter().any(|p| path.ends_with(p.as_str()));
         lang_ok && path_ok
     }
 }

@@ -40,14 +40,18 @@ impl Unit {
     pub fn line_at(&self, offset: usize) -> &str {
         let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
         &self.text[start..end]
     }
 }
 
 pub fn is_markdown(path: &str) -> bool {
     let p = path.to_ascii_lowercase();
-    [".md", ".markdown", ".mdx", ".txt", ".rst"].iter().any(|e| p.ends_with(e))
+    [".md", ".markdown", ".mdx", ".txt", ".rst"]
+        .iter()
+        .any(|e| p.ends_with(e))
 }
 
 fn shebang_language(text: &str) -> Option<Language> {
@@ -57,7 +61,9 @@ fn shebang_language(text: &str) -> Option<Language> {
     }
     if first.contains("python") {
         Some(Language::Python)
-    } else if ["sh", "bash", "zsh", "dash", "ksh"].iter().any(|s| first.ends_with(s) || first.contains(&format!("{s} ")) || first.contains(&format!("/{s}"))) {
+    } else if ["sh", "bash", "zsh", "dash", "ksh"].iter().any(|s| {
+        first.ends_with(s) || first.contains(&format!("{s} ")) || first.contains(&format!("/{s}"))
+    }) {
         Some(Language::Shell)
     } else {
         Some(Language::Code)
@@ -68,7 +74,10 @@ fn script_language(path: &str, text: &str) -> Language {
     let p = path.to_ascii_lowercase();
     if p.ends_with(".py") || p.ends_with(".pyw") {
         Language::Python
-    } else if [".sh", ".bash", ".zsh", ".ksh", ".command"].iter().any(|e| p.ends_with(e)) {
+    } else if [".sh", ".bash", ".zsh", ".ksh", ".command"]
+        .iter()
+        .any(|e| p.ends_with(e))
+    {
         Language::Shell
     } else {
         shebang_language(text).unwrap_or(Language::Code)
@@ -80,7 +89,8 @@ fn script_language(path: &str, text: &str) -> Language {
 pub fn block_language(lang: &str) -> Language {
     match lang {
         "python" | "py" | "python3" | "py3" | "pycon" | "ipython" => Language::Python,
-        "" | "bash" | "sh" | "shell" | "zsh" | "console" | "shell-session" | "terminal" | "ksh" | "fish" | "cmd" | "bat" => Language::Shell,
+        "" | "bash" | "sh" | "shell" | "zsh" | "console" | "shell-session" | "terminal" | "ksh"
+        | "fish" | "cmd" | "bat" => Language::Shell,
         _ => Language::Code,
     }
 }
@@ -94,17 +104,29 @@ fn tree_sitter_for(lang: Language) -> Option<TsLanguage> {
 }
 
 fn unit(file: &str, lang: Language, text: String, line: u32) -> Unit {
-    Unit { file: file.to_string(), lang, tree_sitter: tree_sitter_for(lang), text, line, decoded_from: None }
+    Unit {
+        file: file.to_string(),
+        lang,
+        tree_sitter: tree_sitter_for(lang),
+        text,
+        line,
+        decoded_from: None,
+    }
 }
 
 /// Splits Markdown into prose and code units.
 fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
     for seg in segments {
         match seg {
-            Segment::Prose { line, text } => out.push(unit(file, Language::Prose, text.clone(), *line)),
+            Segment::Prose { line, text } => {
+                out.push(unit(file, Language::Prose, text.clone(), *line))
+            }
             Segment::Code { line, lang, text } => {
                 let mut l = block_language(lang);
-                if l == Language::Shell && lang.is_empty() && text.trim_start().starts_with("import ") {
+                if l == Language::Shell
+                    && lang.is_empty()
+                    && text.trim_start().starts_with("import ")
+                {
                     l = Language::Python;
                 }
                 out.push(unit(file, l, text.clone(), *line));
@@ -118,7 +140,13 @@ pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
     let mut out = Vec::new();
     // Frontmatter is prose: descriptions carry injections too.
     if doc.body_line > 1 {
-        let fm: String = doc.text.lines().skip(1).take(doc.body_line as usize - 3).collect::<Vec<_>>().join("\n");
+        let fm: String = doc
+            .text
+            .lines()
+            .skip(1)
+            .take(doc.body_line as usize - 3)
+            .collect::<Vec<_>>()
+            .join("\n");
         out.push(unit(&bundle.skill_md, Language::Prose, fm, 2));
     }
     markdown_units(&bundle.skill_md, &doc.segments, &mut out);
@@ -144,5 +172,8 @@ fn file_units(f: &BundleFile, out: &mut Vec<Unit>) {
 /// Whether a unit belongs to documentation that an agent is unlikely to execute (license texts).
 pub fn is_license(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    name.starts_with("license") || name.starts_with("licence") || name.starts_with("copying") || name.starts_with("notice")
+    name.starts_with("license")
+        || name.starts_with("licence")
+        || name.starts_with("copying")
+        || name.starts_with("notice")
 }

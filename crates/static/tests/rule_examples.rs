@@ -8,16 +8,28 @@ use skillgate_static::units::Unit;
 fn unit_for(lang: Language, text: &str) -> Unit {
     let (lang, ts) = match lang {
         Language::Python => (Language::Python, Some(TsLanguage::Python)),
-        Language::Shell | Language::Code | Language::Any => (Language::Shell, Some(TsLanguage::Bash)),
+        Language::Shell | Language::Code | Language::Any => {
+            (Language::Shell, Some(TsLanguage::Bash))
+        }
         Language::Prose => (Language::Prose, None),
     };
-    Unit { file: "SKILL.md".into(), lang, tree_sitter: ts, text: format!("{text}\n"), line: 1, decoded_from: None }
+    Unit {
+        file: "SKILL.md".into(),
+        lang,
+        tree_sitter: ts,
+        text: format!("{text}\n"),
+        line: 1,
+        decoded_from: None,
+    }
 }
 
 #[test]
 fn every_rule_matches_its_examples() {
     let registry = Registry::load().expect("rules compile");
-    assert!(registry.data_rules().len() >= 30, "the rule set is embedded");
+    assert!(
+        registry.data_rules().len() >= 30,
+        "the rule set is embedded"
+    );
     let mut failures = Vec::new();
     for rule in registry.data_rules() {
         let lang = rule.spec.languages[0];

@@ -97,56 +97,128 @@ declare_rule! {
 }
 
 fn is_media(bytes: &[u8], path: &str) -> bool {
-    const MAGIC: &[&[u8]] = &[b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"RIFF", b"wOFF", b"wOF2", b"\x00\x01\x00\x00", b"OTTO", b"ID3", b"fLaC", b"OggS", b"\x00\x00\x01\x00"];
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG",
+        b"\xff\xd8\xff",
+        b"GIF8",
+        b"%PDF",
+        b"RIFF",
+        b"wOFF",
+        b"wOF2",
+        b"\x00\x01\x00\x00",
+        b"OTTO",
+        b"ID3",
+        b"fLaC",
+        b"OggS",
+        b"\x00\x00\x01\x00",
+    ];
     let p = path.to_ascii_lowercase();
-    MAGIC.iter().any(|m| bytes.starts_with(m)) || [".ico", ".webp", ".mp4", ".mp3", ".woff", ".ttf", ".otf", ".sqlite", ".db"].iter().any(|e| p.ends_with(e))
+    MAGIC.iter().any(|m| bytes.starts_with(m))
+        || [
+            ".ico", ".webp", ".mp4", ".mp3", ".woff", ".ttf", ".otf", ".sqlite", ".db",
+        ]
+        .iter()
+        .any(|e| p.ends_with(e))
 }
 
 pub fn check(bundle: &Bundle, out: &mut Vec<Finding>) {
     for f in &bundle.files {
         match f.kind {
             FileKind::Executable => out.push(
-                finding(&BundledExecutable::INFO, Confidence::High, "malware-delivery", format!("native executable ({} bytes) cannot be reviewed", f.size))
-                    .at(&f.path, None, None)
-                    .with_capability(Capability::ProcExec)
-                    .with_stage(KillChainStage::Execution),
+                finding(
+                    &BundledExecutable::INFO,
+                    Confidence::High,
+                    "malware-delivery",
+                    format!("native executable ({} bytes) cannot be reviewed", f.size),
+                )
+                .at(&f.path, None, None)
+                .with_capability(Capability::ProcExec)
+                .with_stage(KillChainStage::Execution),
             ),
             FileKind::Bytecode => {
                 let source = f.path.replace("__pycache__/", "");
                 let stem = source.split('.').next().unwrap_or(&source);
                 if bundle.file(&format!("{stem}.py")).is_none() {
                     out.push(
-                        finding(&BytecodeWithoutSource::INFO, Confidence::Medium, "obfuscation", "bytecode without source cannot be reviewed")
-                            .at(&f.path, None, None)
-                            .with_capability(Capability::CodeDynamic)
-                            .with_stage(KillChainStage::DefenseEvasion),
+                        finding(
+                            &BytecodeWithoutSource::INFO,
+                            Confidence::Medium,
+                            "obfuscation",
+                            "bytecode without source cannot be reviewed",
+                        )
+                        .at(&f.path, None, None)
+                        .with_capability(Capability::CodeDynamic)
+                        .with_stage(KillChainStage::DefenseEvasion),
                     );
                 }
             }
             FileKind::Binary if !is_media(&f.bytes, &f.path) => {
-                out.push(finding(&OpaqueFile::INFO, Confidence::Low, "opaque", format!("binary file ({} bytes) not analysed", f.size)).at(&f.path, None, None));
+                out.push(
+                    finding(
+                        &OpaqueFile::INFO,
+                        Confidence::Low,
+                        "opaque",
+                        format!("binary file ({} bytes) not analysed", f.size),
+                    )
+                    .at(&f.path, None, None),
+                );
             }
             _ => {}
         }
     }
     for issue in &bundle.issues {
         let f = match &issue.kind {
-            IssueKind::SymlinkOutside(target) => finding(&SymlinkOutsideBundle::INFO, Confidence::High, "credential-access", format!("symlink to `{target}` outside the skill (not followed)"))
-                .with_capability(Capability::SecretRead)
-                .with_stage(KillChainStage::CredentialAccess)
-                .with_evidence(target),
+            IssueKind::SymlinkOutside(target) => finding(
+                &SymlinkOutsideBundle::INFO,
+                Confidence::High,
+                "credential-access",
+                format!("symlink to `{target}` outside the skill (not followed)"),
+            )
+            .with_capability(Capability::SecretRead)
+            .with_stage(KillChainStage::CredentialAccess)
+            .with_evidence(target),
             IssueKind::SymlinkInside(target) => {
-                let mut f = finding(&OpaqueFile::INFO, Confidence::High, "opaque", format!("symlink to `{target}` (not followed)"));
+                let mut f = finding(
+                    &OpaqueFile::INFO,
+                    Confidence::High,
+                    "opaque",
+                    format!("symlink to `{target}` (not followed)"),
+                );
                 f.severity = Severity::Info;
                 f
             }
-            IssueKind::PathTraversal(raw) => finding(&ArchiveEntryEscapes::INFO, Confidence::High, "defense-evasion", format!("archive entry `{raw}` would land outside the skill"))
-                .with_stage(KillChainStage::DefenseEvasion)
-                .with_evidence(raw),
-            IssueKind::TooLarge(size) => finding(&TooLargeToAnalyse::INFO, Confidence::High, "coverage", format!("{size} bytes: too large to analyse")),
-            IssueKind::NestedArchive(why) => finding(&NestedArchiveUnopened::INFO, Confidence::High, "coverage", why.clone()),
-            IssueKind::SpecialFile => finding(&OpaqueFile::INFO, Confidence::High, "opaque", "special file (device, FIFO, socket or link) not read"),
-            IssueKind::Unreadable(e) => finding(&OpaqueFile::INFO, Confidence::High, "coverage", format!("unreadable: {e}")),
+            IssueKind::PathTraversal(raw) => finding(
+                &ArchiveEntryEscapes::INFO,
+                Confidence::High,
+                "defense-evasion",
+                format!("archive entry `{raw}` would land outside the skill"),
+            )
+            .with_stage(KillChainStage::DefenseEvasion)
+            .with_evidence(raw),
+            IssueKind::TooLarge(size) => finding(
+                &TooLargeToAnalyse::INFO,
+                Confidence::High,
+                "coverage",
+                format!("{size} bytes: too large to analyse"),
+            ),
+            IssueKind::NestedArchive(why) => finding(
+                &NestedArchiveUnopened::INFO,
+                Confidence::High,
+                "coverage",
+                why.clone(),
+            ),
+            IssueKind::SpecialFile => finding(
+                &OpaqueFile::INFO,
+                Confidence::High,
+                "opaque",
+                "special file (device, FIFO, socket or link) not read",
+            ),
+            IssueKind::Unreadable(e) => finding(
+                &OpaqueFile::INFO,
+                Confidence::High,
+                "coverage",
+                format!("unreadable: {e}"),
+            ),
         };
         out.push(f.at(&issue.path, None, None));
     }

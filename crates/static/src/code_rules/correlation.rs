@@ -53,16 +53,22 @@ declare_rule! {
     pub struct DownloadChmodExecute { code: "SK452", slug: "download-chmod-execute", severity: Critical, summary: "file downloaded, made executable and run" }
 }
 
-static DOWNLOAD_TO_FILE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(curl\b[^\n|;]*\s-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap());
-static MAKE_EXECUTABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap());
+static DOWNLOAD_TO_FILE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(curl\b[^\n|;]*\s-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap()
+});
+static MAKE_EXECUTABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap()
+});
 
 fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {
     let line = f.line?;
-    units.iter().filter(|u| u.decoded_from.is_none() && Some(&u.file) == f.file.as_ref()).find(|u| {
-        let end = u.line + u.text.matches('\n').count() as u32;
-        (u.line..=end).contains(&line)
-    })
+    units
+        .iter()
+        .filter(|u| u.decoded_from.is_none() && Some(&u.file) == f.file.as_ref())
+        .find(|u| {
+            let end = u.line + u.text.matches('\n').count() as u32;
+            (u.line..=end).contains(&line)
+        })
 }
 
 fn is_sink(f: &Finding) -> bool {
@@ -71,46 +77,104 @@ fn is_sink(f: &Finding) -> bool {
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     let mut new = Vec::new();
-    for (info, cap) in [(&CredentialExfiltration::INFO, Capability::SecretRead), (&EnvironmentExfiltration::INFO, Capability::EnvRead)] {
+    for (info, cap) in [
+        (&CredentialExfiltration::INFO, Capability::SecretRead),
+        (&EnvironmentExfiltration::INFO, Capability::EnvRead),
+    ] {
         let sinks: Vec<Finding> = out.iter().filter(|f| is_sink(f)).cloned().collect();
         if sinks.is_empty() {
             break;
         }
         {
-            let sources: Vec<Finding> = out.iter().filter(|f| f.capability == Some(cap) && f.severity >= Severity::Medium).cloned().collect();
-            let Some(source) = sources.first() else { continue };
+            let sources: Vec<Finding> = out
+                .iter()
+                .filter(|f| f.capability == Some(cap) && f.severity >= Severity::Medium)
+                .cloned()
+                .collect();
+            let Some(source) = sources.first() else {
+                continue;
+            };
             let same_unit = sources.iter().find_map(|s| {
                 let u = unit_of(units, s)?;
-                sinks.iter().find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u))).map(|k| (s, k))
+                sinks
+                    .iter()
+                    .find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u)))
+                    .map(|k| (s, k))
             });
             let (src, sink, severity, confidence, scope) = match same_unit {
-                Some((s, k)) => (s, k, Severity::Critical, Confidence::High, "in the same block"),
-                None => (source, &sinks[0], Severity::High, Confidence::Medium, "in the same skill"),
+                Some((s, k)) => (
+                    s,
+                    k,
+                    Severity::Critical,
+                    Confidence::High,
+                    "in the same block",
+                ),
+                None => (
+                    source,
+                    &sinks[0],
+                    Severity::High,
+                    Confidence::Medium,
+                    "in the same skill",
+                ),
             };
-            let mut f = finding(info, confidence, "exfiltration", format!("{} ({}) and transmission out ({}) {scope}", if cap == Capability::SecretRead { "credential access" } else { "environment harvesting" }, src.code, sink.code))
-                .with_capability(Capability::NetEgress)
-                .with_stage(KillChainStage::Exfiltration)
-                .with_evidence(sink.evidence.as_deref().unwrap_or(""));
+            let mut f = finding(
+                info,
+                confidence,
+                "exfiltration",
+                format!(
+                    "{} ({}) and transmission out ({}) {scope}",
+                    if cap == Capability::SecretRead {
+                        "credential access"
+                    } else {
+                        "environment harvesting"
+                    },
+                    src.code,
+                    sink.code
+                ),
+            )
+            .with_capability(Capability::NetEgress)
+            .with_stage(KillChainStage::Exfiltration)
+            .with_evidence(sink.evidence.as_deref().unwrap_or(""));
             f.file.clone_from(&sink.file);
             f.line = sink.line;
             f.severity = severity;
-            f.taxonomy = vec!["E1".into(), if cap == Capability::SecretRead { "PE3".into() } else { "E2".into() }];
+            f.taxonomy = vec![
+                "E1".into(),
+                if cap == Capability::SecretRead {
+                    "PE3".into()
+                } else {
+                    "E2".into()
+                },
+            ];
             out.push(f);
             // The capability met a threat indicator: the evidence of access is now serious.
-            for source in out.iter_mut().filter(|f| f.capability == Some(cap) && f.severity == Severity::Medium) {
+            for source in out
+                .iter_mut()
+                .filter(|f| f.capability == Some(cap) && f.severity == Severity::Medium)
+            {
                 source.severity = Severity::High;
-                source.message.push_str(" (raised: the skill also transmits data out)");
+                source
+                    .message
+                    .push_str(" (raised: the skill also transmits data out)");
             }
         }
     }
     for unit in units.iter().filter(|u| u.lang != Language::Prose) {
-        if let (Some(d), Some(_)) = (DOWNLOAD_TO_FILE.find(&unit.text), MAKE_EXECUTABLE.find(&unit.text)) {
+        if let (Some(d), Some(_)) = (
+            DOWNLOAD_TO_FILE.find(&unit.text),
+            MAKE_EXECUTABLE.find(&unit.text),
+        ) {
             let (line, col) = unit.position(d.start());
-            let mut f = finding(&DownloadChmodExecute::INFO, Confidence::High, "supply-chain", "downloads a file, makes it executable and runs it")
-                .at(&unit.file, Some(line), Some(col))
-                .with_evidence(unit.line_at(d.start()))
-                .with_capability(Capability::ProcExec)
-                .with_stage(KillChainStage::Execution);
+            let mut f = finding(
+                &DownloadChmodExecute::INFO,
+                Confidence::High,
+                "supply-chain",
+                "downloads a file, makes it executable and runs it",
+            )
+            .at(&unit.file, Some(line), Some(col))
+            .with_evidence(unit.line_at(d.start()))
+            .with_capability(Capability::ProcExec)
+            .with_stage(KillChainStage::Execution);
             if unit.decoded_from.is_some() {
                 f.message.push_str(" (inside encoded text)");
             }

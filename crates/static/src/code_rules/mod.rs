@@ -28,6 +28,18 @@ pub const ALL: &[CodeRuleInfo] = &[
 ];
 
 /// Builds a finding for a code rule.
-pub(crate) fn finding(info: &CodeRuleInfo, confidence: skillgate_model::Confidence, category: &str, message: impl Into<String>) -> skillgate_model::Finding {
-    skillgate_model::Finding::new(info.code, skillgate_model::Gate::G1, info.severity, confidence, category, message)
+pub(crate) fn finding(
+    info: &CodeRuleInfo,
+    confidence: skillgate_model::Confidence,
+    category: &str,
+    message: impl Into<String>,
+) -> skillgate_model::Finding {
+    skillgate_model::Finding::new(
+        info.code,
+        skillgate_model::Gate::G1,
+        info.severity,
+        confidence,
+        category,
+        message,
+    )
 }

@@ -152,26 +152,63 @@ impl AdvisoryDb {
             return Ok(Vec::new());
         }
         let malicious = rec.id.starts_with("MAL-");
-        let summary = rec.summary.or(rec.details).unwrap_or_default().chars().take(300).collect::<String>();
+        let summary = rec
+            .summary
+            .or(rec.details)
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>();
         let mut out = Vec::new();
         for aff in rec.affected {
             let Some(pkg) = aff.package else { continue };
-            let Some(ecosystem) = Ecosystem::parse(&pkg.ecosystem) else { continue };
+            let Some(ecosystem) = Ecosystem::parse(&pkg.ecosystem) else {
+                continue;
+            };
             let mut ranges = Vec::new();
-            for r in aff.ranges.iter().filter(|r| r.kind == "ECOSYSTEM" || r.kind == "SEMVER") {
-                let mut current = Range { introduced: None, fixed: None, last_affected: None };
+            for r in aff
+                .ranges
+                .iter()
+                .filter(|r| r.kind == "ECOSYSTEM" || r.kind == "SEMVER")
+            {
+                let mut current = Range {
+                    introduced: None,
+                    fixed: None,
+                    last_affected: None,
+                };
                 for ev in &r.events {
                     if let Some(v) = ev.get("introduced").and_then(value_str) {
                         if current.introduced.is_some() {
-                            ranges.push(std::mem::replace(&mut current, Range { introduced: None, fixed: None, last_affected: None }));
+                            ranges.push(std::mem::replace(
+                                &mut current,
+                                Range {
+                                    introduced: None,
+                                    fixed: None,
+                                    last_affected: None,
+                                },
+                            ));
                         }
                         current.introduced = Some(v);
                     } else if let Some(v) = ev.get("fixed").and_then(value_str) {
                         current.fixed = Some(v);
-                        ranges.push(std::mem::replace(&mut current, Range { introduced: None, fixed: None, last_affected: None }));
+                        ranges.push(std::mem::replace(
+                            &mut current,
+                            Range {
+                                introduced: None,
+                                fixed: None,
+                                last_affected: None,
+                            },
+                        ));
                     } else if let Some(v) = ev.get("last_affected").and_then(value_str) {
                         current.last_affected = Some(v);
-                        ranges.push(std::mem::replace(&mut current, Range { introduced: None, fixed: None, last_affected: None }));
+                        ranges.push(std::mem::replace(
+                            &mut current,
+                            Range {
+                                introduced: None,
+                                fixed: None,
+                                last_affected: None,
+                            },
+                        ));
                     }
                 }
                 if current.introduced.is_some() {
@@ -193,8 +230,14 @@ impl AdvisoryDb {
 
     /// Loads OSV records from a file, a folder (recursively) or an osv.dev `all.zip`. Returns how
     /// many advisories were loaded and the records that failed to parse (path, reason).
-    pub fn load_path(&mut self, path: &Path) -> Result<(usize, Vec<(String, String)>), AdvisoryError> {
-        let err = |m: String| AdvisoryError::Read { path: path.display().to_string(), message: m };
+    pub fn load_path(
+        &mut self,
+        path: &Path,
+    ) -> Result<(usize, Vec<(String, String)>), AdvisoryError> {
+        let err = |m: String| AdvisoryError::Read {
+            path: path.display().to_string(),
+            message: m,
+        };
         let mut loaded = 0;
         let mut bad = Vec::new();
         let mut take = |name: String, text: &str, db: &mut Self| match Self::parse_record(text) {
@@ -206,10 +249,16 @@ impl AdvisoryDb {
         };
         let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
         if meta.is_dir() {
-            for entry in walkdir::WalkDir::new(path).follow_links(false).sort_by_file_name() {
+            for entry in walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .sort_by_file_name()
+            {
                 let entry = entry.map_err(|e| err(e.to_string()))?;
                 let p = entry.path();
-                if entry.file_type().is_file() && p.extension().is_some_and(|e| e == "json" || e == "yaml" || e == "yml") {
+                if entry.file_type().is_file()
+                    && p.extension()
+                        .is_some_and(|e| e == "json" || e == "yaml" || e == "yml")
+                {
                     let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
                     take(p.display().to_string(), &text, self);
                 }
@@ -224,7 +273,11 @@ impl AdvisoryDb {
                     continue;
                 }
                 let mut text = String::new();
-                if (&mut entry).take(16 << 20).read_to_string(&mut text).is_ok() {
+                if (&mut entry)
+                    .take(16 << 20)
+                    .read_to_string(&mut text)
+                    .is_ok()
+                {
                     take(name, &text, self);
                 }
             }
@@ -237,13 +290,18 @@ impl AdvisoryDb {
 
     /// Advisories affecting `name` at `version` (exact version).
     pub fn affecting(&self, eco: Ecosystem, name: &str, version: &str) -> Vec<&Advisory> {
-        let Some(list) = self.by_package.get(&(eco, eco.normalize(name))) else { return Vec::new() };
+        let Some(list) = self.by_package.get(&(eco, eco.normalize(name))) else {
+            return Vec::new();
+        };
         list.iter().filter(|a| affects(a, version)).collect()
     }
 
     /// Malicious-package records for `name`, whatever the version.
     pub fn malicious(&self, eco: Ecosystem, name: &str) -> Vec<&Advisory> {
-        self.by_package.get(&(eco, eco.normalize(name))).map(|l| l.iter().filter(|a| a.malicious).collect()).unwrap_or_default()
+        self.by_package
+            .get(&(eco, eco.normalize(name)))
+            .map(|l| l.iter().filter(|a| a.malicious).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -267,7 +325,9 @@ fn affects(a: &Advisory, version: &str) -> bool {
     if a.malicious && a.ranges.is_empty() && a.versions.is_empty() {
         return true;
     }
-    if a.versions.iter().any(|v| v == version || compare(a.ecosystem, v, version) == Some(std::cmp::Ordering::Equal)) {
+    if a.versions.iter().any(|v| {
+        v == version || compare(a.ecosystem, v, version) == Some(std::cmp::Ordering::Equal)
+    }) {
         return true;
     }
     a.ranges.iter().any(|r| {
@@ -294,19 +354,39 @@ mod tests {
     #[test]
     fn pep440_ranges() {
         let mut db = AdvisoryDb::default();
-        AdvisoryDb::parse_record(REC).unwrap().into_iter().for_each(|a| db.insert(a));
-        assert_eq!(db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0a11").len(), 1);
+        AdvisoryDb::parse_record(REC)
+            .unwrap()
+            .into_iter()
+            .for_each(|a| db.insert(a));
+        assert_eq!(
+            db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0a11")
+                .len(),
+            1
+        );
         // 1.0.0a12 is the fix; 1.0.0 is after it; 1.0.0a2 < 1.0.0a12 under PEP 440, not lexically.
-        assert!(db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0a12").is_empty());
-        assert!(db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0").is_empty());
-        assert_eq!(db.affecting(Ecosystem::PyPI, "invenio.previewer", "1.0.0a2").len(), 1);
+        assert!(
+            db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0a12")
+                .is_empty()
+        );
+        assert!(
+            db.affecting(Ecosystem::PyPI, "invenio-previewer", "1.0.0")
+                .is_empty()
+        );
+        assert_eq!(
+            db.affecting(Ecosystem::PyPI, "invenio.previewer", "1.0.0a2")
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn semver_ranges_and_malicious() {
         let rec = r#"{"id":"MAL-2024-1","summary":"malware","affected":[{"package":{"name":"evil-pkg","ecosystem":"npm"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.2.0"},{"last_affected":"1.2.9"}]}]}]}"#;
         let mut db = AdvisoryDb::default();
-        AdvisoryDb::parse_record(rec).unwrap().into_iter().for_each(|a| db.insert(a));
+        AdvisoryDb::parse_record(rec)
+            .unwrap()
+            .into_iter()
+            .for_each(|a| db.insert(a));
         assert_eq!(db.affecting(Ecosystem::Npm, "evil-pkg", "1.2.10").len(), 0);
         assert_eq!(db.affecting(Ecosystem::Npm, "evil-pkg", "1.2.9").len(), 1);
         assert_eq!(db.malicious(Ecosystem::Npm, "EVIL-pkg").len(), 1);

@@ -35,7 +35,8 @@ pub struct Dependency {
     pub index: Option<String>,
 }
 
-static REQ_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$").unwrap());
+static REQ_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$").unwrap());
 static INSTALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)\b(?:(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*\s+install|uv\s+pip\s+install|uv\s+add|pipx\s+(?:install|run)|(npm)\s+(?:i|install|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|i|install)|(npx)|bun\s+add)\b([^\n;&|`]*)").unwrap()
 });
@@ -47,20 +48,39 @@ pub fn parse_requirement(spec: &str) -> Option<(String, Pin)> {
         return None;
     }
     if spec.contains("://") || spec.starts_with("git+") {
-        let name = spec.split_once(" @ ").map(|(n, _)| n.trim()).or_else(|| spec.split("#egg=").nth(1)).unwrap_or("").to_string();
+        let name = spec
+            .split_once(" @ ")
+            .map(|(n, _)| n.trim())
+            .or_else(|| spec.split("#egg=").nth(1))
+            .unwrap_or("")
+            .to_string();
         return Some((name, Pin::Url(spec.to_string())));
     }
-    if spec.ends_with(".whl") || spec.ends_with(".tar.gz") || spec.starts_with('.') || spec.starts_with('/') {
+    if spec.ends_with(".whl")
+        || spec.ends_with(".tar.gz")
+        || spec.starts_with('.')
+        || spec.starts_with('/')
+    {
         return Some((String::new(), Pin::Url(spec.to_string())));
     }
     let caps = REQ_NAME.captures(spec)?;
     let name = caps[1].to_string();
-    let rest = caps.get(3).map_or("", |m| m.as_str()).split(';').next().unwrap_or("").trim();
+    let rest = caps
+        .get(3)
+        .map_or("", |m| m.as_str())
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     let pin = if rest.is_empty() {
         Pin::None
     } else if let Some(v) = rest.strip_prefix("===").or_else(|| rest.strip_prefix("==")) {
         let v = v.trim();
-        if v.contains('*') || v.contains(',') { Pin::Loose } else { Pin::Exact(v.to_string()) }
+        if v.contains('*') || v.contains(',') {
+            Pin::Loose
+        } else {
+            Pin::Exact(v.to_string())
+        }
     } else {
         Pin::Loose
     };
@@ -89,7 +109,11 @@ fn parse_npm(spec: &str) -> Option<(String, Pin)> {
 
 fn npm_value_pin(value: &str) -> Pin {
     let v = value.trim();
-    if v.contains("://") || v.starts_with("git") || v.starts_with("github:") || (v.contains('/') && !v.starts_with("npm:") && !v.starts_with("file:")) {
+    if v.contains("://")
+        || v.starts_with("git")
+        || v.starts_with("github:")
+        || (v.contains('/') && !v.starts_with("npm:") && !v.starts_with("file:"))
+    {
         Pin::Url(v.to_string())
     } else if semver::Version::parse(v).is_ok() {
         Pin::Exact(v.to_string())
@@ -98,8 +122,26 @@ fn npm_value_pin(value: &str) -> Pin {
     }
 }
 
-fn dep(eco: Ecosystem, name: String, pin: Pin, file: &str, line: u32, raw: &str, inline: bool) -> Dependency {
-    Dependency { ecosystem: eco, name, pin, file: file.to_string(), line, raw: raw.trim().to_string(), inline, npx: false, index: None }
+fn dep(
+    eco: Ecosystem,
+    name: String,
+    pin: Pin,
+    file: &str,
+    line: u32,
+    raw: &str,
+    inline: bool,
+) -> Dependency {
+    Dependency {
+        ecosystem: eco,
+        name,
+        pin,
+        file: file.to_string(),
+        line,
+        raw: raw.trim().to_string(),
+        inline,
+        npx: false,
+        index: None,
+    }
 }
 
 pub fn extract(bundle: &Bundle, units: &[Unit]) -> Vec<Dependency> {
@@ -115,7 +157,10 @@ pub fn extract(bundle: &Bundle, units: &[Unit]) -> Vec<Dependency> {
             package_json(&f.path, &text, &mut out);
         }
     }
-    for unit in units.iter().filter(|u| u.lang != Language::Prose || u.text.contains('`')) {
+    for unit in units
+        .iter()
+        .filter(|u| u.lang != Language::Prose || u.text.contains('`'))
+    {
         inline_installs(unit, &mut out);
     }
     out
@@ -125,16 +170,46 @@ fn requirements(file: &str, text: &str, out: &mut Vec<Dependency>) {
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u32 + 1;
         let l = line.split(" #").next().unwrap_or("").trim();
-        for opt in ["--index-url", "--extra-index-url", "--trusted-host", "-i ", "--find-links", "-f "] {
+        for opt in [
+            "--index-url",
+            "--extra-index-url",
+            "--trusted-host",
+            "-i ",
+            "--find-links",
+            "-f ",
+        ] {
             if let Some(rest) = l.strip_prefix(opt) {
-                let mut d = dep(Ecosystem::PyPI, String::new(), Pin::None, file, line_no, line, false);
-                d.index = Some(format!("{} {}", opt.trim(), rest.trim_start_matches('=').trim()));
+                let mut d = dep(
+                    Ecosystem::PyPI,
+                    String::new(),
+                    Pin::None,
+                    file,
+                    line_no,
+                    line,
+                    false,
+                );
+                d.index = Some(format!(
+                    "{} {}",
+                    opt.trim(),
+                    rest.trim_start_matches('=').trim()
+                ));
                 out.push(d);
             }
         }
-        if let Some(rest) = l.strip_prefix("-r ").or_else(|| l.strip_prefix("--requirement ")) {
+        if let Some(rest) = l
+            .strip_prefix("-r ")
+            .or_else(|| l.strip_prefix("--requirement "))
+        {
             if rest.contains("://") {
-                out.push(dep(Ecosystem::PyPI, String::new(), Pin::Url(rest.trim().into()), file, line_no, line, false));
+                out.push(dep(
+                    Ecosystem::PyPI,
+                    String::new(),
+                    Pin::Url(rest.trim().into()),
+                    file,
+                    line_no,
+                    line,
+                    false,
+                ));
             }
             continue;
         }
@@ -147,14 +222,23 @@ fn requirements(file: &str, text: &str, out: &mut Vec<Dependency>) {
 }
 
 fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
-    let Ok(doc) = text.parse::<toml::Table>() else { return };
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i as u32 + 1);
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return;
+    };
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map_or(1, |i| i as u32 + 1)
+    };
     let mut reqs: Vec<String> = Vec::new();
     if let Some(project) = doc.get("project").and_then(|p| p.as_table()) {
         if let Some(list) = project.get("dependencies").and_then(|d| d.as_array()) {
             reqs.extend(list.iter().filter_map(|v| v.as_str().map(String::from)));
         }
-        if let Some(opt) = project.get("optional-dependencies").and_then(|d| d.as_table()) {
+        if let Some(opt) = project
+            .get("optional-dependencies")
+            .and_then(|d| d.as_table())
+        {
             for list in opt.values().filter_map(|v| v.as_array()) {
                 reqs.extend(list.iter().filter_map(|v| v.as_str().map(String::from)));
             }
@@ -166,17 +250,34 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
             out.push(dep(Ecosystem::PyPI, name, pin, file, line, &r, false));
         }
     }
-    if let Some(poetry) = doc.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.get("dependencies")).and_then(|d| d.as_table()) {
+    if let Some(poetry) = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("dependencies"))
+        .and_then(|d| d.as_table())
+    {
         for (name, v) in poetry {
             if name == "python" {
                 continue;
             }
             let pin = match v {
-                toml::Value::String(s) if pep440_rs::Version::from_str_exact(s) => Pin::Exact(s.clone()),
-                toml::Value::Table(t) if t.contains_key("git") || t.contains_key("url") => Pin::Url(format!("{}", t.get("git").or(t.get("url")).unwrap())),
+                toml::Value::String(s) if pep440_rs::Version::from_str_exact(s) => {
+                    Pin::Exact(s.clone())
+                }
+                toml::Value::Table(t) if t.contains_key("git") || t.contains_key("url") => {
+                    Pin::Url(format!("{}", t.get("git").or(t.get("url")).unwrap()))
+                }
                 _ => Pin::Loose,
             };
-            out.push(dep(Ecosystem::PyPI, name.clone(), pin, file, line_of(name), name, false));
+            out.push(dep(
+                Ecosystem::PyPI,
+                name.clone(),
+                pin,
+                file,
+                line_of(name),
+                name,
+                false,
+            ));
         }
     }
 }
@@ -192,31 +293,66 @@ impl ExactVersion for pep440_rs::Version {
 }
 
 fn package_json(file: &str, text: &str, out: &mut Vec<Dependency>) {
-    let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(text) else { return };
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(&format!("\"{needle}\""))).map_or(1, |i| i as u32 + 1);
+    let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(&format!("\"{needle}\"")))
+            .map_or(1, |i| i as u32 + 1)
+    };
     for section in ["dependencies", "devDependencies", "optionalDependencies"] {
-        let Some(serde_json::Value::Object(deps)) = doc.get(section) else { continue };
+        let Some(serde_json::Value::Object(deps)) = doc.get(section) else {
+            continue;
+        };
         for (name, v) in deps {
             let value = v.as_str().unwrap_or("");
-            out.push(dep(Ecosystem::Npm, name.clone(), npm_value_pin(value), file, line_of(name), &format!("\"{name}\": \"{value}\""), false));
+            out.push(dep(
+                Ecosystem::Npm,
+                name.clone(),
+                npm_value_pin(value),
+                file,
+                line_of(name),
+                &format!("\"{name}\": \"{value}\""),
+                false,
+            ));
         }
     }
 }
 
 /// npm lifecycle hooks that run at install time.
 pub fn install_hooks(bundle: &Bundle, out: &mut Vec<Finding>) {
-    for f in bundle.files.iter().filter(|f| f.path.ends_with("package.json")) {
+    for f in bundle
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with("package.json"))
+    {
         let Some(text) = f.text() else { continue };
-        let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-        let Some(scripts) = doc.get("scripts").and_then(|s| s.as_object()) else { continue };
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(scripts) = doc.get("scripts").and_then(|s| s.as_object()) else {
+            continue;
+        };
         for hook in ["preinstall", "install", "postinstall"] {
             if let Some(cmd) = scripts.get(hook).and_then(|c| c.as_str()) {
-                let line = text.lines().position(|l| l.contains(&format!("\"{hook}\""))).map_or(1, |i| i as u32 + 1);
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(&format!("\"{hook}\"")))
+                    .map_or(1, |i| i as u32 + 1);
                 out.push(
-                    finding(&InstallTimeExecution::INFO, Confidence::High, "supply-chain", format!("`{hook}` hook runs `{}` at install time", skillgate_model::finding::clip(cmd, 80)))
-                        .at(&f.path, Some(line), None)
-                        .with_evidence(cmd)
-                        .with_stage(KillChainStage::Execution),
+                    finding(
+                        &InstallTimeExecution::INFO,
+                        Confidence::High,
+                        "supply-chain",
+                        format!(
+                            "`{hook}` hook runs `{}` at install time",
+                            skillgate_model::finding::clip(cmd, 80)
+                        ),
+                    )
+                    .at(&f.path, Some(line), None)
+                    .with_evidence(cmd)
+                    .with_stage(KillChainStage::Execution),
                 );
             }
         }
@@ -224,22 +360,60 @@ pub fn install_hooks(bundle: &Bundle, out: &mut Vec<Finding>) {
 }
 
 /// Options of pip and npm that take a value (so the value is not a package).
-const VALUE_OPTIONS: &[&str] = &["-r", "--requirement", "-c", "--constraint", "-t", "--target", "--prefix", "--root", "-e", "--editable", "--python", "-p", "--registry", "--cache"];
-const INDEX_OPTIONS: &[&str] = &["-i", "--index-url", "--extra-index-url", "--trusted-host", "--registry", "-f", "--find-links"];
+const VALUE_OPTIONS: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "-e",
+    "--editable",
+    "--python",
+    "-p",
+    "--registry",
+    "--cache",
+];
+const INDEX_OPTIONS: &[&str] = &[
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--trusted-host",
+    "--registry",
+    "-f",
+    "--find-links",
+];
 
 fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
     for caps in INSTALL.captures_iter(&unit.text) {
         let whole = caps.get(0).unwrap();
-        let npm = caps.get(1).is_some() || whole.as_str().starts_with("yarn") || whole.as_str().starts_with("pnpm") || whole.as_str().starts_with("bun");
+        let npm = caps.get(1).is_some()
+            || whole.as_str().starts_with("yarn")
+            || whole.as_str().starts_with("pnpm")
+            || whole.as_str().starts_with("bun");
         let npx = caps.get(2).is_some();
-        let eco = if npm || npx { Ecosystem::Npm } else { Ecosystem::PyPI };
+        let eco = if npm || npx {
+            Ecosystem::Npm
+        } else {
+            Ecosystem::PyPI
+        };
         let args = caps.get(3).map_or("", |m| m.as_str());
         let (line, _) = unit.position(whole.start());
         let raw = unit.line_at(whole.start());
-        let mut tokens = args.split_whitespace().map(|t| t.trim_matches(['"', '\'', ',', ')', '(', '[', ']'])).peekable();
+        let mut tokens = args
+            .split_whitespace()
+            .map(|t| t.trim_matches(['"', '\'', ',', ')', '(', '[', ']']))
+            .peekable();
         let mut npx_yes = false;
         while let Some(tok) = tokens.next() {
-            if tok.starts_with('<') || tok.starts_with('$') || tok.starts_with('{') || tok.contains('\\') || tok.is_empty() {
+            if tok.starts_with('<')
+                || tok.starts_with('$')
+                || tok.starts_with('{')
+                || tok.contains('\\')
+                || tok.is_empty()
+            {
                 continue;
             }
             if let Some((opt, val)) = tok.split_once('=')
@@ -268,7 +442,11 @@ fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
             if tok.starts_with('-') {
                 continue;
             }
-            let parsed = if eco == Ecosystem::Npm { parse_npm(tok) } else { parse_requirement(tok) };
+            let parsed = if eco == Ecosystem::Npm {
+                parse_npm(tok)
+            } else {
+                parse_requirement(tok)
+            };
             if let Some((name, pin)) = parsed {
                 let mut d = dep(eco, name, pin, &unit.file, line, raw, true);
                 d.npx = npx && npx_yes;
@@ -288,12 +466,29 @@ mod tests {
 
     #[test]
     fn requirement_pins() {
-        assert_eq!(parse_requirement("requests==2.31.0"), Some(("requests".into(), Pin::Exact("2.31.0".into()))));
-        assert_eq!(parse_requirement("requests>=2"), Some(("requests".into(), Pin::Loose)));
-        assert_eq!(parse_requirement("requests[socks]"), Some(("requests".into(), Pin::None)));
-        assert!(matches!(parse_requirement("git+https://github.com/x/y#egg=y"), Some((n, Pin::Url(_))) if n == "y"));
-        assert_eq!(parse_npm("left-pad@1.3.0"), Some(("left-pad".into(), Pin::Exact("1.3.0".into()))));
-        assert_eq!(parse_npm("@scope/pkg@^1"), Some(("@scope/pkg".into(), Pin::Loose)));
+        assert_eq!(
+            parse_requirement("requests==2.31.0"),
+            Some(("requests".into(), Pin::Exact("2.31.0".into())))
+        );
+        assert_eq!(
+            parse_requirement("requests>=2"),
+            Some(("requests".into(), Pin::Loose))
+        );
+        assert_eq!(
+            parse_requirement("requests[socks]"),
+            Some(("requests".into(), Pin::None))
+        );
+        assert!(
+            matches!(parse_requirement("git+https://github.com/x/y#egg=y"), Some((n, Pin::Url(_))) if n == "y")
+        );
+        assert_eq!(
+            parse_npm("left-pad@1.3.0"),
+            Some(("left-pad".into(), Pin::Exact("1.3.0".into())))
+        );
+        assert_eq!(
+            parse_npm("@scope/pkg@^1"),
+            Some(("@scope/pkg".into(), Pin::Loose))
+        );
     }
 
     #[test]
@@ -301,7 +496,18 @@ mod tests {
         let unit = Unit { file: "s.sh".into(), lang: Language::Shell, tree_sitter: None, text: "pip install --extra-index-url http://x/simple reqeusts==1.0 flask\nnpx -y evil-cli --flag\n".into(), line: 1, decoded_from: None };
         let mut out = Vec::new();
         inline_installs(&unit, &mut out);
-        let names: Vec<_> = out.iter().map(|d| (d.name.as_str(), d.index.is_some(), d.npx)).collect();
-        assert_eq!(names, vec![("", true, false), ("reqeusts", false, false), ("flask", false, false), ("evil-cli", false, true)]);
+        let names: Vec<_> = out
+            .iter()
+            .map(|d| (d.name.as_str(), d.index.is_some(), d.npx))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("", true, false),
+                ("reqeusts", false, false),
+                ("flask", false, false),
+                ("evil-cli", false, true)
+            ]
+        );
     }
 }

@@ -125,8 +125,16 @@ struct Popular {
 }
 
 static POPULAR: LazyLock<Popular> = LazyLock::new(|| {
-    let pypi_all: Vec<String> = crate::registry::POPULAR_PYPI.lines().map(|l| Ecosystem::PyPI.normalize(l.trim())).filter(|l| !l.is_empty()).collect();
-    let npm_all: Vec<String> = crate::registry::POPULAR_NPM.lines().map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty()).collect();
+    let pypi_all: Vec<String> = crate::registry::POPULAR_PYPI
+        .lines()
+        .map(|l| Ecosystem::PyPI.normalize(l.trim()))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let npm_all: Vec<String> = crate::registry::POPULAR_NPM
+        .lines()
+        .map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect();
     Popular {
         pypi_targets: pypi_all.iter().take(3000).cloned().collect(),
         npm_targets: npm_all.iter().take(3000).cloned().collect(),
@@ -148,19 +156,34 @@ pub fn typosquat_of(eco: Ecosystem, name: &str) -> Option<String> {
     }
     targets
         .iter()
-        .find(|t| t.len() >= 5 && t.len().abs_diff(norm.len()) <= 1 && strsim::damerau_levenshtein(t, &norm) == 1)
+        .find(|t| {
+            t.len() >= 5
+                && t.len().abs_diff(norm.len()) <= 1
+                && strsim::damerau_levenshtein(t, &norm) == 1
+        })
         .cloned()
 }
 
 /// Hosts that legitimately serve package archives.
-const OFFICIAL_HOSTS: &[&str] = &["pypi.org", "files.pythonhosted.org", "registry.npmjs.org", "github.com", "codeload.github.com", "gitlab.com", "download.pytorch.org"];
+const OFFICIAL_HOSTS: &[&str] = &[
+    "pypi.org",
+    "files.pythonhosted.org",
+    "registry.npmjs.org",
+    "github.com",
+    "codeload.github.com",
+    "gitlab.com",
+    "download.pytorch.org",
+];
 
 /// A URL install whose archive is named like a popular package but served from elsewhere: a
 /// "patched numpy" from a private host is the classic masquerade.
 fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
     let rest = url.split("://").nth(1)?;
     let host = rest.split('/').next()?.to_ascii_lowercase();
-    if OFFICIAL_HOSTS.iter().any(|h| host == *h || host.ends_with(&format!(".{h}"))) {
+    if OFFICIAL_HOSTS
+        .iter()
+        .any(|h| host == *h || host.ends_with(&format!(".{h}")))
+    {
         return None;
     }
     let file = rest.rsplit('/').next()?;
@@ -171,7 +194,12 @@ fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
         Ecosystem::PyPI => p.pypi_targets.contains(&name),
         Ecosystem::Npm => p.npm_targets.contains(&name),
     };
-    (popular && (file.ends_with(".whl") || file.ends_with(".tar.gz") || file.ends_with(".tgz") || file.ends_with(".zip"))).then_some(name)
+    (popular
+        && (file.ends_with(".whl")
+            || file.ends_with(".tar.gz")
+            || file.ends_with(".tgz")
+            || file.ends_with(".zip")))
+    .then_some(name)
 }
 
 pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Finding>) {
@@ -181,41 +209,96 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
         if !seen.insert((dep.ecosystem, dep.name.clone(), dep.file.clone(), dep.line)) {
             continue;
         }
-        let at = |f: Finding| f.at(&dep.file, Some(dep.line), None).with_evidence(&dep.raw).with_capability(Capability::ProcExec);
+        let at = |f: Finding| {
+            f.at(&dep.file, Some(dep.line), None)
+                .with_evidence(&dep.raw)
+                .with_capability(Capability::ProcExec)
+        };
         if let Some(idx) = &dep.index {
-            out.push(at(finding(&CustomPackageIndex::INFO, Confidence::High, "supply-chain", format!("installs from custom index `{idx}`"))).with_stage(KillChainStage::Execution));
+            out.push(
+                at(finding(
+                    &CustomPackageIndex::INFO,
+                    Confidence::High,
+                    "supply-chain",
+                    format!("installs from custom index `{idx}`"),
+                ))
+                .with_stage(KillChainStage::Execution),
+            );
             continue;
         }
         if dep.name.is_empty() && !matches!(dep.pin, Pin::Url(_)) {
             continue;
         }
         for a in db.malicious(dep.ecosystem, &dep.name) {
-            let mut f = at(finding(&KnownMaliciousPackage::INFO, Confidence::High, "supply-chain", format!("`{}` is known malware ({}): {}", dep.name, a.id, a.summary))).with_stage(KillChainStage::Execution);
+            let mut f = at(finding(
+                &KnownMaliciousPackage::INFO,
+                Confidence::High,
+                "supply-chain",
+                format!("`{}` is known malware ({}): {}", dep.name, a.id, a.summary),
+            ))
+            .with_stage(KillChainStage::Execution);
             f.taxonomy = vec!["SC1".into()];
             out.push(f);
         }
         match &dep.pin {
             Pin::Exact(v) => {
-                for a in db.affecting(dep.ecosystem, &dep.name, v).into_iter().filter(|a| !a.malicious) {
-                    out.push(at(finding(&KnownVulnerablePackage::INFO, Confidence::High, "supply-chain", format!("`{}=={v}` is affected by {}: {}", dep.name, a.id, skillgate_model::finding::clip(&a.summary, 120)))));
+                for a in db
+                    .affecting(dep.ecosystem, &dep.name, v)
+                    .into_iter()
+                    .filter(|a| !a.malicious)
+                {
+                    out.push(at(finding(
+                        &KnownVulnerablePackage::INFO,
+                        Confidence::High,
+                        "supply-chain",
+                        format!(
+                            "`{}=={v}` is affected by {}: {}",
+                            dep.name,
+                            a.id,
+                            skillgate_model::finding::clip(&a.summary, 120)
+                        ),
+                    )));
                 }
             }
             Pin::Url(u) => {
-                let mut f = at(finding(&RemoteSourceDependency::INFO, Confidence::High, "supply-chain", format!("`{}` installed from `{}`", dep.name, skillgate_model::finding::clip(u, 100)))).with_stage(KillChainStage::Execution);
+                let mut f = at(finding(
+                    &RemoteSourceDependency::INFO,
+                    Confidence::High,
+                    "supply-chain",
+                    format!(
+                        "`{}` installed from `{}`",
+                        dep.name,
+                        skillgate_model::finding::clip(u, 100)
+                    ),
+                ))
+                .with_stage(KillChainStage::Execution);
                 if let Some(popular) = masquerading_popular(dep.ecosystem, u) {
                     f.severity = Severity::Critical;
-                    f.message = format!("popular package `{popular}` installed from an unofficial source `{}`", skillgate_model::finding::clip(u, 100));
+                    f.message = format!(
+                        "popular package `{popular}` installed from an unofficial source `{}`",
+                        skillgate_model::finding::clip(u, 100)
+                    );
                 }
                 out.push(f);
             }
             Pin::Loose | Pin::None => {
-                let mut f = at(finding(&UnpinnedDependency::INFO, Confidence::High, "supply-chain", format!("`{}` is not pinned to an exact version", dep.name)));
+                let mut f = at(finding(
+                    &UnpinnedDependency::INFO,
+                    Confidence::High,
+                    "supply-chain",
+                    format!("`{}` is not pinned to an exact version", dep.name),
+                ));
                 f.taxonomy = vec!["SC1".into()];
                 out.push(f);
             }
         }
         if let Some(target) = typosquat_of(dep.ecosystem, &dep.name) {
-            let mut f = at(finding(&TyposquatPackage::INFO, Confidence::Medium, "supply-chain", format!("`{}` is one edit from popular package `{target}`", dep.name)));
+            let mut f = at(finding(
+                &TyposquatPackage::INFO,
+                Confidence::Medium,
+                "supply-chain",
+                format!("`{}` is one edit from popular package `{target}`", dep.name),
+            ));
             // A squatted name installed at run time and unpinned is how the attack lands.
             if dep.inline && !matches!(dep.pin, Pin::Exact(_)) {
                 f.severity = Severity::High;
@@ -224,9 +307,16 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
             out.push(f);
         }
         if dep.npx {
-            out.push(at(finding(&InstallTimeExecution::INFO, Confidence::High, "supply-chain", format!("`npx -y {}` runs a registry package without review", dep.name))));
+            out.push(at(finding(
+                &InstallTimeExecution::INFO,
+                Confidence::High,
+                "supply-chain",
+                format!(
+                    "`npx -y {}` runs a registry package without review",
+                    dep.name
+                ),
+            )));
         }
     }
     extract::install_hooks(bundle, out);
 }
-

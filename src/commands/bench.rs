@@ -34,10 +34,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
             Ok(b) => {
                 let doc = SkillDocument::parse(&b.skill_md_file().bytes);
                 if args.load_only {
-                    {
-                        std::hint::black_box(&doc);
-                        (1, 0)
-                    }
+                    std::hint::black_box(&doc);
+                    (1, 0)
                 } else {
                     (1, pipeline.static_gate().scan(&b, &doc).findings.len())
                 }

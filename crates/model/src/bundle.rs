@@ -300,8 +300,43 @@ fn is_archive_name(name: &str) -> bool {
         .any(|ext| n.ends_with(ext))
 }
 
+/// Whether an archive lists a `SKILL.md`, read from its entry names only: discovery must not
+/// load (and hash) every archive a second time before the scan loads it.
 fn archive_has_skill_md(path: &Path) -> bool {
-    Bundle::load(path, &Limits::default()).is_ok()
+    let is_skill_md = |name: &str| {
+        let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+        last == "SKILL.md" || last == "skill.md"
+    };
+    let mut head = Vec::new();
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    if (&file).take(512).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let reader = io::BufReader::new(file);
+    match sniff_format(&head) {
+        Some(ArchiveFormat::Zip) => zip::ZipArchive::new(reader)
+            .is_ok_and(|z| z.file_names().any(|n| n.is_ok_and(|n| is_skill_md(&n)))),
+        Some(format @ (ArchiveFormat::Tar | ArchiveFormat::TarGz)) => {
+            let inner: Box<dyn Read> = match format {
+                ArchiveFormat::TarGz => Box::new(flate2::read::GzDecoder::new(reader)),
+                _ => Box::new(reader),
+            };
+            let mut tar = tar::Archive::new(inner);
+            let Ok(entries) = tar.entries() else {
+                return false;
+            };
+            entries
+                .flatten()
+                .take(Limits::default().max_entries)
+                .any(|e| is_skill_md(&String::from_utf8_lossy(&e.path_bytes())))
+        }
+        None => false,
+    }
 }
 
 fn skill_md_name(dir: &Path) -> Option<&'static str> {
@@ -757,7 +792,6 @@ fn finish(
 ) -> Result<Bundle, BundleError> {
     let own_depth = u32::from(fs::metadata(source).is_ok_and(|m| m.is_file()));
     expand_nested(&mut c, own_depth + 1)?;
-    let _ = limits;
     c.files.sort_by(|a, b| a.path.cmp(&b.path));
     c.files.dedup_by(|a, b| a.path == b.path);
     let md = c

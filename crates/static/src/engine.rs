@@ -1,7 +1,7 @@
 //! Runs data rules over units: regexes directly, tree-sitter queries over a parse made once per
 //! unit with a parser kept per thread.
 
-use crate::rule::{DataRule, Language, Matcher, TsLanguage};
+use crate::rule::{DataRule, Matcher, TsLanguage};
 use crate::units::Unit;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
@@ -151,9 +151,4 @@ pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
     }
     f.taxonomy = s.taxonomy.clone();
     f
-}
-
-/// Whether a language is one an agent or a user would execute.
-pub fn is_code(lang: Language) -> bool {
-    lang != Language::Prose
 }

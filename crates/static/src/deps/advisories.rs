@@ -44,7 +44,7 @@ impl Ecosystem {
 }
 
 /// One affected range of an advisory, as OSV events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Range {
     pub introduced: Option<String>,
     pub fixed: Option<String>,
@@ -171,44 +171,19 @@ impl AdvisoryDb {
                 .iter()
                 .filter(|r| r.kind == "ECOSYSTEM" || r.kind == "SEMVER")
             {
-                let mut current = Range {
-                    introduced: None,
-                    fixed: None,
-                    last_affected: None,
-                };
+                let mut current = Range::default();
                 for ev in &r.events {
                     if let Some(v) = ev.get("introduced").and_then(value_str) {
                         if current.introduced.is_some() {
-                            ranges.push(std::mem::replace(
-                                &mut current,
-                                Range {
-                                    introduced: None,
-                                    fixed: None,
-                                    last_affected: None,
-                                },
-                            ));
+                            ranges.push(std::mem::take(&mut current));
                         }
                         current.introduced = Some(v);
                     } else if let Some(v) = ev.get("fixed").and_then(value_str) {
                         current.fixed = Some(v);
-                        ranges.push(std::mem::replace(
-                            &mut current,
-                            Range {
-                                introduced: None,
-                                fixed: None,
-                                last_affected: None,
-                            },
-                        ));
+                        ranges.push(std::mem::take(&mut current));
                     } else if let Some(v) = ev.get("last_affected").and_then(value_str) {
                         current.last_affected = Some(v);
-                        ranges.push(std::mem::replace(
-                            &mut current,
-                            Range {
-                                introduced: None,
-                                fixed: None,
-                                last_affected: None,
-                            },
-                        ));
+                        ranges.push(std::mem::take(&mut current));
                     }
                 }
                 if current.introduced.is_some() {

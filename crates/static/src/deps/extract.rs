@@ -261,7 +261,7 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
                 continue;
             }
             let pin = match v {
-                toml::Value::String(s) if pep440_rs::Version::from_str_exact(s) => {
+                toml::Value::String(s) if s.parse::<pep440_rs::Version>().is_ok() => {
                     Pin::Exact(s.clone())
                 }
                 toml::Value::Table(t) if t.contains_key("git") || t.contains_key("url") => {
@@ -279,16 +279,6 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
                 false,
             ));
         }
-    }
-}
-
-trait ExactVersion {
-    fn from_str_exact(s: &str) -> bool;
-}
-
-impl ExactVersion for pep440_rs::Version {
-    fn from_str_exact(s: &str) -> bool {
-        s.parse::<pep440_rs::Version>().is_ok()
     }
 }
 

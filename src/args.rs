@@ -12,6 +12,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The trust store (SQLite file). Default: $XDG_DATA_HOME/skillgate/skillgate.db.
+    #[arg(long, global = true, env = "SKILLGATE_DB")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +28,165 @@ pub enum Command {
     },
     /// Measure load + parse and G1 throughput over a corpus (skills/s, peak memory).
     Bench(BenchArgs),
+    /// A skill's tier, decision, effective allowed-tools, sandbox profile, and why.
+    Tier {
+        /// Name (the newest version answers) or content hash (`sha256:…` or a hex prefix).
+        skill: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every tier change of a skill, oldest first, with its reason, actor and evidence.
+    History {
+        skill: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record an agent's report of running a skill: a clean run, or an anomaly (which demotes).
+    Event(EventArgs),
+    /// Record a semantic review.
+    Review(ReviewArgs),
+    /// Promote a skill to a tier its evidence allows.
+    Promote(MoveArgs),
+    /// Demote a skill to a lower tier.
+    Demote(MoveArgs),
+    /// Manage the ed25519 keys of vendors and publishers.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign a skill's content hash with a trusted key (a vendor key certifies to T4).
+    Certify {
+        skill: String,
+        /// File holding the hex secret key (from `keys generate`).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Re-evaluate stored skills after a rules or policy change, recording tier changes.
+    Rescan(RescanArgs),
+    /// The store itself: import OSV advisories, counts, integrity.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventKind {
+    Clean,
+    Anomaly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventArgs {
+    /// Content hash or name of the skill that ran.
+    pub skill: String,
+    pub kind: EventKind,
+    /// How bad the anomaly was (medium demotes one tier, high to T1, critical revokes).
+    #[arg(long, value_enum, required_if_eq("kind", "anomaly"))]
+    pub severity: Option<SeverityArg>,
+    /// The capability involved (fs.read, net.egress, …).
+    #[arg(long)]
+    pub capability: Option<String>,
+    #[arg(long, default_value = "")]
+    pub detail: String,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("outcome").required(true).args(["approve", "reject"])))]
+pub struct ReviewArgs {
+    pub skill: String,
+    #[arg(long)]
+    pub approve: bool,
+    #[arg(long)]
+    pub reject: bool,
+    /// Who reviewed.
+    #[arg(long)]
+    pub by: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// `human`, or `llm` for a recorded LLM-judge review.
+    #[arg(long, default_value = "human")]
+    pub kind: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MoveArgs {
+    pub skill: String,
+    /// Target tier (T1..T4).
+    #[arg(long)]
+    pub to: skillgate_model::Tier,
+    #[arg(long)]
+    pub reason: String,
+    /// Who is acting.
+    #[arg(long, default_value = "operator")]
+    pub by: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyRoleArg {
+    Vendor,
+    Publisher,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a key pair: the secret goes to --out (mode 0600), the public key is printed.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Trust a public key (hex) as a vendor or publisher key.
+    Trust {
+        public_key: String,
+        #[arg(long, value_enum)]
+        role: KeyRoleArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// Stop trusting a key; its signatures stop counting at the next read.
+    Distrust { key_id: String },
+    /// Every key and whether it is trusted.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RescanArgs {
+    /// Rescan every stored skill.
+    #[arg(long, conflicts_with = "skills")]
+    pub all: bool,
+    /// Names or hashes to rescan.
+    pub skills: Vec<String>,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    #[arg(long, env = "SKILLGATE_OSV")]
+    pub osv: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Load OSV advisories (JSON/YAML files, a folder of them, or an osv.dev all.zip).
+    ImportOsv { path: PathBuf },
+    /// Row counts and the store's location.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// SQLite's integrity check.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +252,9 @@ pub struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Do not read from or write to the trust store.
+    #[arg(long)]
+    pub no_store: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,6 +264,12 @@ pub struct BenchArgs {
     /// Only load and parse (no gates).
     #[arg(long)]
     pub load_only: bool,
+    /// Also measure scanning into a fresh store against --no-store.
+    #[arg(long)]
+    pub store: bool,
+    /// Measure `tier` lookups on a synthetic store of this many skills.
+    #[arg(long, value_name = "SKILLS")]
+    pub tier_lookups: Option<usize>,
     #[arg(long, short)]
     pub jobs: Option<usize>,
 }

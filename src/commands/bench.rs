@@ -5,7 +5,8 @@ use crate::args::{BenchArgs, GateArg};
 use rayon::prelude::*;
 use skillgate_model::SkillDocument;
 use skillgate_model::bundle::{Bundle, Limits, discover};
-use std::time::Instant;
+use skillgate_pipeline::{Policy, SkillReport};
+use std::time::{Duration, Instant};
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -21,7 +22,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
             .build_global()
             .ok();
     }
-    let pipeline = super::scan::build_pipeline(&[GateArg::G1], None, None)?;
+    if let Some(n) = args.tier_lookups {
+        return tier_lookups(n);
+    }
+    if args.store {
+        return store_overhead(&args.path);
+    }
+    let pipeline = super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None)?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let candidates = discover(&args.path);
@@ -66,6 +73,152 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     );
     if let Some(peak) = peak_rss_mib() {
         println!("peak RSS: {peak:.1} MiB (before the run: {rss_before:.1} MiB)");
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Scans the corpus with every gate, once without a store and once into a fresh one, and
+/// prints both times (the store's cost is the difference).
+fn store_overhead(path: &std::path::Path) -> anyhow::Result<ExitStatus> {
+    let gates = [GateArg::G1, GateArg::G2, GateArg::G3, GateArg::G4];
+    let candidates = discover(path);
+    let dir = tempfile::tempdir()?;
+    let st = super::store::open(Some(&dir.path().join("bench.db")), &Policy::default())?;
+    let pipeline = super::scan::build_pipeline(&gates, Policy::default(), None, Some(&st))?;
+    let engine = pipeline.engine();
+    let run = |store: Option<&super::store::Opened>| {
+        let t = Instant::now();
+        let reports: Vec<SkillReport> = candidates
+            .par_iter()
+            .map(|c| super::scan::evaluate(&pipeline, store, &engine, c.path(), true).0)
+            .collect();
+        (t.elapsed(), reports.len())
+    };
+    let (bare, n) = run(None);
+    let (stored, _) = run(Some(&st));
+    let (cached, _) = run(Some(&st));
+    let counts = st.rt.block_on(st.trust.store().counts())?;
+    println!("skills: {n}, threads: {}", rayon::current_num_threads());
+    println!(
+        "--no-store: {:.3} s ({:.0} skills/s)",
+        bare.as_secs_f64(),
+        n as f64 / bare.as_secs_f64()
+    );
+    println!(
+        "stored:     {:.3} s ({:.0} skills/s), overhead {:+.1}%",
+        stored.as_secs_f64(),
+        n as f64 / stored.as_secs_f64(),
+        (stored.as_secs_f64() / bare.as_secs_f64() - 1.0) * 100.0
+    );
+    println!(
+        "served from the store on rescan: {:.3} s ({:.0} skills/s)",
+        cached.as_secs_f64(),
+        n as f64 / cached.as_secs_f64()
+    );
+    println!(
+        "rows: {} skills, {} scans, {} findings, {} history",
+        counts.skills, counts.scans, counts.findings, counts.history
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// Fills a fresh store with `n` synthetic skills (each scanned, some with reviews and events),
+/// then times `tier` lookups (resolve + standing with signature verification) in-process.
+fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
+    use skillgate_store::{HistoryRow, SkillRow, VerdictRow};
+    let dir = tempfile::tempdir()?;
+    let st = super::store::open(Some(&dir.path().join("tiers.db")), &Policy::default())?;
+    let store = st.trust.store().clone();
+    let fill = Instant::now();
+    st.rt.block_on(async {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+            let mut tx = store.begin().await?;
+            for &i in chunk {
+                let hash = format!("sha256:{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15);
+                tx.ensure_skill(&SkillRow {
+                    hash: hash.clone(),
+                    name: Some(format!("skill-{}", i % (n / 2).max(1))),
+                    version: None,
+                    publisher: None,
+                    source: format!("synthetic/{i}"),
+                    allowed_tools: Some("Read Grep Bash(git diff:*)".into()),
+                    first_seen: i as i64,
+                })
+                .await?;
+                let scan = skillgate_store::ScanRow {
+                    skill_hash: hash.clone(),
+                    tool_version: "bench".into(),
+                    engine: "bench".into(),
+                    policy_hash: "bench".into(),
+                    started_at: 0,
+                    finished_at: 0,
+                    report: "{}".into(),
+                };
+                let verdict = VerdictRow {
+                    scan_id: 0,
+                    skill_hash: hash.clone(),
+                    decision: "admit".into(),
+                    tier: Some("T2".into()),
+                    worst: "low".into(),
+                    reasons: "[]".into(),
+                    policy_hash: "bench".into(),
+                    created_at: 0,
+                };
+                tx.insert_scan(&scan, &[], &[], &verdict).await?;
+                tx.append_history(&HistoryRow {
+                    id: 0,
+                    skill_hash: hash,
+                    from_state: None,
+                    to_state: "T2".into(),
+                    reason: "first scan".into(),
+                    actor: "bench".into(),
+                    evidence: "{}".into(),
+                    created_at: 0,
+                })
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok::<_, skillgate_store::StoreError>(())
+    })?;
+    let filled = fill.elapsed();
+    let mut by_hash = Vec::new();
+    let mut by_name = Vec::new();
+    let lookups = 2_000.min(n);
+    st.rt.block_on(async {
+        for k in 0..lookups {
+            let i = (k * 7919) % n;
+            let hash = format!("sha256:{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15);
+            let t = Instant::now();
+            let found = st.trust.resolve(&hash).await?;
+            std::hint::black_box(st.trust.standing(&found.skill.hash, 0).await?);
+            by_hash.push(t.elapsed());
+            let t = Instant::now();
+            let found = st
+                .trust
+                .resolve(&format!("skill-{}", i % (n / 2).max(1)))
+                .await?;
+            std::hint::black_box(st.trust.standing(&found.skill.hash, 0).await?);
+            by_name.push(t.elapsed());
+        }
+        Ok::<_, skillgate_pipeline::TrustError>(())
+    })?;
+    by_hash.sort();
+    by_name.sort();
+    println!("store: {n} skills, filled in {:.1} s", filled.as_secs_f64());
+    for (label, v) in [("by hash", &by_hash), ("by name", &by_name)] {
+        println!(
+            "tier lookup {label}: {} lookups, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            v.len(),
+            percentile(v, 0.50).as_secs_f64() * 1e3,
+            percentile(v, 0.99).as_secs_f64() * 1e3,
+            v.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        );
     }
     Ok(ExitStatus::Success)
 }

@@ -1,16 +1,29 @@
 //! One module per subcommand.
 
 mod bench;
+mod lifecycle;
 mod rules;
 mod scan;
+mod store;
 
 use crate::ExitStatus;
 use crate::args::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let db = cli.db.as_deref();
     match cli.command {
-        Command::Scan(args) => scan::run(&args),
+        Command::Scan(args) => scan::run(&args, db),
         Command::Rules { command } => rules::run(&command),
         Command::Bench(args) => bench::run(&args),
+        Command::Tier { skill, json } => lifecycle::tier(db, &skill, json),
+        Command::History { skill, json } => lifecycle::history(db, &skill, json),
+        Command::Event(args) => lifecycle::event(db, &args),
+        Command::Review(args) => lifecycle::review(db, &args),
+        Command::Promote(args) => lifecycle::promote(db, &args, true),
+        Command::Demote(args) => lifecycle::promote(db, &args, false),
+        Command::Keys { command } => lifecycle::keys_command(db, &command),
+        Command::Certify { skill, key } => lifecycle::certify(db, &skill, &key),
+        Command::Rescan(args) => lifecycle::rescan(db, &args),
+        Command::Db { command } => lifecycle::db_command(db, &command),
     }
 }

@@ -2,31 +2,49 @@
 
 use crate::ExitStatus;
 use crate::args::{FailOn, Format, GateArg, ScanArgs};
+use crate::commands::store::{self, Opened, now_ms};
 use crate::printer;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use skillgate_model::Bundle;
 use skillgate_model::bundle::{Candidate, discover};
 use skillgate_model::{Decision, Gate, Severity};
 use skillgate_pipeline::{Pipeline, Policy, SkillReport};
 use skillgate_static::{AdvisoryDb, StaticGate};
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub fn build_pipeline(
-    gates: &[GateArg],
-    policy: Option<&std::path::Path>,
-    osv: Option<&std::path::Path>,
-) -> anyhow::Result<Pipeline> {
-    let policy = match policy {
+pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+    Ok(match path {
         Some(p) => Policy::from_toml(
             &std::fs::read_to_string(p)
                 .with_context(|| format!("reading policy {}", p.display()))?,
         )?,
         None => Policy::default(),
-    };
+    })
+}
+
+/// Builds the pipeline: advisories from the store (`db import-osv`) and from `--osv`.
+pub fn build_pipeline(
+    gates: &[GateArg],
+    policy: Policy,
+    osv: Option<&Path>,
+    store: Option<&Opened>,
+) -> anyhow::Result<Pipeline> {
     let mut db = AdvisoryDb::default();
+    if let Some(st) = store {
+        let records = st.rt.block_on(st.trust.store().advisories())?;
+        for record in &records {
+            match serde_json::from_str(record) {
+                Ok(a) => db.insert(a),
+                Err(e) => eprintln!("warning: skipping a stored advisory: {e}"),
+            }
+        }
+    }
     if let Some(p) = osv {
         let (n, bad) = db.load_path(p)?;
         eprintln!(
@@ -48,14 +66,69 @@ pub fn build_pipeline(
     Ok(Pipeline::new(g1, policy, gates))
 }
 
-pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
+/// Evaluates one skill; with a store, serves an identical earlier scan from it or records this
+/// one (in its own transaction). A failed store write is returned beside the report.
+pub fn evaluate(
+    pipeline: &Pipeline,
+    store: Option<&Opened>,
+    engine: &str,
+    path: &Path,
+    use_cache: bool,
+) -> (SkillReport, Option<String>) {
+    let Some(st) = store else {
+        return (pipeline.evaluate(path), None);
+    };
+    let bundle = match Bundle::load(path, pipeline.limits()) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                SkillReport::unreadable(path, &e.to_string(), pipeline.policy()),
+                None,
+            );
+        }
+    };
+    let hash = bundle.hash.to_string();
+    let started = now_ms();
+    if use_cache {
+        let cached = st.rt.block_on(st.trust.store().cached_report(
+            &hash,
+            engine,
+            pipeline.policy().hash(),
+        ));
+        match cached {
+            Ok(Some(json)) => {
+                if let Ok(mut report) = serde_json::from_str::<SkillReport>(&json) {
+                    report.cached = true;
+                    report.path = path.display().to_string();
+                    return (report, None);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return (pipeline.evaluate_bundle(&bundle), Some(e.to_string())),
+        }
+    }
+    let report = pipeline.evaluate_bundle(&bundle);
+    let stored = st
+        .rt
+        .block_on(st.trust.record_scan(&report, engine, started, now_ms()));
+    (report, stored.err().map(|e| e.to_string()))
+}
+
+pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
     if let Some(j) = args.jobs {
         rayon::ThreadPoolBuilder::new()
             .num_threads(j)
             .build_global()
             .ok();
     }
-    let pipeline = build_pipeline(&args.gates, args.policy.as_deref(), args.osv.as_deref())?;
+    let policy = load_policy(args.policy.as_deref())?;
+    let store = if args.no_store {
+        None
+    } else {
+        Some(store::open(db, &policy)?)
+    };
+    let pipeline = build_pipeline(&args.gates, policy, args.osv.as_deref(), store.as_ref())?;
+    let engine = pipeline.engine();
     let mut candidates: Vec<Candidate> = Vec::new();
     for p in &args.paths {
         if !p.exists() {
@@ -81,10 +154,18 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
     };
     let streaming = args.format == Format::Jsonl;
     let sink = Mutex::new(&mut out);
+    let store_failures = AtomicUsize::new(0);
     let mut reports: Vec<SkillReport> = candidates
         .par_iter()
         .map(|c| {
-            let report = pipeline.evaluate(c.path());
+            let (report, store_error) =
+                evaluate(&pipeline, store.as_ref(), &engine, c.path(), true);
+            if let Some(e) = store_error {
+                store_failures.fetch_add(1, Ordering::Relaxed);
+                progress.suspend(|| {
+                    eprintln!("error: {}: not stored: {e}", c.path().display());
+                });
+            }
             if streaming {
                 let mut w = sink
                     .lock()
@@ -109,6 +190,14 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitStatus> {
         )?,
     }
     out.flush()?;
+    if let Some(st) = store {
+        st.rt.block_on(st.trust.store().clone().close());
+    }
+    let failures = store_failures.into_inner();
+    if failures > 0 {
+        eprintln!("error: {failures} verdicts could not be stored");
+        return Ok(ExitStatus::Error);
+    }
     Ok(exit_status(&reports, args.fail_on))
 }
 

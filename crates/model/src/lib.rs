@@ -22,4 +22,4 @@ pub use bundle::{Bundle, BundleError, BundleFile, ContentHash, FileKind, Limits}
 pub use capability::{Capability, CapabilitySource};
 pub use finding::{Confidence, Finding, Gate, KillChainStage, Severity};
 pub use skill_md::SkillDocument;
-pub use verdict::{Decision, GateReport, GateStatus, Tier};
+pub use verdict::{Decision, GateReport, GateStatus, Tier, TrustState};

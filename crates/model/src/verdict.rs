@@ -141,6 +141,56 @@ impl fmt::Display for Decision {
     }
 }
 
+/// Where a skill stands in the trust lifecycle: admitted at a tier, rejected by a scan or a
+/// review, or revoked after a critical runtime anomaly (until a review lifts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrustState {
+    Revoked,
+    Rejected,
+    Admitted(Tier),
+}
+
+impl TrustState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Rejected => "rejected",
+            Self::Admitted(t) => t.as_str(),
+        }
+    }
+
+    /// The tier an agent may use, if any.
+    pub fn tier(self) -> Option<Tier> {
+        match self {
+            Self::Admitted(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TrustState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TrustState {
+    type Err = UnknownTier;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "revoked" => Ok(Self::Revoked),
+            "rejected" => Ok(Self::Rejected),
+            other => other.parse().map(Self::Admitted),
+        }
+    }
+}
+
+impl Serialize for TrustState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

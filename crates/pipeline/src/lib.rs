@@ -4,11 +4,15 @@
 //! far, and hands every report to [`Policy::decide`]. No gate decides a tier: the policy does,
 //! from all reports together, and records every reason with the gate that produced it.
 
+pub mod keys;
+pub mod lifecycle;
 pub mod policy;
 pub mod report;
+pub mod trust;
 
 pub use policy::{Policy, PolicyError};
 pub use report::{Reason, SkillReport};
+pub use trust::{Outcome, Resolved, RuntimeReport, Standing, Trust, TrustError};
 
 use skillgate_model::bundle::{Bundle, Limits};
 use skillgate_model::{Gate, GateReport, SkillDocument};
@@ -32,6 +36,22 @@ impl Pipeline {
             gates,
             limits: Limits::default(),
         }
+    }
+
+    /// What a report depends on besides the bundle and the policy: tool version, gates, rules
+    /// and data. A stored scan is reused only when this matches exactly.
+    pub fn engine(&self) -> String {
+        let gates: Vec<String> = self.gates.iter().map(ToString::to_string).collect();
+        format!(
+            "skillgate {} gates={} {}",
+            env!("CARGO_PKG_VERSION"),
+            gates.join(","),
+            self.g1.fingerprint()
+        )
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn policy(&self) -> &Policy {
@@ -73,12 +93,6 @@ impl Pipeline {
             reports.push(report);
         }
         let verdict = self.policy.decide(&reports);
-        SkillReport::new(
-            bundle,
-            doc.name().map(str::to_string),
-            reports,
-            verdict,
-            &self.policy,
-        )
+        SkillReport::new(bundle, &doc, reports, verdict, &self.policy)
     }
 }

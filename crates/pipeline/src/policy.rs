@@ -23,12 +23,22 @@ pub struct AdmitRules {
     pub t2_max_severity: Severity,
 }
 
+/// What promotion above T2 needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionRules {
+    pub clean_runs: u32,
+    pub clean_window_days: u32,
+    pub t4_max_severity: Severity,
+}
+
 /// Thresholds of the verdict, loaded from TOML.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub reject: RejectRules,
     pub admit: AdmitRules,
+    pub promotion: PromotionRules,
     #[serde(skip)]
     hash: String,
 }

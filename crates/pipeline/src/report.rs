@@ -3,13 +3,14 @@
 
 pub use crate::policy::Reason;
 use crate::policy::{Policy, Verdict};
-use serde::Serialize;
-use skillgate_model::{Bundle, Decision, Finding, GateReport, Tier};
+use serde::{Deserialize, Serialize};
+use skillgate_model::skill_md::Value;
+use skillgate_model::{Bundle, Decision, Finding, GateReport, SkillDocument, Tier};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One gate's part of the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateSummary {
     pub status: skillgate_model::GateStatus,
     pub findings: Vec<Finding>,
@@ -18,7 +19,7 @@ pub struct GateSummary {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkillReport {
     /// The skill folder or archive as found.
     pub path: String,
@@ -33,12 +34,21 @@ pub struct SkillReport {
     pub policy: String,
     /// Number of files in the bundle.
     pub files: usize,
+    /// The frontmatter's `version` (or `metadata.version`), if any.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The frontmatter's `allowed-tools` as written (list items one per line).
+    #[serde(default)]
+    pub allowed_tools: Option<String>,
+    /// Served from the store: an identical earlier scan (same content, engine and policy).
+    #[serde(default)]
+    pub cached: bool,
 }
 
 impl SkillReport {
     pub fn new(
         bundle: &Bundle,
-        name: Option<String>,
+        doc: &SkillDocument,
         reports: Vec<GateReport>,
         verdict: Verdict,
         policy: &Policy,
@@ -59,7 +69,7 @@ impl SkillReport {
             .collect();
         Self {
             path: bundle.source.display().to_string(),
-            name,
+            name: doc.name().map(str::to_string),
             hash: Some(bundle.hash.to_string()),
             decision: verdict.decision,
             tier: verdict.tier,
@@ -69,6 +79,9 @@ impl SkillReport {
             error: None,
             policy: policy.hash().to_string(),
             files: bundle.files.len(),
+            version: declared_version(doc),
+            allowed_tools: doc.field("allowed-tools").map(|f| f.value.text()),
+            cached: false,
         }
     }
 
@@ -90,6 +103,22 @@ impl SkillReport {
             error: Some(error.to_string()),
             policy: policy.hash().to_string(),
             files: 0,
+            version: None,
+            allowed_tools: None,
+            cached: false,
         }
+    }
+}
+
+fn declared_version(doc: &SkillDocument) -> Option<String> {
+    if let Some(v) = doc.str_field("version") {
+        return Some(v.to_string());
+    }
+    match doc.field("metadata").map(|f| &f.value) {
+        Some(Value::StringMap(kv)) => kv
+            .iter()
+            .find(|(k, _)| k == "version")
+            .map(|(_, v)| v.clone()),
+        _ => None,
     }
 }

@@ -44,6 +44,15 @@ impl StaticGate {
         })
     }
 
+    /// What G1's output depends on besides the bundle: rules and advisory data.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "rules={} advisories={}",
+            self.registry.fingerprint(),
+            self.advisories.fingerprint()
+        )
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

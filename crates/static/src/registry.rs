@@ -68,6 +68,26 @@ impl Registry {
         Ok(Self { data })
     }
 
+    /// SHA-256 over everything that shapes G1's findings besides the code itself: every data
+    /// rule file, the popular-package lists, and the code rules' identities.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (path, yaml) in embedded::DATA_RULES {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update(yaml.as_bytes());
+            h.update([0]);
+        }
+        h.update(POPULAR_PYPI.as_bytes());
+        h.update(POPULAR_NPM.as_bytes());
+        for info in crate::code_rules::ALL.iter().chain(crate::deps::RULES) {
+            h.update(info.code.as_bytes());
+            h.update([info.severity as u8]);
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
     pub fn data_rules(&self) -> &[DataRule] {
         &self.data
     }

@@ -136,6 +136,21 @@ impl AdvisoryDb {
         self.by_package.entry(key).or_default().push(a);
     }
 
+    /// SHA-256 over the sorted (id, ecosystem, package) of every advisory: it changes when an
+    /// import adds, drops or retargets a record.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut keys: Vec<String> = self
+            .all()
+            .map(|a| format!("{}\0{:?}\0{}", a.id, a.ecosystem, a.name))
+            .collect();
+        keys.sort();
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(keys.join("\n").as_bytes()))
+        )
+    }
+
     pub fn all(&self) -> impl Iterator<Item = &Advisory> {
         self.by_package.values().flatten()
     }

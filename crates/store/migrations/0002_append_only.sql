@@ -1,0 +1,21 @@
+-- History is evidence: refuse any change to it at the database, not only in the code.
+CREATE TRIGGER tier_history_no_update BEFORE UPDATE ON tier_history
+BEGIN SELECT RAISE(ABORT, 'tier_history is append-only'); END;
+CREATE TRIGGER tier_history_no_delete BEFORE DELETE ON tier_history
+BEGIN SELECT RAISE(ABORT, 'tier_history is append-only'); END;
+CREATE TRIGGER runtime_events_no_update BEFORE UPDATE ON runtime_events
+BEGIN SELECT RAISE(ABORT, 'runtime_events is append-only'); END;
+CREATE TRIGGER runtime_events_no_delete BEFORE DELETE ON runtime_events
+BEGIN SELECT RAISE(ABORT, 'runtime_events is append-only'); END;
+CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews is append-only'); END;
+CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews is append-only'); END;
+CREATE TRIGGER keys_no_update BEFORE UPDATE ON keys
+BEGIN SELECT RAISE(ABORT, 'keys is append-only'); END;
+CREATE TRIGGER keys_no_delete BEFORE DELETE ON keys
+BEGIN SELECT RAISE(ABORT, 'keys is append-only'); END;
+CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+BEGIN SELECT RAISE(ABORT, 'signatures is append-only'); END;
+CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+BEGIN SELECT RAISE(ABORT, 'signatures is append-only'); END;

@@ -1,0 +1,632 @@
+//! skillgate's trust store: every scan, verdict and tier change, kept in SQL.
+//!
+//! The store is deliberately dumb: it persists rows and answers queries, and the lifecycle rules
+//! (what an anomaly does to a tier, what a promotion needs) live in `skillgate-pipeline`. Enums
+//! travel as their stable string forms (`"T2"`, `"high"`, `"reject"`) so that the schema reads on
+//! its own and other tools can query it.
+//!
+//! - SQLite by default through sqlx, in WAL mode with a generous busy timeout, so several
+//!   processes can scan into one file at once; migrations are embedded and run on open.
+//! - Each skill's scan is written in its own `BEGIN IMMEDIATE` transaction ([`Store::begin`]): a
+//!   crash mid-corpus loses nothing already committed.
+//! - History is append-only. Nothing in this crate updates or deletes a history, event, review,
+//!   key or signature row, and triggers in the schema refuse it from anywhere else.
+
+mod rows;
+
+pub use rows::{
+    EventRow, FindingRow, GateRow, HistoryRow, KeyRow, ReviewRow, ScanRow, SignatureRow, SkillRow,
+    StoreCounts, VerdictRow,
+};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool, Transaction};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("opening the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("creating the store's folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long a writer waits for another process's transaction before giving up. Generous: a
+/// corpus scan in another process commits one skill at a time, so waits are short but frequent.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the store lives when neither `--db` nor `SKILLGATE_DB` says: the XDG data directory.
+pub fn default_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("skillgate").join("skillgate.db")
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A write transaction, begun `IMMEDIATE` so that it holds the write lock from its first
+/// statement: a deferred transaction that reads and then writes can fail with "database is
+/// locked" without waiting, which is exactly what concurrent scanners must never see.
+pub struct StoreTx {
+    tx: Transaction<'static, sqlx::Sqlite>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::migrated(pool).await
+    }
+
+    /// A private in-memory store, for tests and one-off runs.
+    pub async fn open_in_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .foreign_keys(true);
+        // One connection: every connection to `:memory:` is a database of its own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: PathBuf::from(":memory:"),
+                source,
+            })?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<Self> {
+        // Several processes may open a fresh file at once; the migration itself is serialised
+        // by SQLite's write lock and the busy timeout.
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Begins a write transaction holding the write lock.
+    pub async fn begin(&self) -> Result<StoreTx> {
+        Ok(StoreTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        })
+    }
+
+    /// Begins a read transaction: a consistent view for several reads, taking no write lock.
+    pub async fn begin_read(&self) -> Result<StoreTx> {
+        Ok(StoreTx {
+            tx: self.pool.begin().await?,
+        })
+    }
+
+    /// The stored report of an identical earlier scan: same content, engine and policy.
+    pub async fn cached_report(
+        &self,
+        skill_hash: &str,
+        engine: &str,
+        policy_hash: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT report FROM scans WHERE skill_hash = ? AND engine = ? AND policy_hash = ? \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(skill_hash)
+        .bind(engine)
+        .bind(policy_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn skill(&self, hash: &str) -> Result<Option<SkillRow>> {
+        Ok(
+            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Skills whose hash starts with `prefix` (at most `limit`).
+    pub async fn skills_by_hash_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<SkillRow>> {
+        // Prefix match without LIKE, whose wildcards a hostile prefix could carry.
+        Ok(sqlx::query_as::<_, SkillRow>(
+            "SELECT * FROM skills WHERE substr(hash, 1, length(?1)) = ?1 ORDER BY hash LIMIT ?2",
+        )
+        .bind(prefix)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every version of a named skill, newest first.
+    pub async fn skills_by_name(&self, name: &str) -> Result<Vec<SkillRow>> {
+        Ok(sqlx::query_as::<_, SkillRow>(
+            "SELECT * FROM skills WHERE name = ? ORDER BY first_seen DESC, hash",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every stored skill, oldest first.
+    pub async fn all_skills(&self) -> Result<Vec<SkillRow>> {
+        Ok(
+            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills ORDER BY first_seen, hash")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn history(&self, hash: &str) -> Result<Vec<HistoryRow>> {
+        let mut conn = self.pool.acquire().await?;
+        history(&mut conn, hash).await
+    }
+
+    pub async fn events(&self, hash: &str) -> Result<Vec<EventRow>> {
+        let mut conn = self.pool.acquire().await?;
+        events(&mut conn, hash).await
+    }
+
+    pub async fn reviews(&self, hash: &str) -> Result<Vec<ReviewRow>> {
+        let mut conn = self.pool.acquire().await?;
+        reviews(&mut conn, hash).await
+    }
+
+    pub async fn signatures(&self, hash: &str) -> Result<Vec<SignatureRow>> {
+        let mut conn = self.pool.acquire().await?;
+        signatures(&mut conn, hash).await
+    }
+
+    /// The current row of every key (a key's newest row says whether it is trusted).
+    pub async fn keys(&self) -> Result<Vec<KeyRow>> {
+        let mut conn = self.pool.acquire().await?;
+        keys(&mut conn).await
+    }
+
+    pub async fn latest_verdict(&self, hash: &str) -> Result<Option<VerdictRow>> {
+        let mut conn = self.pool.acquire().await?;
+        latest_verdict(&mut conn, hash).await
+    }
+
+    pub async fn findings(&self, scan_id: i64) -> Result<Vec<FindingRow>> {
+        Ok(sqlx::query_as::<_, FindingRow>(
+            "SELECT gate, code, severity, confidence, category, message, file, line, evidence \
+             FROM findings WHERE scan_id = ? ORDER BY id",
+        )
+        .bind(scan_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM skills), (SELECT COUNT(*) FROM scans), \
+             (SELECT COUNT(*) FROM findings), (SELECT COUNT(*) FROM tier_history), \
+             (SELECT COUNT(*) FROM runtime_events), (SELECT COUNT(*) FROM advisories)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreCounts {
+            skills: row.get(0),
+            scans: row.get(1),
+            findings: row.get(2),
+            history: row.get(3),
+            events: row.get(4),
+            advisories: row.get(5),
+        })
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what SQLite found wrong.
+    pub async fn integrity_check(&self) -> Result<String> {
+        let row = sqlx::query("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Every stored OSV record, as JSON text.
+    pub async fn advisories(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT record FROM advisories ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    pub async fn judge_answer(
+        &self,
+        skill_hash: &str,
+        model: &str,
+        prompt_version: &str,
+    ) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT answer FROM judge_cache WHERE skill_hash = ? AND model = ? AND prompt_version = ?",
+        )
+        .bind(skill_hash)
+        .bind(model)
+        .bind(prompt_version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn put_judge_answer(
+        &self,
+        skill_hash: &str,
+        model: &str,
+        prompt_version: &str,
+        answer: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO judge_cache (skill_hash, model, prompt_version, answer, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (skill_hash, model, prompt_version) DO NOTHING",
+        )
+        .bind(skill_hash)
+        .bind(model)
+        .bind(prompt_version)
+        .bind(answer)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+impl StoreTx {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Inserts the skill unless its hash is already known (content is identity; the first
+    /// sighting's name and source stand).
+    pub async fn ensure_skill(&mut self, skill: &SkillRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO skills (hash, name, version, publisher, source, allowed_tools, first_seen) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&skill.hash)
+        .bind(&skill.name)
+        .bind(&skill.version)
+        .bind(&skill.publisher)
+        .bind(&skill.source)
+        .bind(&skill.allowed_tools)
+        .bind(skill.first_seen)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores one scan with its gate reports, findings and verdict; returns the scan id.
+    pub async fn insert_scan(
+        &mut self,
+        scan: &ScanRow,
+        gates: &[GateRow],
+        findings: &[FindingRow],
+        verdict: &VerdictRow,
+    ) -> Result<i64> {
+        let id: i64 = sqlx::query(
+            "INSERT INTO scans (skill_hash, tool_version, engine, policy_hash, started_at, \
+             finished_at, report) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&scan.skill_hash)
+        .bind(&scan.tool_version)
+        .bind(&scan.engine)
+        .bind(&scan.policy_hash)
+        .bind(scan.started_at)
+        .bind(scan.finished_at)
+        .bind(&scan.report)
+        .fetch_one(self.conn())
+        .await?
+        .get(0);
+        for g in gates {
+            sqlx::query(
+                "INSERT INTO gate_reports (scan_id, gate, status, note, capabilities) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&g.gate)
+            .bind(&g.status)
+            .bind(&g.note)
+            .bind(&g.capabilities)
+            .execute(self.conn())
+            .await?;
+        }
+        for f in findings {
+            sqlx::query(
+                "INSERT INTO findings (scan_id, gate, code, severity, confidence, category, \
+                 message, file, line, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&f.gate)
+            .bind(&f.code)
+            .bind(&f.severity)
+            .bind(&f.confidence)
+            .bind(&f.category)
+            .bind(&f.message)
+            .bind(&f.file)
+            .bind(f.line)
+            .bind(&f.evidence)
+            .execute(self.conn())
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO verdicts (scan_id, skill_hash, decision, tier, worst, reasons, \
+             policy_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&verdict.skill_hash)
+        .bind(&verdict.decision)
+        .bind(&verdict.tier)
+        .bind(&verdict.worst)
+        .bind(&verdict.reasons)
+        .bind(&verdict.policy_hash)
+        .bind(verdict.created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(id)
+    }
+
+    /// The newest history row of a skill, if any.
+    pub async fn current_state(&mut self, hash: &str) -> Result<Option<HistoryRow>> {
+        Ok(sqlx::query_as::<_, HistoryRow>(
+            "SELECT * FROM tier_history WHERE skill_hash = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(hash)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// Appends a tier change. There is no way to change or remove one.
+    pub async fn append_history(&mut self, row: &HistoryRow) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO tier_history (skill_hash, from_state, to_state, reason, actor, evidence, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&row.skill_hash)
+        .bind(&row.from_state)
+        .bind(&row.to_state)
+        .bind(&row.reason)
+        .bind(&row.actor)
+        .bind(&row.evidence)
+        .bind(row.created_at)
+        .fetch_one(self.conn())
+        .await?
+        .get(0))
+    }
+
+    pub async fn append_event(&mut self, row: &EventRow) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO runtime_events (skill_hash, kind, severity, capability, detail, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&row.skill_hash)
+        .bind(&row.kind)
+        .bind(&row.severity)
+        .bind(&row.capability)
+        .bind(&row.detail)
+        .bind(row.created_at)
+        .fetch_one(self.conn())
+        .await?
+        .get(0))
+    }
+
+    pub async fn append_review(&mut self, row: &ReviewRow) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO reviews (skill_hash, approved, reviewer, kind, note, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&row.skill_hash)
+        .bind(row.approved)
+        .bind(&row.reviewer)
+        .bind(&row.kind)
+        .bind(&row.note)
+        .bind(row.created_at)
+        .fetch_one(self.conn())
+        .await?
+        .get(0))
+    }
+
+    pub async fn append_key(&mut self, row: &KeyRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO keys (key_id, public_key, role, label, trusted, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&row.key_id)
+        .bind(&row.public_key)
+        .bind(&row.role)
+        .bind(&row.label)
+        .bind(row.trusted)
+        .bind(row.created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn append_signature(&mut self, row: &SignatureRow) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO signatures (skill_hash, key_id, signature, created_at) \
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&row.skill_hash)
+        .bind(&row.key_id)
+        .bind(&row.signature)
+        .bind(row.created_at)
+        .fetch_one(self.conn())
+        .await?
+        .get(0))
+    }
+
+    /// Stores (or replaces) an OSV record. Advisories are reference data, not history.
+    pub async fn put_advisory(
+        &mut self,
+        id: &str,
+        ecosystem: &str,
+        packages: &str,
+        record: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO advisories (id, ecosystem, packages, record, imported_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ecosystem = excluded.ecosystem, \
+             packages = excluded.packages, record = excluded.record, imported_at = excluded.imported_at",
+        )
+        .bind(id)
+        .bind(ecosystem)
+        .bind(packages)
+        .bind(record)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn history(&mut self, hash: &str) -> Result<Vec<HistoryRow>> {
+        history(self.conn(), hash).await
+    }
+
+    pub async fn events(&mut self, hash: &str) -> Result<Vec<EventRow>> {
+        events(self.conn(), hash).await
+    }
+
+    pub async fn reviews(&mut self, hash: &str) -> Result<Vec<ReviewRow>> {
+        reviews(self.conn(), hash).await
+    }
+
+    pub async fn signatures(&mut self, hash: &str) -> Result<Vec<SignatureRow>> {
+        signatures(self.conn(), hash).await
+    }
+
+    pub async fn keys(&mut self) -> Result<Vec<KeyRow>> {
+        keys(self.conn()).await
+    }
+
+    pub async fn latest_verdict(&mut self, hash: &str) -> Result<Option<VerdictRow>> {
+        latest_verdict(self.conn(), hash).await
+    }
+
+    pub async fn skill(&mut self, hash: &str) -> Result<Option<SkillRow>> {
+        Ok(
+            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = ?")
+                .bind(hash)
+                .fetch_optional(self.conn())
+                .await?,
+        )
+    }
+}
+
+async fn history(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<HistoryRow>> {
+    Ok(sqlx::query_as::<_, HistoryRow>(
+        "SELECT * FROM tier_history WHERE skill_hash = ? ORDER BY id",
+    )
+    .bind(hash)
+    .fetch_all(conn)
+    .await?)
+}
+
+async fn events(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<EventRow>> {
+    Ok(sqlx::query_as::<_, EventRow>(
+        "SELECT * FROM runtime_events WHERE skill_hash = ? ORDER BY id",
+    )
+    .bind(hash)
+    .fetch_all(conn)
+    .await?)
+}
+
+async fn reviews(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<ReviewRow>> {
+    Ok(
+        sqlx::query_as::<_, ReviewRow>("SELECT * FROM reviews WHERE skill_hash = ? ORDER BY id")
+            .bind(hash)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+async fn signatures(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<SignatureRow>> {
+    Ok(sqlx::query_as::<_, SignatureRow>(
+        "SELECT * FROM signatures WHERE skill_hash = ? ORDER BY id",
+    )
+    .bind(hash)
+    .fetch_all(conn)
+    .await?)
+}
+
+async fn keys(conn: &mut SqliteConnection) -> Result<Vec<KeyRow>> {
+    Ok(sqlx::query_as::<_, KeyRow>(
+        "SELECT key_id, public_key, role, label, trusted, created_at FROM keys k \
+         WHERE id = (SELECT MAX(id) FROM keys WHERE key_id = k.key_id) ORDER BY key_id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+async fn latest_verdict(conn: &mut SqliteConnection, hash: &str) -> Result<Option<VerdictRow>> {
+    Ok(sqlx::query_as::<_, VerdictRow>(
+        "SELECT * FROM verdicts WHERE skill_hash = ? ORDER BY scan_id DESC LIMIT 1",
+    )
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[doc(hidden)]
+impl StoreTx {
+    /// Runs a literal statement. Only the store's tests use it, to prove the schema refuses
+    /// changes to history that this crate's API never offers.
+    pub async fn raw_execute_for_tests(&mut self, sql: &'static str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(self.conn()).await?.rows_affected())
+    }
+}

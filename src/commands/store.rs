@@ -1,0 +1,49 @@
+//! Opening the trust store for a command, and the clock every record is stamped with.
+
+use anyhow::Context;
+use skillgate_pipeline::{Policy, Trust};
+use skillgate_store::Store;
+use std::path::{Path, PathBuf};
+use tokio::runtime::Runtime;
+
+/// A store opened on its own small runtime, for synchronous commands.
+pub struct Opened {
+    pub rt: Runtime,
+    pub trust: Trust,
+    pub path: PathBuf,
+}
+
+pub fn open(db: Option<&Path>, policy: &Policy) -> anyhow::Result<Opened> {
+    let path = db.map_or_else(skillgate_store::default_path, Path::to_path_buf);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let store = rt
+        .block_on(Store::open(&path))
+        .with_context(|| format!("opening the trust store {}", path.display()))?;
+    Ok(Opened {
+        rt,
+        trust: Trust::new(store, policy),
+        path,
+    })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC, for people.
+pub fn when(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn skillgate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_skillgate"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skillgate"));
+    // Never touch the user's own store.
+    let db = std::env::temp_dir().join(format!("skillgate-cli-test-{}.db", std::process::id()));
+    c.env("SKILLGATE_DB", db);
+    c
 }
 
 fn scan_json(paths: &[&Path]) -> (Value, i32) {

@@ -211,6 +211,9 @@ impl Lifecycle {
 
     /// The state after `action`, given the state before it and the evidence on record
     /// (including the action's own record). `Ok(None)`: no change.
+    ///
+    /// Whatever the action, a state above T2 is never entered without the evidence for it: a
+    /// medium anomaly on a T4 skill whose vendor key was since distrusted lands on T2, not T3.
     pub fn apply(
         &self,
         current: Option<TrustState>,
@@ -219,6 +222,12 @@ impl Lifecycle {
         now: i64,
     ) -> Result<Option<Change>, LifecycleError> {
         let change = |to: TrustState, reason: String| {
+            let to = match to {
+                TrustState::Admitted(t) if t > Tier::T2 => {
+                    TrustState::Admitted(t.min(self.ceiling(ev, now).tier.max(Tier::T2)))
+                }
+                other => other,
+            };
             Ok((Some(to) != current).then_some(Change { to, reason }))
         };
         match action {

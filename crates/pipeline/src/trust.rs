@@ -89,6 +89,14 @@ pub struct Standing {
     pub verified_signatures: Vec<String>,
 }
 
+/// What the store holds about one skill, as the lifecycle reads it.
+struct Facts {
+    evidence: Evidence,
+    verdict: Option<VerdictRow>,
+    /// Verified signatures: the signing key's role and id.
+    signatures: Vec<(KeyRole, String)>,
+}
+
 /// The lifecycle over a store.
 #[derive(Debug, Clone)]
 pub struct Trust {
@@ -159,8 +167,14 @@ impl Trust {
     }
 
     async fn evidence(&self, tx: &mut StoreTx, hash: &str) -> Result<Evidence> {
-        let scan = match tx.latest_verdict(hash).await? {
-            Some(v) => Some(scan_facts(&v)?),
+        Ok(self.facts(tx, hash).await?.evidence)
+    }
+
+    /// Everything on record about a skill, read in one transaction.
+    async fn facts(&self, tx: &mut StoreTx, hash: &str) -> Result<Facts> {
+        let verdict = tx.latest_verdict(hash).await?;
+        let scan = match &verdict {
+            Some(v) => Some(scan_facts(v)?),
             None => None,
         };
         let reviews = tx
@@ -183,15 +197,16 @@ impl Trust {
             });
         }
         let keys = tx.keys().await?;
-        let verified_signatures = verified_roles(&keys, &tx.signatures(hash).await?)
-            .into_iter()
-            .map(|(role, _)| role)
-            .collect();
-        Ok(Evidence {
-            scan,
-            reviews,
-            runtime,
-            verified_signatures,
+        let signatures = verified_roles(&keys, &tx.signatures(hash).await?);
+        Ok(Facts {
+            evidence: Evidence {
+                scan,
+                reviews,
+                runtime,
+                verified_signatures: signatures.iter().map(|(role, _)| *role).collect(),
+            },
+            verdict,
+            signatures,
         })
     }
 
@@ -519,10 +534,11 @@ impl Trust {
             Some(row) => Some(parse_state(&row.to_state)?),
             None => None,
         };
-        let ev = self.evidence(&mut tx, hash).await?;
-        let verdict = tx.latest_verdict(hash).await?;
-        let keys = tx.keys().await?;
-        let sigs = tx.signatures(hash).await?;
+        let Facts {
+            evidence: ev,
+            verdict,
+            signatures,
+        } = self.facts(&mut tx, hash).await?;
         drop(tx);
         let ceiling = self.lifecycle.ceiling(&ev, now);
         let (tier, capped) = match state.and_then(TrustState::tier) {
@@ -557,7 +573,7 @@ impl Trust {
                 .and_then(|v| serde_json::from_str(&v.reasons).ok())
                 .unwrap_or(serde_json::Value::Null),
             capped,
-            verified_signatures: verified_roles(&keys, &sigs)
+            verified_signatures: signatures
                 .into_iter()
                 .map(|(role, id)| format!("{} {id}", role.as_str()))
                 .collect(),

@@ -102,7 +102,26 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Self::migrated(pool).await
+        // sqlx's migration lock is a no-op on SQLite, and two processes opening a fresh file at
+        // once would both try to create the schema. An OS file lock beside the database
+        // serialises them; the loser then finds the migrations applied.
+        let lock_path = path.with_extension("migrate.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Folder {
+                path: lock_path.clone(),
+                source,
+            })?;
+        lock.lock().map_err(|source| StoreError::Folder {
+            path: lock_path,
+            source,
+        })?;
+        let store = Self::migrated(pool).await;
+        drop(lock);
+        store
     }
 
     /// A private in-memory store, for tests and one-off runs.
@@ -123,8 +142,6 @@ impl Store {
     }
 
     async fn migrated(pool: SqlitePool) -> Result<Self> {
-        // Several processes may open a fresh file at once; the migration itself is serialised
-        // by SQLite's write lock and the busy timeout.
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -173,11 +190,14 @@ impl Store {
 
     /// Skills whose hash starts with `prefix` (at most `limit`).
     pub async fn skills_by_hash_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<SkillRow>> {
-        // Prefix match without LIKE, whose wildcards a hostile prefix could carry.
+        // A range on the primary key rather than LIKE: it uses the index, and a hostile prefix
+        // carries no wildcards. Every character after the prefix sorts below U+10FFFF.
+        let upper = format!("{prefix}\u{10FFFF}");
         Ok(sqlx::query_as::<_, SkillRow>(
-            "SELECT * FROM skills WHERE substr(hash, 1, length(?1)) = ?1 ORDER BY hash LIMIT ?2",
+            "SELECT * FROM skills WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?",
         )
         .bind(prefix)
+        .bind(upper)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)

@@ -35,8 +35,6 @@ async fn history_cannot_be_updated_or_deleted() {
     tx.append_history(&row("sha256:aa", "T2")).await.unwrap();
     tx.commit().await.unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let _ = dir; // in-memory store; the raw statements below go through the same pool
     for sql in [
         "UPDATE tier_history SET to_state = 'T4'",
         "DELETE FROM tier_history",

@@ -3,10 +3,9 @@
 use crate::ExitStatus;
 use crate::args::RulesCommand;
 use anyhow::Context;
-use skillgate_static::registry::Registry;
 
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitStatus> {
-    let registry = Registry::load().context("loading the embedded rules")?;
+    let registry = skillgate_pipeline::registry().context("loading the embedded rules")?;
     match cmd {
         RulesCommand::List { json } => {
             let docs = registry.docs();

@@ -235,6 +235,18 @@ impl Bundle {
             .map(|i| &self.files[i])
     }
 
+    /// Files an agent could execute: Python, shell, JavaScript/TypeScript, or anything with a
+    /// shebang, excluding SKILL.md itself.
+    pub fn scripts(&self) -> impl Iterator<Item = &BundleFile> {
+        const EXTENSIONS: &[&str] = &[".py", ".sh", ".bash", ".js", ".mjs", ".cjs", ".ts"];
+        self.files.iter().filter(|f| {
+            f.path != self.skill_md
+                && !f.in_archive
+                && matches!(f.kind, FileKind::Text | FileKind::Executable)
+                && (EXTENSIONS.iter().any(|e| f.path.ends_with(e)) || f.bytes.starts_with(b"#!"))
+        })
+    }
+
     pub fn skill_md_file(&self) -> &BundleFile {
         self.file(&self.skill_md)
             .expect("a loaded bundle always holds its SKILL.md")

@@ -117,6 +117,17 @@ pub enum KillChainStage {
     None,
 }
 
+/// Identity and documentation of a rule implemented in Rust, in any gate.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInfo {
+    pub code: &'static str,
+    pub slug: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// What it does, why it is risky, an example: printed by `skillgate rules explain`.
+    pub docs: &'static str,
+}
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {

@@ -14,28 +14,50 @@ pub use policy::{Policy, PolicyError};
 pub use report::{Reason, SkillReport};
 pub use trust::{Outcome, Resolved, RuntimeReport, Standing, Trust, TrustError};
 
+use skillgate_intent::IntentGate;
 use skillgate_model::bundle::{Bundle, Limits};
 use skillgate_model::{Gate, GateReport, SkillDocument};
 use skillgate_static::StaticGate;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// Every rule of every gate, documented: G1's registry with G2's and G4's rules added.
+pub fn registry() -> Result<skillgate_static::registry::Registry, skillgate_static::RuleError> {
+    let mut r = skillgate_static::registry::Registry::load()?;
+    r.register(skillgate_intent::RULES);
+    r.register(skillgate_permissions::RULES);
+    Ok(r)
+}
+
 /// Runs the gates and the policy over skills.
 pub struct Pipeline {
     g1: StaticGate,
+    g2: IntentGate,
     policy: Policy,
     gates: BTreeSet<Gate>,
     limits: Limits,
+    llm_judge: Option<String>,
 }
 
 impl Pipeline {
-    pub fn new(g1: StaticGate, policy: Policy, gates: BTreeSet<Gate>) -> Self {
+    pub fn new(mut g1: StaticGate, policy: Policy, gates: BTreeSet<Gate>) -> Self {
+        g1.register_rules(skillgate_intent::RULES);
+        g1.register_rules(skillgate_permissions::RULES);
         Self {
             g1,
+            g2: IntentGate::new(None),
             policy,
             gates,
             limits: Limits::default(),
+            llm_judge: None,
         }
+    }
+
+    /// Adds an LLM judge after the embedded one.
+    pub fn with_llm_judge(mut self, judge: Box<dyn skillgate_intent::Judge>) -> Self {
+        self.llm_judge = Some(judge.name());
+        self.g2 = IntentGate::new(Some(judge));
+        self
     }
 
     /// What a report depends on besides the bundle and the policy: tool version, gates, rules
@@ -43,10 +65,11 @@ impl Pipeline {
     pub fn engine(&self) -> String {
         let gates: Vec<String> = self.gates.iter().map(ToString::to_string).collect();
         format!(
-            "skillgate {} gates={} {}",
+            "skillgate {} gates={} {} judge={}",
             env!("CARGO_PKG_VERSION"),
             gates.join(","),
-            self.g1.fingerprint()
+            self.g1.fingerprint(),
+            self.llm_judge.as_deref().unwrap_or("embedded")
         )
     }
 
@@ -80,19 +103,60 @@ impl Pipeline {
             } else {
                 match gate {
                     Gate::G1 => self.g1.scan(bundle, &doc),
-                    // The intent, behaviour and permission gates plug in here as they land.
-                    Gate::G2 => GateReport::skipped(gate, "G2 (intent judge) is not built yet"),
-                    Gate::G3 => {
-                        GateReport::skipped(gate, "G3 (behavioural sandbox) is not built yet")
-                    }
-                    Gate::G4 => {
-                        GateReport::skipped(gate, "G4 (allowed-tools validation) is not built yet")
-                    }
+                    Gate::G2 => self.g2.scan(&bundle.hash.to_string(), &doc, &reports),
+                    Gate::G3 => behaviour_not_built(bundle, &doc),
+                    Gate::G4 => skillgate_permissions::check(bundle, &doc, &reports),
                 }
             };
             reports.push(report);
         }
         let verdict = self.policy.decide(&reports);
         SkillReport::new(bundle, &doc, reports, verdict, &self.policy)
+    }
+}
+
+/// Stands in for G3 until the sandbox lands: a skill with nothing to execute has nothing to
+/// observe; anything runnable makes the gate inconclusive, never clean.
+fn behaviour_not_built(bundle: &Bundle, doc: &SkillDocument) -> GateReport {
+    let scripts = bundle.scripts().count();
+    let shell_blocks = doc
+        .segments
+        .iter()
+        .filter(|s| {
+            matches!(s, skillgate_model::skill_md::Segment::Code { lang, .. }
+                if matches!(lang.as_str(), "sh" | "bash" | "shell" | "zsh" | "console" | "python" | "py" | "python3"))
+        })
+        .count();
+    if scripts == 0 && shell_blocks == 0 {
+        let mut report = GateReport::skipped(
+            Gate::G3,
+            "nothing to execute: no scripts, no shell or Python blocks",
+        );
+        report.status = skillgate_model::GateStatus::Pass;
+        return report;
+    }
+    GateReport::inconclusive(
+        Gate::G3,
+        format!(
+            "the behavioural sandbox is not available in this build; {scripts} scripts and \
+             {shell_blocks} code blocks were not run"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_gate_documents_its_rules_under_unique_codes() {
+        let docs = super::registry().unwrap().docs();
+        let mut codes: Vec<&str> = docs.iter().map(|d| d.code.as_str()).collect();
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n, "duplicate rule codes");
+        for code in ["SK730", "SK733", "SK803", "SK806"] {
+            let d = docs.iter().find(|d| d.code == code).unwrap();
+            assert!(d.docs.contains("Why:"), "{code} lacks docs");
+        }
     }
 }

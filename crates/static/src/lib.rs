@@ -53,6 +53,11 @@ impl StaticGate {
         )
     }
 
+    /// Documents another gate's rules in this gate's registry, so one registry lists them all.
+    pub fn register_rules(&mut self, rules: &[registry::CodeRuleInfo]) {
+        self.registry.register(rules);
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -10,15 +10,8 @@ mod embedded {
 
 pub(crate) use embedded::{POPULAR_NPM, POPULAR_PYPI};
 
-/// Identity and documentation of a rule implemented in Rust.
-#[derive(Debug, Clone, Copy)]
-pub struct CodeRuleInfo {
-    pub code: &'static str,
-    pub slug: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
-    pub docs: &'static str,
-}
+/// Identity and documentation of a rule implemented in Rust (shared by every gate).
+pub use skillgate_model::RuleInfo as CodeRuleInfo;
 
 /// Declares a code rule: the `///` docs become both rustdoc and the text of
 /// `skillgate rules explain`.
@@ -55,6 +48,8 @@ pub struct RuleDoc {
 
 pub struct Registry {
     data: Vec<DataRule>,
+    /// Rules of the later gates (G2, G4), registered so that one registry documents them all.
+    other_gates: Vec<CodeRuleInfo>,
 }
 
 impl Registry {
@@ -65,7 +60,10 @@ impl Registry {
             .iter()
             .map(|(path, yaml)| DataRule::compile(path, yaml))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { data })
+        Ok(Self {
+            data,
+            other_gates: Vec::new(),
+        })
     }
 
     /// SHA-256 over everything that shapes G1's findings besides the code itself: every data
@@ -86,6 +84,11 @@ impl Registry {
             h.update([info.severity as u8]);
         }
         format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
+    /// Adds the documented rules of another gate.
+    pub fn register(&mut self, rules: &[CodeRuleInfo]) {
+        self.other_gates.extend_from_slice(rules);
     }
 
     pub fn data_rules(&self) -> &[DataRule] {
@@ -112,7 +115,11 @@ impl Registry {
                 )),
             })
             .collect();
-        for info in crate::code_rules::ALL.iter().chain(crate::deps::RULES) {
+        for info in crate::code_rules::ALL
+            .iter()
+            .chain(crate::deps::RULES)
+            .chain(&self.other_gates)
+        {
             out.push(RuleDoc {
                 code: info.code.into(),
                 slug: info.slug.into(),

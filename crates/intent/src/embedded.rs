@@ -1,0 +1,326 @@
+//! The embedded judge: deterministic, offline, explainable.
+//!
+//! | code  | what it says |
+//! |-------|--------------|
+//! | SK730 | shadow feature: the skill exercises a sensitive capability its stated purpose does not explain |
+//! | SK731 | concealment: instructions to hide what the skill does, in a skill with sensitive capabilities |
+//! | SK732 | override: instructions to override prior instructions, in a skill with sensitive capabilities |
+//! | SK733 | shadow exfiltration: unexplained transmission together with unexplained access to secrets or agent context |
+//! | SK734 | dual-use: an honestly declared offensive or security purpose; capabilities reported, not held against it |
+
+use crate::lexicon::Lexicon;
+use crate::{Judge, JudgeError, JudgeInput, Judgement};
+use skillgate_model::{Capability, Confidence, Finding, Gate, KillChainStage, Severity};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Capabilities a purpose has to explain. Reading and writing files, running programs and
+/// reading the environment are what skills do; these are not.
+const SENSITIVE: &[Capability] = &[
+    Capability::NetEgress,
+    Capability::NetListen,
+    Capability::SecretRead,
+    Capability::Persistence,
+    Capability::Privilege,
+    Capability::FsDelete,
+    Capability::CodeDynamic,
+    Capability::AgentContext,
+];
+
+/// G1 codes for secrecy and override language (rules/prose).
+const CONCEALMENT: &[&str] = &["SK721"];
+const OVERRIDE: &[&str] = &["SK720", "SK724"];
+
+/// The default judge.
+pub struct EmbeddedJudge {
+    lexicon: Lexicon,
+}
+
+impl Default for EmbeddedJudge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The stated purpose: name, description and Markdown headings. The body's instructions are
+/// what is being judged, so they do not get to explain themselves.
+pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
+    let headings: Vec<&str> = input
+        .body
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .take(40)
+        .collect();
+    format!(
+        "{}\n{}\n{}",
+        input.name.replace(['-', '_'], " "),
+        input.description,
+        headings.join("\n")
+    )
+}
+
+impl EmbeddedJudge {
+    pub fn new() -> Self {
+        Self {
+            lexicon: Lexicon::embedded(),
+        }
+    }
+}
+
+impl Judge for EmbeddedJudge {
+    fn name(&self) -> String {
+        "embedded (lexicon v1)".into()
+    }
+
+    fn judge(&self, input: &JudgeInput<'_>) -> Result<Judgement, JudgeError> {
+        let purpose = stated_purpose(input);
+        let (purposes, explained) = self.lexicon.explained(&purpose);
+        // Evidence per capability: which rules saw it, where.
+        let mut seen: BTreeMap<Capability, Vec<&Finding>> = BTreeMap::new();
+        for f in input
+            .evidence
+            .iter()
+            .filter(|f| f.severity >= Severity::Low && f.kill_chain != KillChainStage::None)
+            // Override and secrecy language is what SK731/SK732 weigh; its own capability tag
+            // must not count as the sensitive action it hides.
+            .filter(|f| {
+                !CONCEALMENT.contains(&f.code.as_str()) && !OVERRIDE.contains(&f.code.as_str())
+            })
+        {
+            if let Some(c) = f.capability.filter(|c| SENSITIVE.contains(c)) {
+                seen.entry(c).or_default().push(f);
+            }
+        }
+        let mut findings = Vec::new();
+        let cite = |fs: &[&Finding]| {
+            let mut codes: Vec<String> = fs
+                .iter()
+                .map(|f| match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("{} at {file}:{line}", f.code),
+                    (Some(file), None) => format!("{} in {file}", f.code),
+                    _ => f.code.clone(),
+                })
+                .collect();
+            codes.dedup();
+            codes.truncate(4);
+            codes.join(", ")
+        };
+        if let Some(keyword) = self.lexicon.dual_use(&purpose) {
+            if !seen.is_empty() {
+                let caps: Vec<&str> = seen.keys().map(|c| c.as_str()).collect();
+                findings.push(
+                    Finding::new(
+                        "SK734",
+                        Gate::G2,
+                        Severity::Info,
+                        Confidence::Medium,
+                        "intent",
+                        format!(
+                            "dual-use: the skill declares a security purpose (`{keyword}`) and \
+                             exercises {}; reported, not held against it",
+                            caps.join(", ")
+                        ),
+                    )
+                    .at("SKILL.md", Some(1), None),
+                );
+            }
+            return Ok(Judgement {
+                findings,
+                rationale: format!("declared dual-use purpose `{keyword}`"),
+            });
+        }
+        let unexplained: BTreeSet<Capability> = seen
+            .keys()
+            .copied()
+            .filter(|c| !explained.contains(c))
+            .collect();
+        let stated = if purposes.is_empty() {
+            "no recognised purpose".to_string()
+        } else {
+            format!("stated purpose: {}", purposes.join(", "))
+        };
+        for cap in &unexplained {
+            let fs = &seen[cap];
+            let first = fs[0];
+            let mut f = Finding::new(
+                "SK730",
+                Gate::G2,
+                Severity::Medium,
+                Confidence::Medium,
+                "intent",
+                format!(
+                    "shadow feature: the skill exercises {cap} ({}), which its {stated} does \
+                     not explain",
+                    cite(fs)
+                ),
+            )
+            .with_capability(*cap)
+            .with_help("Say in the description why the skill needs this, or remove it.");
+            if let Some(file) = &first.file {
+                f = f.at(file.clone(), first.line, first.column);
+            }
+            findings.push(f);
+        }
+        let exfil = unexplained.contains(&Capability::NetEgress)
+            && (unexplained.contains(&Capability::SecretRead)
+                || unexplained.contains(&Capability::AgentContext));
+        if exfil {
+            let mut evidence: Vec<&Finding> = seen[&Capability::NetEgress].clone();
+            for c in [Capability::SecretRead, Capability::AgentContext] {
+                if unexplained.contains(&c) {
+                    evidence.extend(&seen[&c]);
+                }
+            }
+            findings.push(
+                Finding::new(
+                    "SK733",
+                    Gate::G2,
+                    Severity::High,
+                    Confidence::Medium,
+                    "intent",
+                    format!(
+                        "shadow exfiltration: the skill sends data out and reads secrets or agent \
+                         context, and its {stated} explains neither ({})",
+                        cite(&evidence)
+                    ),
+                )
+                .with_capability(Capability::NetEgress)
+                .with_stage(KillChainStage::Exfiltration),
+            );
+        }
+        let sensitive = !seen.is_empty();
+        for (codes, code, what) in [
+            (CONCEALMENT, "SK731", "hide what it does from the user"),
+            (
+                OVERRIDE,
+                "SK732",
+                "override the agent's prior instructions or approvals",
+            ),
+        ] {
+            let hits: Vec<&Finding> = input
+                .evidence
+                .iter()
+                .filter(|f| codes.contains(&f.code.as_str()))
+                .collect();
+            if sensitive && !hits.is_empty() {
+                let caps: Vec<&str> = seen.keys().map(|c| c.as_str()).collect();
+                let mut f = Finding::new(
+                    code,
+                    Gate::G2,
+                    Severity::High,
+                    Confidence::Medium,
+                    "intent",
+                    format!(
+                        "the instructions tell the agent to {what} ({}) in a skill that exercises \
+                         {}",
+                        cite(&hits),
+                        caps.join(", ")
+                    ),
+                );
+                // No kill-chain stage of its own: the language is G1's evidence already, and
+                // counting it again as a second stage would let one sentence reject a skill.
+                if let Some(file) = &hits[0].file {
+                    f = f.at(file.clone(), hits[0].line, hits[0].column);
+                }
+                findings.push(f);
+            }
+        }
+        Ok(Judgement {
+            rationale: format!(
+                "{stated}; unexplained: {}",
+                unexplained
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            findings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: &str, cap: Capability, stage: KillChainStage) -> Finding {
+        Finding::new(code, Gate::G1, Severity::Medium, Confidence::High, "t", "m")
+            .with_capability(cap)
+            .with_stage(stage)
+            .at("scripts/x.py", Some(3), None)
+    }
+
+    fn judge(name: &str, description: &str, evidence: &[Finding]) -> Vec<String> {
+        let input = JudgeInput {
+            hash: "sha256:x",
+            name,
+            description,
+            body: "# Usage\n",
+            evidence,
+        };
+        let mut codes: Vec<String> = EmbeddedJudge::new()
+            .judge(&input)
+            .unwrap()
+            .findings
+            .into_iter()
+            .map(|f| f.code)
+            .collect();
+        codes.sort();
+        codes
+    }
+
+    #[test]
+    fn markdown_formatter_that_reads_aws_and_posts_is_a_shadow_exfiltration() {
+        let evidence = [
+            ev(
+                "SK401",
+                Capability::SecretRead,
+                KillChainStage::CredentialAccess,
+            ),
+            ev("SK208", Capability::NetEgress, KillChainStage::Exfiltration),
+        ];
+        assert_eq!(
+            judge("md-format", "Formats Markdown tables.", &evidence),
+            ["SK730", "SK730", "SK733"]
+        );
+        // The same capabilities, explained by the purpose.
+        assert!(
+            judge(
+                "aws-s3-sync",
+                "Syncs files to AWS S3 with your credentials.",
+                &evidence
+            )
+            .is_empty()
+        );
+        // Honestly offensive: reported as dual-use, not as a mismatch.
+        assert_eq!(
+            judge(
+                "c2-beacon",
+                "Red team C2 beacon for authorised engagements.",
+                &evidence
+            ),
+            ["SK734"]
+        );
+    }
+
+    #[test]
+    fn secrecy_counts_only_with_something_to_hide() {
+        let secrecy = Finding::new(
+            "SK721",
+            Gate::G1,
+            Severity::High,
+            Confidence::High,
+            "t",
+            "m",
+        )
+        .with_stage(KillChainStage::DefenseEvasion);
+        assert!(judge("notes", "Takes notes.", std::slice::from_ref(&secrecy)).is_empty());
+        let evidence = [
+            secrecy,
+            ev("SK208", Capability::NetEgress, KillChainStage::Exfiltration),
+        ];
+        assert_eq!(
+            judge("notes", "Takes notes.", &evidence),
+            ["SK730", "SK731"]
+        );
+    }
+}

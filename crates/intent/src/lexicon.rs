@@ -1,0 +1,122 @@
+//! The purposes lexicon (`rules/data/intent-lexicon.yaml`), compiled once.
+
+use regex::Regex;
+use serde::Deserialize;
+use skillgate_model::Capability;
+use std::collections::BTreeSet;
+
+const LEXICON: &str = include_str!("../../../rules/data/intent-lexicon.yaml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurposeSpec {
+    id: String,
+    keywords: Vec<String>,
+    capabilities: Vec<Capability>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DualUseSpec {
+    keywords: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconSpec {
+    purposes: Vec<PurposeSpec>,
+    dual_use: DualUseSpec,
+}
+
+/// One recognised purpose.
+pub struct Purpose {
+    pub id: String,
+    pattern: Regex,
+    pub capabilities: Vec<Capability>,
+}
+
+/// The compiled lexicon.
+pub struct Lexicon {
+    pub purposes: Vec<Purpose>,
+    dual_use: Regex,
+}
+
+fn keyword_regex(words: &[String]) -> Regex {
+    let alternatives: Vec<String> = words
+        .iter()
+        .map(|w| {
+            regex::escape(w)
+                .replace("\\ ", "[\\s_-]+")
+                .replace(' ', "[\\s_-]+")
+        })
+        .collect();
+    // Whole words or word prefixes ("deploy" matches "deployment"); `_` and `-` separate words
+    // in skill names.
+    Regex::new(&format!(
+        "(?i)(?:^|[^a-z0-9])(?:{})",
+        alternatives.join("|")
+    ))
+    .expect("lexicon keywords are escaped")
+}
+
+impl Lexicon {
+    /// The embedded lexicon. A malformed lexicon is a build defect caught by the tests.
+    pub fn embedded() -> Self {
+        let spec: LexiconSpec =
+            serde_norway::from_str(LEXICON).expect("intent-lexicon.yaml is valid");
+        Self {
+            purposes: spec
+                .purposes
+                .into_iter()
+                .map(|p| Purpose {
+                    pattern: keyword_regex(&p.keywords),
+                    id: p.id,
+                    capabilities: p.capabilities,
+                })
+                .collect(),
+            dual_use: keyword_regex(&spec.dual_use.keywords),
+        }
+    }
+
+    /// Purposes the text states, with the capabilities they explain.
+    pub fn explained(&self, purpose_text: &str) -> (Vec<&str>, BTreeSet<Capability>) {
+        let mut ids = Vec::new();
+        let mut caps = BTreeSet::new();
+        for p in &self.purposes {
+            if p.pattern.is_match(purpose_text) {
+                ids.push(p.id.as_str());
+                caps.extend(p.capabilities.iter().copied());
+            }
+        }
+        (ids, caps)
+    }
+
+    /// The dual-use keyword the text announces, if any.
+    pub fn dual_use<'t>(&self, purpose_text: &'t str) -> Option<&'t str> {
+        self.dual_use.find(purpose_text).map(|m| {
+            m.as_str()
+                .trim_start_matches(|c: char| !c.is_alphanumeric())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexicon_loads_and_matches_word_prefixes() {
+        let lx = Lexicon::embedded();
+        let (ids, caps) = lx.explained("Deploys the site to Vercel");
+        assert!(ids.contains(&"web-and-apis"), "{ids:?}");
+        assert!(caps.contains(&Capability::NetEgress));
+        let (_, caps) = lx.explained("Formats markdown tables");
+        assert!(!caps.contains(&Capability::NetEgress));
+        assert!(!caps.contains(&Capability::SecretRead));
+        assert_eq!(
+            lx.dual_use("A red-team C2 beacon for authorised tests"),
+            Some("red-team")
+        );
+        assert_eq!(lx.dual_use("Formats markdown"), None);
+    }
+}

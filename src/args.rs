@@ -255,6 +255,26 @@ pub struct ScanArgs {
     /// Do not read from or write to the trust store.
     #[arg(long)]
     pub no_store: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// The optional LLM judge (G2), over any OpenAI-compatible endpoint.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LlmArgs {
+    /// Base URL of an OpenAI-compatible API (`http://localhost:11434/v1`); enables the LLM judge.
+    #[arg(long, env = "SKILLGATE_LLM_URL")]
+    pub llm_url: Option<String>,
+    #[arg(long, env = "SKILLGATE_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
+    #[arg(long, env = "SKILLGATE_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    /// Seconds to wait for one answer.
+    #[arg(long, default_value_t = 60)]
+    pub llm_timeout: u64,
+    /// Further attempts after a failed one.
+    #[arg(long, default_value_t = 2)]
+    pub llm_retries: u32,
 }
 
 #[derive(Debug, clap::Args)]

@@ -311,3 +311,43 @@ fn exit_codes_and_jsonl() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("remote-script-piped-to-shell"));
 }
+
+#[test]
+fn an_unreachable_llm_judge_makes_g2_inconclusive_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let skill = write_skill(
+        dir.path(),
+        "notes-helper",
+        "---\nname: notes-helper\ndescription: Keeps meeting notes tidy.\n---\n\n# Notes\n\nSort the notes by date.\n",
+    );
+    let out = skillgate()
+        .args([
+            "scan",
+            "--no-store",
+            "--format",
+            "json",
+            "--llm-timeout",
+            "2",
+            "--llm-retries",
+            "0",
+        ])
+        .arg(&skill)
+        .env("SKILLGATE_LLM_URL", "http://127.0.0.1:9/v1")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &doc["skills"][0];
+    assert_eq!(s["gates"]["G2"]["status"], "inconclusive", "{s}");
+    assert!(s["gates"]["G2"]["note"].as_str().unwrap().contains("llm"));
+    assert_eq!(s["tier"], "T1");
+    // Without the judge the same skill is T2: the failure, not the skill, capped it.
+    let out = skillgate()
+        .args(["scan", "--no-store", "--format", "json"])
+        .arg(&skill)
+        .env_remove("SKILLGATE_LLM_URL")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["skills"][0]["tier"], "T2");
+    assert_eq!(doc["skills"][0]["gates"]["G2"]["status"], "pass");
+}

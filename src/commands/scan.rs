@@ -7,6 +7,7 @@ use crate::printer;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use skillgate_intent::llm::{AnswerCache, LlmConfig, LlmJudge};
 use skillgate_model::Bundle;
 use skillgate_model::bundle::{Candidate, discover};
 use skillgate_model::{Decision, Gate, Severity};
@@ -15,8 +16,36 @@ use skillgate_static::{AdvisoryDb, StaticGate};
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// LLM judge answers cached in the trust store, by content hash, model and prompt version.
+struct StoreAnswerCache {
+    handle: tokio::runtime::Handle,
+    store: skillgate_store::Store,
+}
+
+impl AnswerCache for StoreAnswerCache {
+    fn get(&self, hash: &str, model: &str, prompt_version: &str) -> Option<String> {
+        self.handle
+            .block_on(self.store.judge_answer(hash, model, prompt_version))
+            .ok()
+            .flatten()
+    }
+
+    fn put(&self, hash: &str, model: &str, prompt_version: &str, answer: &str) {
+        let stored = self.handle.block_on(self.store.put_judge_answer(
+            hash,
+            model,
+            prompt_version,
+            answer,
+            now_ms(),
+        ));
+        if let Err(e) = stored {
+            eprintln!("warning: LLM judge answer for {hash} not cached: {e}");
+        }
+    }
+}
 
 pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     Ok(match path {
@@ -127,7 +156,23 @@ pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
     } else {
         Some(store::open(db, &policy)?)
     };
-    let pipeline = build_pipeline(&args.gates, policy, args.osv.as_deref(), store.as_ref())?;
+    let mut pipeline = build_pipeline(&args.gates, policy, args.osv.as_deref(), store.as_ref())?;
+    if let Some(url) = &args.llm.llm_url {
+        let cache = store.as_ref().map(|st| {
+            Arc::new(StoreAnswerCache {
+                handle: st.rt.handle().clone(),
+                store: st.trust.store().clone(),
+            }) as Arc<dyn AnswerCache>
+        });
+        let config = LlmConfig {
+            url: url.clone(),
+            model: args.llm.llm_model.clone(),
+            api_key: args.llm.llm_api_key.clone(),
+            timeout: std::time::Duration::from_secs(args.llm.llm_timeout),
+            retries: args.llm.llm_retries,
+        };
+        pipeline = pipeline.with_llm_judge(Box::new(LlmJudge::new(config, cache)));
+    }
     let engine = pipeline.engine();
     let mut candidates: Vec<Candidate> = Vec::new();
     for p in &args.paths {

@@ -119,7 +119,8 @@ fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
     for seg in segments {
         match seg {
             Segment::Prose { line, text } => {
-                out.push(unit(file, Language::Prose, text.clone(), *line))
+                out.push(unit(file, Language::Prose, text.clone(), *line));
+                inline_commands(file, text, *line, out);
             }
             Segment::Code { line, lang, text } => {
                 let mut l = block_language(lang);
@@ -132,6 +133,124 @@ fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
                 out.push(unit(file, l, text.clone(), *line));
             }
         }
+    }
+}
+
+/// Programs whose appearance at the start of an inline code span makes it a command the agent
+/// is told to run ("after saving, run `curl -d @~/.ssh/id_rsa …`").
+const COMMAND_WORDS: &[&str] = &[
+    "curl",
+    "wget",
+    "rm",
+    "bash",
+    "sh",
+    "zsh",
+    "sudo",
+    "chmod",
+    "chown",
+    "crontab",
+    "scp",
+    "ssh",
+    "nc",
+    "ncat",
+    "base64",
+    "echo",
+    "printf",
+    "cat",
+    "env",
+    "printenv",
+    "export",
+    "eval",
+    "git",
+    "pip",
+    "pip3",
+    "uv",
+    "npm",
+    "npx",
+    "pnpm",
+    "yarn",
+    "python",
+    "python3",
+    "node",
+    "powershell",
+    "iwr",
+    "iex",
+    "Invoke-WebRequest",
+    "tar",
+    "unzip",
+    "find",
+    "cp",
+    "mv",
+    "dd",
+    "mkfifo",
+    "osascript",
+    "launchctl",
+    "systemctl",
+    "security",
+    "xattr",
+];
+
+/// A line that quotes a command as an example or a warning rather than telling the agent to run
+/// it. The line is still scanned as prose either way.
+fn quoted_as_example(line: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "such as",
+        "attacker",
+        "malicious",
+        "dangerous",
+        "never ",
+        "do not run",
+        "don't run",
+        "avoid running",
+        "e.g.",
+        "for example",
+        "indicator",
+        "ioc",
+    ];
+    let line = line.to_lowercase();
+    MARKERS.iter().any(|m| line.contains(m))
+}
+
+/// Inline code spans in prose that are shell or Python commands, as units of their own.
+fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>) {
+    let mut rest = text;
+    let mut consumed = 0usize;
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('`') else { break };
+        let span = &after[..close];
+        let start = consumed + open + 1;
+        consumed = start + close + 1;
+        rest = &text[consumed..];
+        if span.contains('\n') || span.len() < 4 {
+            continue;
+        }
+        let first = span.split_whitespace().next().unwrap_or("");
+        let python = [
+            "requests.",
+            "urllib.",
+            "os.system",
+            "subprocess.",
+            "exec(",
+            "eval(",
+            "__import__",
+        ]
+        .iter()
+        .any(|p| span.contains(p));
+        let lang = if python {
+            Language::Python
+        } else if COMMAND_WORDS.contains(&first) || span.contains(" | ") {
+            Language::Shell
+        } else {
+            continue;
+        };
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        if quoted_as_example(&text[line_start..line_end]) {
+            continue;
+        }
+        let line = first_line + text[..start].matches('\n').count() as u32;
+        out.push(unit(file, lang, span.to_string(), line));
     }
 }
 

@@ -6,7 +6,7 @@ use crate::args::{
     DbCommand, EventArgs, EventKind, GateArg, KeyRoleArg, KeysCommand, MoveArgs, RescanArgs,
     ReviewArgs, SeverityArg,
 };
-use crate::commands::scan::{build_pipeline, evaluate, load_policy};
+use crate::commands::scan::{build_pipeline, evaluate_loaded, load_policy};
 use crate::commands::store::{self, Opened, now_ms, when};
 use anyhow::Context;
 use skillgate_model::{Capability, Severity};
@@ -354,7 +354,7 @@ pub fn rescan(db: Option<&Path>, args: &RescanArgs) -> anyhow::Result<ExitStatus
     let mut problems = 0;
     for skill in &skills {
         let path = Path::new(&skill.source);
-        match skillgate_model::Bundle::load(path, pipeline.limits()) {
+        let bundle = match skillgate_model::Bundle::load(path, pipeline.limits()) {
             Ok(b) if b.hash.to_string() != skill.hash => {
                 eprintln!(
                     "{}: {} now holds different content ({}); that is a new subject, scan it",
@@ -363,15 +363,15 @@ pub fn rescan(db: Option<&Path>, args: &RescanArgs) -> anyhow::Result<ExitStatus
                 problems += 1;
                 continue;
             }
-            Ok(_) => {}
+            Ok(b) => b,
             Err(e) => {
                 eprintln!("{}: cannot load {}: {e}", skill.hash, skill.source);
                 problems += 1;
                 continue;
             }
-        }
+        };
         let before = st.rt.block_on(st.trust.store().history(&skill.hash))?.len();
-        let (report, err) = evaluate(&pipeline, Some(&st), &engine, path, false);
+        let (report, err) = evaluate_loaded(&pipeline, &st, &engine, &bundle, path, false);
         if let Some(e) = err {
             eprintln!("{}: not stored: {e}", skill.hash);
             problems += 1;

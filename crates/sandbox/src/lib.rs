@@ -1,0 +1,225 @@
+//! G3, the behavioural gate: run a skill's scripts and the commands its SKILL.md gives, in a
+//! sandbox, record every side effect, and prove exfiltration with canaries.
+//!
+//! The pieces, in the order a run uses them:
+//! - [`plan`]: what to execute — code blocks, inline commands, bundled scripts with their
+//!   arguments, else with none and with `--help`.
+//! - [`profile`]: limits, paths, honeytokens and capture, as data (`sandbox-profiles/`).
+//! - [`native`]: the runner process — user, network, mount and PID namespaces, a nested user
+//!   namespace for the payload, Landlock, seccomp with a logging supervisor, capture servers
+//!   with a fake DNS, honeytokens in a fake HOME.
+//! - [`canary`]: honeytokens and the matcher that finds them through encodings.
+//! - [`evidence`]: the timeline and summary the runner returns.
+//! - [`findings`]: evidence turned into G3's report (SK9xx).
+//!
+//! The runner must be a fresh single-threaded process, so [`Sandbox`] starts it as a separate
+//! command (the `skillgate` binary re-executes itself with a hidden argument).
+
+#![allow(unsafe_code)] // namespaces, seccomp and Landlock are syscalls; each use says why it is sound
+
+pub mod canary;
+pub mod evidence;
+pub mod findings;
+pub mod native;
+pub mod plan;
+pub mod profile;
+
+pub use evidence::Evidence;
+pub use findings::RULES;
+pub use plan::{Plan, Step};
+pub use profile::Profile;
+
+use skillgate_model::bundle::Bundle;
+use skillgate_model::{Gate, GateReport, SkillDocument};
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot prepare the skill for the sandbox: {0}")]
+    Materialise(std::io::Error),
+    #[error("cannot start the sandbox runner {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the sandbox runner did not finish within {0} s and was killed")]
+    Timeout(u64),
+    #[error("the sandbox runner failed: {0}")]
+    Runner(String),
+}
+
+/// How to start the runner process.
+#[derive(Debug, Clone)]
+pub struct RunnerCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl RunnerCommand {
+    /// The running binary, re-executed as the runner (it must call
+    /// [`native::runner_main`] when it sees [`native::RUNNER_ARG`]).
+    pub fn current_exe() -> std::io::Result<Self> {
+        Ok(Self {
+            program: std::env::current_exe()?,
+            args: vec![native::RUNNER_ARG.into()],
+        })
+    }
+}
+
+/// G3: plans, runs and judges.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    runner: RunnerCommand,
+    profile: Profile,
+}
+
+impl Sandbox {
+    pub fn new(runner: RunnerCommand, profile: Profile) -> Self {
+        Self { runner, profile }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// What G3 would run for this skill.
+    pub fn plan(&self, bundle: &Bundle, doc: &SkillDocument) -> Plan {
+        plan::plan(bundle, doc, self.profile.limits.max_steps)
+    }
+
+    /// G3's report: pass when there is nothing to execute, findings from the run otherwise,
+    /// inconclusive (with the reason) whenever the sandbox could not do its whole job.
+    pub fn check(&self, bundle: &Bundle, doc: &SkillDocument) -> GateReport {
+        let plan = self.plan(bundle, doc);
+        if plan.is_empty() {
+            let mut report = GateReport::skipped(
+                Gate::G3,
+                "nothing to execute: no scripts, no shell or Python blocks, no commands",
+            );
+            report.status = skillgate_model::GateStatus::Pass;
+            return report;
+        }
+        if plan.steps.is_empty() {
+            return GateReport::inconclusive(
+                Gate::G3,
+                format!("nothing G3 can run: {}", plan.not_run.join("; ")),
+            );
+        }
+        match self.run(bundle, &plan) {
+            Ok(evidence) => findings::report(bundle, &plan, &evidence, "native sandbox"),
+            Err(e) => GateReport::inconclusive(Gate::G3, e.to_string()),
+        }
+    }
+
+    /// Runs `plan` in the runner and returns what it observed.
+    pub fn run(&self, bundle: &Bundle, plan: &Plan) -> Result<Evidence, SandboxError> {
+        let dir = tempfile::Builder::new()
+            .prefix("skillgate-g3-")
+            .tempdir()
+            .map_err(SandboxError::Materialise)?;
+        let skill_dir = dir.path().join("skill");
+        materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+        // The runner drops root to `nobody`: the folder must be readable by anyone.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(SandboxError::Materialise)?;
+        let job = native::Job {
+            skill_dir,
+            profile: self.profile.clone(),
+            steps: plan.steps.clone(),
+        };
+        self.run_job(&job)
+    }
+
+    /// Runs a prepared job (the skill already on disk).
+    pub fn run_job(&self, job: &native::Job) -> Result<Evidence, SandboxError> {
+        let mut child = Command::new(&self.runner.program)
+            .args(&self.runner.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| SandboxError::Spawn {
+                program: self.runner.program.display().to_string(),
+                source,
+            })?;
+        let input = serde_json::to_vec(job).expect("a job always serialises");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&input);
+        }
+        let stdout = child.stdout.take().map(|mut s| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = (&mut s).take(256 << 20).read_to_end(&mut out);
+                out
+            })
+        });
+        let stderr = child.stderr.take().map(|mut s| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = (&mut s).take(64 << 10).read_to_end(&mut out);
+                out
+            })
+        });
+        let limit = Duration::from_millis(self.profile.limits.total_timeout_ms + 20_000);
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(SandboxError::Timeout(limit.as_secs()));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => return Err(SandboxError::Runner(e.to_string())),
+            }
+        };
+        let out = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+        let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+        serde_json::from_slice::<Evidence>(&out).map_err(|e| {
+            SandboxError::Runner(format!(
+                "{status}; unreadable evidence ({e}); stderr: {}",
+                String::from_utf8_lossy(&err).trim()
+            ))
+        })
+    }
+}
+
+/// Writes the bundle's files under `root`: directories 0755, scripts 0755, others 0644.
+/// Paths were checked when the bundle was loaded; they are checked again here because this
+/// is where a bad one would do harm.
+pub fn materialise(bundle: &Bundle, root: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(root)?;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))?;
+    for file in bundle
+        .files
+        .iter()
+        .filter(|f| !f.in_archive && !f.too_large)
+    {
+        let rel = Path::new(&file.path);
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            continue;
+        }
+        let target = root.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+            let mut dir = parent;
+            while dir != root && dir.starts_with(root) {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+                dir = dir.parent().unwrap_or(root);
+            }
+        }
+        std::fs::write(&target, &file.bytes)?;
+        let executable = file.bytes.starts_with(b"#!")
+            || file.path.ends_with(".sh")
+            || file.path.ends_with(".py");
+        let mode = if executable { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,534 @@
+//! The native runner: a fresh process that builds the sandbox around itself and runs a skill's
+//! steps inside it.
+//!
+//! ```text
+//! runner (starts single-threaded; drops root to nobody)
+//!   1. unshare user+net+mount+pid namespaces; uid_map "0 <uid> 1"
+//!   2. fork the PID namespace's init (dies with the runner, taking every payload with it)
+//!   3. loopback up + AnyIP route; MPTCP off
+//!   4. tmpfs over /tmp /run /var/tmp /dev/shm /home; skill read-only; working copy; fake HOME
+//!   5. honeytokens planted; capture servers and fake DNS started; inotify on honeytokens
+//!   6. per step: fork → setsid, nested userns (uid 1000), rlimits, no_new_privs, Landlock,
+//!      seccomp listener → exec; a supervisor thread logs every notified syscall
+//!   7. after the steps: scratch diff, canary matching, the evidence as JSON on stdout
+//! ```
+//!
+//! It reads a [`Job`] as JSON on stdin and writes [`Evidence`] as JSON on stdout. Every failure
+//! becomes an entry in `Evidence::errors`; it never panics on hostile input.
+
+mod capture;
+mod mounts;
+mod namespace;
+mod recorder;
+mod seccomp;
+mod step;
+
+pub use capture::client_hello_sni;
+pub use seccomp::filter as seccomp_filter;
+
+use crate::canary::{Honeytoken, Matcher, Placement};
+use crate::evidence::{EventKind, Evidence, Source};
+use crate::plan::Step;
+use crate::profile::Profile;
+use recorder::{Recorder, sample};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the runner is asked to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Host directory holding the skill's files, readable by the runner.
+    pub skill_dir: PathBuf,
+    pub profile: Profile,
+    pub steps: Vec<Step>,
+}
+
+/// The hidden command-line argument that turns a binary into the runner.
+pub const RUNNER_ARG: &str = "__sandbox-runner";
+
+/// Entry point of the runner process. Call it before any thread starts.
+pub fn runner_main() -> i32 {
+    let start = Instant::now();
+    let mut input = Vec::new();
+    let evidence = match std::io::stdin().take(64 << 20).read_to_end(&mut input) {
+        Err(e) => failed(format!("cannot read the job: {e}")),
+        Ok(_) => match serde_json::from_slice::<Job>(&input) {
+            Err(e) => failed(format!("malformed job: {e}")),
+            Ok(job) => run(&job, start),
+        },
+    };
+    emit(&evidence)
+}
+
+fn emit(evidence: &Evidence) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match serde_json::to_writer(&mut out, evidence) {
+        Ok(()) => {
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+            0
+        }
+        Err(_) => 2,
+    }
+}
+
+fn failed(why: String) -> Evidence {
+    Evidence {
+        errors: vec![why],
+        ..Evidence::default()
+    }
+}
+
+fn run(job: &Job, start: Instant) -> Evidence {
+    let mut evidence = Evidence::default();
+    let layers = &mut evidence.layers;
+    layers.kernel = namespace::kernel_release();
+    layers.landlock_abi = namespace::landlock_abi();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0
+        && let Err(e) = namespace::drop_root(namespace::UNPRIVILEGED_UID)
+    {
+        evidence
+            .errors
+            .push(format!("cannot drop root before sandboxing: {e}"));
+        return evidence;
+    }
+    // SAFETY: getuid cannot fail.
+    layers.host_uid = unsafe { libc::getuid() };
+    if layers.landlock_abi == 0 {
+        evidence.errors.push(
+            "Landlock is not available in this kernel; scripts were not run without it".into(),
+        );
+        return evidence;
+    }
+    if let Err(e) = namespace::enter() {
+        evidence.errors.push(format!(
+            "cannot create user, network, mount and PID namespaces (unprivileged user namespaces \
+             disabled?): {e}"
+        ));
+        return evidence;
+    }
+    layers.user_namespace = true;
+    layers.network_namespace = true;
+    layers.mount_namespace = true;
+    // A process that unshared its PID namespace cannot start threads, so the runner forks:
+    // the child is PID 1 of the new namespace and does the work; this process only waits.
+    // When the child ends, or dies with this process (PDEATHSIG), the kernel kills every
+    // process left in the namespace: no payload outlives the run.
+    // SAFETY: single-threaded here; the child continues as an ordinary process.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        evidence.errors.push(format!(
+            "cannot fork into the PID namespace: {}",
+            std::io::Error::last_os_error()
+        ));
+        return evidence;
+    }
+    if pid > 0 {
+        let mut status = 0;
+        // SAFETY: waitpid writes the status int.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            3
+        };
+        std::process::exit(code);
+    }
+    // The parent is outside this PID namespace (getppid() is 0 here), so its death cannot be
+    // checked by pid; it is blocked in waitpid, and PDEATHSIG covers it from here on.
+    // SAFETY: prctl takes plain integers.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    evidence.layers.pid_namespace = true;
+    run_in_namespaces(job, start, &mut evidence);
+    evidence.duration_ms = start.elapsed().as_millis() as u64;
+    std::process::exit(emit(&evidence));
+}
+
+fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
+    let profile = &job.profile;
+    let network = match namespace::network_up() {
+        Ok(()) => true,
+        Err(e) => {
+            evidence
+                .errors
+                .push(format!("cannot set up the capture network: {e}"));
+            false
+        }
+    };
+    evidence.layers.mptcp_disabled = namespace::disable_mptcp();
+    let view = match mounts::build(
+        &job.skill_dir,
+        profile.limits.scratch_mb,
+        &profile.filesystem.home,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            evidence
+                .errors
+                .push(format!("cannot build the sandbox's filesystem: {e}"));
+            return;
+        }
+    };
+    // A /proc of the new PID namespace: the supervisor's pids are numbered in it, and the
+    // payload sees no host process.
+    if let Err(e) = mounts::proc() {
+        evidence.errors.push(format!("cannot mount /proc: {e}"));
+        return;
+    }
+
+    let mut rng = rand::thread_rng();
+    let tokens: Vec<Honeytoken> = profile
+        .honeytokens
+        .plant
+        .iter()
+        .filter_map(|id| Honeytoken::generate(id, &mut rng))
+        .collect();
+    let mut env: Vec<(String, String)> = profile
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut token_files = Vec::new();
+    for token in &tokens {
+        let path = match &token.placement {
+            Placement::Env(var) => {
+                env.push((var.clone(), token.content.clone()));
+                continue;
+            }
+            Placement::Home(rel) => view.home.join(rel),
+            Placement::Work(rel) => Path::new(mounts::WORK).join(rel),
+        };
+        if let Err(e) = plant(&path, &token.content) {
+            evidence
+                .errors
+                .push(format!("cannot plant {}: {e}", token.id));
+            continue;
+        }
+        token_files.push((
+            token.id.clone(),
+            path.display().to_string(),
+            token.content.clone(),
+        ));
+    }
+    for (rel, content) in [
+        (
+            ".bashrc",
+            "# ~/.bashrc\nexport PATH=\"$HOME/.local/bin:$PATH\"\nalias ll='ls -l'\n",
+        ),
+        (
+            ".profile",
+            "# ~/.profile\n[ -f ~/.bashrc ] && . ~/.bashrc\n",
+        ),
+        (
+            ".gitconfig",
+            "[user]\n\tname = Dev\n\temail = dev@example.com\n",
+        ),
+    ] {
+        let _ = plant(&view.home.join(rel), content);
+    }
+    evidence.honeytokens = tokens.iter().map(|t| t.id.clone()).collect();
+    let home = view.home.display().to_string();
+    env.extend([
+        ("HOME".to_string(), home.clone()),
+        ("TMPDIR".to_string(), mounts::SCRATCH.to_string()),
+        ("PWD".to_string(), mounts::WORK.to_string()),
+        ("SKILL_DIR".to_string(), mounts::WORK.to_string()),
+        ("CLAUDE_SKILL_DIR".to_string(), mounts::WORK.to_string()),
+    ]);
+
+    let recorder = Arc::new(Recorder::new(start, Matcher::new(&tokens)));
+    let capture = match capture::Capture::start(
+        recorder.clone(),
+        &profile.network.tcp_ports,
+        profile.network.capture_bytes,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            evidence
+                .errors
+                .push(format!("cannot start the capture servers: {e}"));
+            return;
+        }
+    };
+    evidence.layers.network_capture = network;
+    let inotify = Inotify::watch(&token_files);
+
+    let landlock = match landlock_ruleset(profile, &home) {
+        Ok(fd) => fd,
+        Err(e) => {
+            evidence
+                .errors
+                .push(format!("cannot build the Landlock ruleset: {e}"));
+            return;
+        }
+    };
+    let confinement = step::Confinement {
+        landlock,
+        filter: seccomp::filter(),
+        env,
+        cwd: mounts::WORK.to_string(),
+    };
+    let supervisor = Arc::new(seccomp::Supervisor {
+        recorder: recorder.clone(),
+        capture: capture.clone(),
+        honeytokens: token_files
+            .iter()
+            .map(|(id, path, _)| (id.clone(), path.clone()))
+            .collect(),
+    });
+
+    let total_deadline = start + Duration::from_millis(profile.limits.total_timeout_ms);
+    let mut any_started = false;
+    for (i, s) in job.steps.iter().enumerate() {
+        if Instant::now() >= total_deadline {
+            evidence.errors.push(format!(
+                "the run's time limit ended before step {} ({})",
+                i + 1,
+                s.label
+            ));
+            break;
+        }
+        recorder.set_step(i);
+        recorder.record(
+            Source::Runner,
+            None,
+            EventKind::StepStarted {
+                label: s.label.clone(),
+                argv: s.argv.clone(),
+            },
+            &[],
+        );
+        let deadline = (Instant::now() + Duration::from_millis(profile.limits.step_timeout_ms))
+            .min(total_deadline);
+        let (outcome, lingering) = step::run(
+            s,
+            &confinement,
+            &profile.limits,
+            deadline,
+            supervisor.clone(),
+        );
+        if outcome.error.is_none() {
+            any_started = true;
+        }
+        if !lingering.is_empty() {
+            recorder.record(
+                Source::Runner,
+                None,
+                EventKind::LingeringKilled {
+                    count: lingering.len(),
+                    commands: lingering,
+                },
+                &[],
+            );
+        }
+        if let Some(inotify) = &inotify {
+            for id in inotify.opened() {
+                let path = token_files
+                    .iter()
+                    .find(|(t, _, _)| *t == id)
+                    .map(|(_, p, _)| p.clone())
+                    .unwrap_or_default();
+                recorder.record(
+                    Source::Inotify,
+                    None,
+                    EventKind::HoneytokenOpened {
+                        honeytoken: id,
+                        path,
+                    },
+                    &[],
+                );
+            }
+        }
+        recorder.record(
+            Source::Runner,
+            None,
+            EventKind::StepEnded {
+                label: s.label.clone(),
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                timed_out: outcome.timed_out,
+            },
+            &[],
+        );
+        evidence.steps.push(outcome);
+    }
+    // Every step started means every layer was applied: pre_exec fails the spawn otherwise.
+    if any_started {
+        evidence.layers.nested_user_namespace = true;
+        evidence.layers.no_new_privs = true;
+        evidence.layers.landlock_enforced = true;
+        evidence.layers.seccomp_notify = true;
+    }
+    capture.wait_idle(Duration::from_millis(1500));
+    recorder.set_step(recorder::NO_STEP);
+    scratch_diff(&recorder, &token_files);
+    let (events, dropped) = recorder.take();
+    if dropped > 0 {
+        evidence.errors.push(format!(
+            "{dropped} events beyond the timeline's limit were dropped"
+        ));
+    }
+    evidence.events = events;
+}
+
+fn plant(path: &Path, content: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, content)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Read (and execute) on the system and the skill, write on the working copy, TMPDIR and the
+/// profile's writable paths; nothing else. Abstract Unix sockets and signals are scoped to the
+/// sandbox. TCP is left to the network namespace, so the payload's connects succeed and are
+/// seen.
+fn landlock_ruleset(profile: &Profile, home: &str) -> Result<OwnedFd, String> {
+    use landlock::{
+        ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        Scope, path_beneath_rules,
+    };
+    let abi = ABI::V6;
+    let existing = |paths: &[String]| -> Vec<String> {
+        paths
+            .iter()
+            .filter(|p| Path::new(p).exists())
+            .cloned()
+            .collect()
+    };
+    let mut read = existing(&profile.filesystem.read_only);
+    read.extend([mounts::SKILL.to_string(), home.to_string()]);
+    let mut write = existing(&profile.filesystem.read_write);
+    write.extend([mounts::WORK.to_string(), mounts::SCRATCH.to_string()]);
+    let ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.scope(Scope::from_all(abi)))
+        .and_then(|r| r.create())
+        .and_then(|r| r.add_rules(path_beneath_rules(&read, AccessFs::from_read(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(&write, AccessFs::from_all(abi))))
+        .map_err(|e| e.to_string())?;
+    Option::<OwnedFd>::from(ruleset).ok_or_else(|| "Landlock is not supported".to_string())
+}
+
+/// Files left in the working copy and TMPDIR: new or changed ones are what the payload wrote.
+fn scratch_diff(recorder: &Recorder, token_files: &[(String, String, String)]) {
+    let mut budget = 5_000usize;
+    for root in [mounts::WORK, mounts::SCRATCH] {
+        let mut stack = vec![PathBuf::from(root)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if budget == 0 {
+                    return;
+                }
+                budget -= 1;
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !kind.is_file() {
+                    continue;
+                }
+                let mut content = Vec::new();
+                let Ok(file) = std::fs::File::open(&path) else {
+                    continue;
+                };
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let _ = file.take(4 << 20).read_to_end(&mut content);
+                let shown = path.display().to_string();
+                if let Ok(rel) = path.strip_prefix(mounts::WORK)
+                    && std::fs::read(Path::new(mounts::SKILL).join(rel)).ok()
+                        == Some(content.clone())
+                {
+                    continue;
+                }
+                if token_files
+                    .iter()
+                    .any(|(_, p, c)| *p == shown && c.as_bytes() == content)
+                {
+                    continue;
+                }
+                recorder.record(
+                    Source::Fsdiff,
+                    None,
+                    EventKind::FileWritten {
+                        path: shown,
+                        bytes: size,
+                        sample: sample(&content, 512),
+                    },
+                    &[(&content, "file")],
+                );
+            }
+        }
+    }
+}
+
+/// inotify on the honeytoken files: opens the kernel saw, whatever the syscall log claims.
+struct Inotify {
+    fd: OwnedFd,
+    watches: Vec<(i32, String)>,
+}
+
+impl Inotify {
+    fn watch(files: &[(String, String, String)]) -> Option<Self> {
+        // SAFETY: plain syscall; the fd is owned below.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: raw is a fresh fd.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut watches = Vec::new();
+        for (id, path, _) in files {
+            let Ok(c) = std::ffi::CString::new(path.as_str()) else {
+                continue;
+            };
+            // SAFETY: c is a valid C string.
+            let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_OPEN) };
+            if wd >= 0 {
+                watches.push((wd, id.clone()));
+            }
+        }
+        Some(Self { fd, watches })
+    }
+
+    /// Honeytokens opened since the last call.
+    fn opened(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: buf is a valid buffer of the given length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let mut at = 0usize;
+            let n = n as usize;
+            while at + 16 <= n {
+                let wd = i32::from_ne_bytes(buf[at..at + 4].try_into().unwrap_or_default());
+                let len = u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap_or_default())
+                    as usize;
+                if let Some((_, id)) = self.watches.iter().find(|(w, _)| *w == wd)
+                    && !out.contains(id)
+                {
+                    out.push(id.clone());
+                }
+                at += 16 + len;
+            }
+        }
+        out
+    }
+}

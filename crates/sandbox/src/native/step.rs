@@ -1,0 +1,342 @@
+//! Running one step: the payload process, its last layers of confinement, its supervisor.
+//!
+//! Inside `pre_exec` (after fork, before exec) only async-signal-safe calls are made, on data
+//! prepared before the fork: setsid, a nested user namespace (the payload becomes uid 1000 with
+//! no capabilities over the sandbox's namespaces), rlimits, no_new_privs, Landlock, and last the
+//! seccomp filter, whose listener fd is handed to the supervisor through a pipe and then closed
+//! in the payload so it cannot answer its own notifications.
+
+use super::recorder::sample;
+use super::seccomp::Supervisor;
+use crate::evidence::StepOutcome;
+use crate::plan::Step;
+use crate::profile::Limits;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+/// Everything the payload's confinement needs, built before the fork.
+pub struct Confinement {
+    pub landlock: OwnedFd,
+    pub filter: Vec<libc::sock_filter>,
+    pub env: Vec<(String, String)>,
+    pub cwd: String,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds are fresh and owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Writes `data` to the NUL-terminated `path`; async-signal-safe.
+///
+/// # Safety
+/// `path` must end with a NUL byte.
+unsafe fn write_file(path: &[u8], data: &[u8]) -> io::Result<()> {
+    // SAFETY: path is NUL-terminated (caller contract); data is a valid buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = libc::write(fd, data.as_ptr().cast(), data.len());
+        libc::close(fd);
+        if n != data.len() as isize {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Runs one step to its end (or its deadline), kills whatever it left running, and returns the
+/// outcome. Events go to the supervisor's recorder as they happen.
+pub fn run(
+    step: &Step,
+    confinement: &Confinement,
+    limits: &Limits,
+    deadline: Instant,
+    supervisor: Arc<Supervisor>,
+) -> (StepOutcome, Vec<String>) {
+    let started = Instant::now();
+    let mut outcome = StepOutcome {
+        label: step.label.clone(),
+        argv: step.argv.clone(),
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        duration_ms: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+        error: None,
+    };
+    let mut lingering = Vec::new();
+    if let Err(e) = run_inner(
+        step,
+        confinement,
+        limits,
+        deadline,
+        supervisor,
+        &mut outcome,
+        &mut lingering,
+    ) {
+        outcome.error = Some(e.to_string());
+    }
+    outcome.duration_ms = started.elapsed().as_millis() as u64;
+    (outcome, lingering)
+}
+
+fn run_inner(
+    step: &Step,
+    confinement: &Confinement,
+    limits: &Limits,
+    deadline: Instant,
+    supervisor: Arc<Supervisor>,
+    outcome: &mut StepOutcome,
+    lingering: &mut Vec<String>,
+) -> io::Result<()> {
+    let (ready_r, ready_w) = pipe()?;
+    let (ack_r, ack_w) = pipe()?;
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let supervisor_thread = {
+        let stop = stop.clone();
+        thread::spawn(move || -> Option<u64> {
+            let mut msg = [0u8; 16];
+            let mut ready = std::fs::File::from(ready_r);
+            ready.read_exact(&mut msg).ok()?;
+            let pid = i32::from_ne_bytes(msg[0..4].try_into().ok()?);
+            let child_fd = i32::from_ne_bytes(msg[4..8].try_into().ok()?);
+            let userns = u64::from_ne_bytes(msg[8..16].try_into().ok()?);
+            // SAFETY: plain syscalls; the returned fds are owned below.
+            let listener = unsafe {
+                let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as RawFd;
+                if pidfd < 0 {
+                    return Some(userns);
+                }
+                let pidfd = OwnedFd::from_raw_fd(pidfd);
+                let fd =
+                    libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), child_fd, 0) as RawFd;
+                if fd < 0 {
+                    return Some(userns);
+                }
+                OwnedFd::from_raw_fd(fd)
+            };
+            // SAFETY: writing one byte from a valid buffer.
+            unsafe { libc::write(ack_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+            drop(ack_w);
+            supervisor.run(listener, &stop);
+            Some(userns)
+        })
+    };
+
+    let mut command = Command::new(&step.argv[0]);
+    command
+        .args(&step.argv[1..])
+        .env_clear()
+        .envs(confinement.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&confinement.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+
+    let landlock = confinement.landlock.as_raw_fd();
+    let ready_w_raw = ready_w.as_raw_fd();
+    let ack_r_raw = ack_r.as_raw_fd();
+    let filter_ptr = confinement.filter.as_ptr() as usize;
+    let filter_len = confinement.filter.len() as u16;
+    let rlimits: [(libc::__rlimit_resource_t, u64); 4] = [
+        (libc::RLIMIT_AS, limits.memory_mb << 20),
+        (libc::RLIMIT_NPROC, limits.max_processes),
+        (libc::RLIMIT_FSIZE, limits.max_file_mb << 20),
+        (libc::RLIMIT_CORE, 0),
+    ];
+    // SAFETY: the closure only makes async-signal-safe syscalls on data captured by value or
+    // kept alive by this function (the filter, the fds) until spawn returns.
+    unsafe {
+        command.pre_exec(move || {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            write_file(b"/proc/self/setgroups\0", b"deny")?;
+            write_file(b"/proc/self/uid_map\0", b"1000 0 1")?;
+            write_file(b"/proc/self/gid_map\0", b"1000 0 1")?;
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(b"/proc/self/ns/user\0".as_ptr().cast(), &mut st) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            for (resource, value) in rlimits {
+                let limit = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                if libc::setrlimit(resource, &limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::syscall(libc::SYS_landlock_restrict_self, landlock, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let program = libc::sock_fprog {
+                len: filter_len,
+                filter: filter_ptr as *mut libc::sock_filter,
+            };
+            let mut listener = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                &program as *const libc::sock_fprog,
+            );
+            if listener < 0 {
+                // Kernels before 5.19 lack WAIT_KILLABLE_RECV.
+                listener = libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                    &program as *const libc::sock_fprog,
+                );
+            }
+            if listener < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut msg = [0u8; 16];
+            msg[0..4].copy_from_slice(&libc::getpid().to_ne_bytes());
+            msg[4..8].copy_from_slice(&(listener as i32).to_ne_bytes());
+            msg[8..16].copy_from_slice(&st.st_ino.to_ne_bytes());
+            libc::write(ready_w_raw, msg.as_ptr().cast(), msg.len());
+            let mut ack = [0u8; 1];
+            libc::read(ack_r_raw, ack.as_mut_ptr().cast(), 1);
+            libc::close(listener as i32);
+            Ok(())
+        });
+    }
+
+    let spawned = command.spawn();
+    drop(ready_w);
+    drop(ack_r);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            stop.store(true, Ordering::SeqCst);
+            let _ = supervisor_thread.join();
+            return Err(e);
+        }
+    };
+    let cap = limits.output_bytes;
+    let stdout = child.stdout.take().map(|s| read_capped(s, cap));
+    let stderr = child.stderr.take().map(|s| read_capped(s, cap));
+
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            outcome.timed_out = true;
+            // Kill the whole tree: the main process and everything it started.
+            if let Some(ns) = namespace_of(child.id()) {
+                kill_namespace(ns);
+            }
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    outcome.exit_code = status.code();
+    outcome.signal = status.signal();
+
+    stop.store(true, Ordering::SeqCst);
+    let userns = supervisor_thread.join().ok().flatten();
+    if let Some(ns) = userns {
+        *lingering = kill_namespace(ns);
+    }
+    outcome.stdout = stdout
+        .map(|h| h.join().unwrap_or_default())
+        .unwrap_or_default();
+    outcome.stderr = stderr
+        .map(|h| h.join().unwrap_or_default())
+        .unwrap_or_default();
+    Ok(())
+}
+
+fn read_capped(mut from: impl Read + Send + 'static, cap: usize) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = cap.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+        }
+        sample(&kept, cap)
+    })
+}
+
+fn namespace_of(pid: u32) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+/// Kills every process in the user namespace `ns` until none is left; returns their commands.
+pub fn kill_namespace(ns: u64) -> Vec<String> {
+    let mut killed = Vec::new();
+    for _ in 0..200 {
+        let mut found = 0;
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if namespace_of(pid as u32) != Some(ns) {
+                continue;
+            }
+            found += 1;
+            if killed.len() < 64 {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                killed.push(
+                    String::from_utf8_lossy(&cmdline)
+                        .replace('\0', " ")
+                        .trim()
+                        .to_string(),
+                );
+            }
+            // SAFETY: kill takes plain integers.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if found == 0 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    killed.sort();
+    killed.dedup();
+    killed
+}

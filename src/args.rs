@@ -28,6 +28,11 @@ pub enum Command {
     },
     /// Measure load + parse and G1 throughput over a corpus (skills/s, peak memory).
     Bench(BenchArgs),
+    /// Run G3 alone: execute a skill in the sandbox and print its timeline.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
     /// A skill's tier, decision, effective allowed-tools, sandbox profile, and why.
     Tier {
         /// Name (the newest version answers) or content hash (`sha256:…` or a hex prefix).
@@ -255,6 +260,9 @@ pub struct ScanArgs {
     /// Do not read from or write to the trust store.
     #[arg(long)]
     pub no_store: bool,
+    /// G3's sandbox profile (TOML); the bundled `sandbox-profiles/analysis.toml` by default.
+    #[arg(long, env = "SKILLGATE_SANDBOX_PROFILE")]
+    pub sandbox_profile: Option<PathBuf>,
     #[command(flatten)]
     pub llm: LlmArgs,
 }
@@ -292,4 +300,26 @@ pub struct BenchArgs {
     pub tier_lookups: Option<usize>,
     #[arg(long, short)]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SandboxCommand {
+    /// Run a skill's scripts and commands in the G3 sandbox; print the plan, the event
+    /// timeline, canary hits, the isolation layers and G3's findings.
+    Run(SandboxRunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SandboxRunArgs {
+    /// A skill folder or archive.
+    pub path: PathBuf,
+    /// Sandbox profile (TOML); the bundled analysis profile by default.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Also write the timeline as JSON lines to FILE.
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Print the whole evidence and G3's report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

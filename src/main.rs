@@ -32,6 +32,14 @@ impl From<ExitStatus> for ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The G3 runner must start single-threaded: it is this binary, re-executed, and it takes
+    // over before anything else runs.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(skillgate_sandbox::native::RUNNER_ARG))
+    {
+        let code = skillgate_sandbox::native::runner_main();
+        return ExitCode::from(u8::try_from(code).unwrap_or(2));
+    }
     let args = args::Cli::parse();
     match commands::run(args) {
         Ok(status) => status.into(),

@@ -28,7 +28,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if args.store {
         return store_overhead(&args.path);
     }
-    let pipeline = super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None)?;
+    let pipeline = super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None, None)?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let candidates = discover(&args.path);
@@ -89,7 +89,7 @@ fn store_overhead(path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     let candidates = discover(path);
     let dir = tempfile::tempdir()?;
     let st = super::store::open(Some(&dir.path().join("bench.db")), &Policy::default())?;
-    let pipeline = super::scan::build_pipeline(&gates, Policy::default(), None, Some(&st))?;
+    let pipeline = super::scan::build_pipeline(&gates, Policy::default(), None, Some(&st), None)?;
     let engine = pipeline.engine();
     let run = |store: Option<&super::store::Opened>| {
         let t = Instant::now();

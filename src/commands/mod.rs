@@ -3,6 +3,7 @@
 mod bench;
 mod lifecycle;
 mod rules;
+mod sandbox;
 mod scan;
 mod store;
 
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Scan(args) => scan::run(&args, db),
         Command::Rules { command } => rules::run(&command),
         Command::Bench(args) => bench::run(&args),
+        Command::Sandbox { command } => sandbox::run(&command),
         Command::Tier { skill, json } => lifecycle::tier(db, &skill, json),
         Command::History { skill, json } => lifecycle::history(db, &skill, json),
         Command::Event(args) => lifecycle::event(db, &args),

@@ -12,6 +12,7 @@ use skillgate_model::Bundle;
 use skillgate_model::bundle::{Candidate, discover};
 use skillgate_model::{Decision, Gate, Severity};
 use skillgate_pipeline::{Pipeline, Policy, SkillReport};
+use skillgate_sandbox::{Profile, RunnerCommand, Sandbox};
 use skillgate_static::{AdvisoryDb, StaticGate};
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
@@ -63,6 +64,7 @@ pub fn build_pipeline(
     policy: Policy,
     osv: Option<&Path>,
     store: Option<&Opened>,
+    sandbox_profile: Option<&Path>,
 ) -> anyhow::Result<Pipeline> {
     let mut db = AdvisoryDb::default();
     if let Some(st) = store {
@@ -92,7 +94,22 @@ pub fn build_pipeline(
             GateArg::G4 => Gate::G4,
         })
         .collect();
-    Ok(Pipeline::new(g1, policy, gates))
+    let g3 = gates.contains(&Gate::G3);
+    let pipeline = Pipeline::new(g1, policy, gates);
+    if !g3 {
+        return Ok(pipeline);
+    }
+    Ok(pipeline.with_sandbox(sandbox(sandbox_profile)?))
+}
+
+/// G3's sandbox: this binary as the runner, the bundled analysis profile unless one is given.
+pub fn sandbox(profile: Option<&Path>) -> anyhow::Result<Sandbox> {
+    let profile = match profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::analysis(),
+    };
+    let runner = RunnerCommand::current_exe().context("locating the skillgate binary")?;
+    Ok(Sandbox::new(runner, profile))
 }
 
 /// Evaluates one skill; with a store, serves an identical earlier scan from it or records this
@@ -165,7 +182,13 @@ pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
     } else {
         Some(store::open(db, &policy)?)
     };
-    let mut pipeline = build_pipeline(&args.gates, policy, args.osv.as_deref(), store.as_ref())?;
+    let mut pipeline = build_pipeline(
+        &args.gates,
+        policy,
+        args.osv.as_deref(),
+        store.as_ref(),
+        args.sandbox_profile.as_deref(),
+    )?;
     if let Some(url) = &args.llm.llm_url {
         let cache = store.as_ref().map(|st| {
             Arc::new(StoreAnswerCache {

@@ -15,6 +15,7 @@ pub use report::{Reason, SkillReport};
 pub use trust::{Outcome, Resolved, RuntimeReport, Standing, Trust, TrustError};
 
 use skillgate_intent::IntentGate;
+use skillgate_sandbox::Sandbox;
 use skillgate_model::bundle::{Bundle, Limits};
 use skillgate_model::{Gate, GateReport, SkillDocument};
 use skillgate_static::StaticGate;
@@ -25,6 +26,7 @@ use std::path::Path;
 pub fn registry() -> Result<skillgate_static::registry::Registry, skillgate_static::RuleError> {
     let mut r = skillgate_static::registry::Registry::load()?;
     r.register(skillgate_intent::RULES);
+    r.register(skillgate_sandbox::RULES);
     r.register(skillgate_permissions::RULES);
     Ok(r)
 }
@@ -37,11 +39,13 @@ pub struct Pipeline {
     gates: BTreeSet<Gate>,
     limits: Limits,
     llm_judge: Option<String>,
+    g3: Option<Sandbox>,
 }
 
 impl Pipeline {
     pub fn new(mut g1: StaticGate, policy: Policy, gates: BTreeSet<Gate>) -> Self {
         g1.register_rules(skillgate_intent::RULES);
+        g1.register_rules(skillgate_sandbox::RULES);
         g1.register_rules(skillgate_permissions::RULES);
         Self {
             g1,
@@ -50,7 +54,15 @@ impl Pipeline {
             gates,
             limits: Limits::default(),
             llm_judge: None,
+            g3: None,
         }
+    }
+
+    /// Runs G3 in this sandbox. Without one, G3 passes skills with nothing to execute and is
+    /// inconclusive for the rest.
+    pub fn with_sandbox(mut self, sandbox: Sandbox) -> Self {
+        self.g3 = Some(sandbox);
+        self
     }
 
     /// Adds an LLM judge after the embedded one.
@@ -65,11 +77,16 @@ impl Pipeline {
     pub fn engine(&self) -> String {
         let gates: Vec<String> = self.gates.iter().map(ToString::to_string).collect();
         format!(
-            "skillgate {} gates={} {} judge={}",
+            "skillgate {} gates={} {} judge={} g3={}",
             env!("CARGO_PKG_VERSION"),
             gates.join(","),
             self.g1.fingerprint(),
-            self.llm_judge.as_deref().unwrap_or("embedded")
+            self.llm_judge.as_deref().unwrap_or("embedded"),
+            self.g3.as_ref().map_or("none".to_string(), |s| format!(
+                "native:{}:{}",
+                s.profile().name,
+                s.profile().fingerprint()
+            ))
         )
     }
 
@@ -104,7 +121,10 @@ impl Pipeline {
                 match gate {
                     Gate::G1 => self.g1.scan(bundle, &doc),
                     Gate::G2 => self.g2.scan(&bundle.hash.to_string(), &doc, &reports),
-                    Gate::G3 => behaviour_not_built(bundle, &doc),
+                    Gate::G3 => match &self.g3 {
+                        Some(sandbox) => sandbox.check(bundle, &doc),
+                        None => no_sandbox(bundle, &doc),
+                    },
                     Gate::G4 => skillgate_permissions::check(bundle, &doc, &reports),
                 }
             };
@@ -115,9 +135,9 @@ impl Pipeline {
     }
 }
 
-/// Stands in for G3 until the sandbox lands: a skill with nothing to execute has nothing to
-/// observe; anything runnable makes the gate inconclusive, never clean.
-fn behaviour_not_built(bundle: &Bundle, doc: &SkillDocument) -> GateReport {
+/// G3 without a sandbox: a skill with nothing to execute has nothing to observe; anything
+/// runnable makes the gate inconclusive, never clean.
+fn no_sandbox(bundle: &Bundle, doc: &SkillDocument) -> GateReport {
     let scripts = bundle.scripts().count();
     let shell_blocks = doc
         .segments
@@ -138,8 +158,8 @@ fn behaviour_not_built(bundle: &Bundle, doc: &SkillDocument) -> GateReport {
     GateReport::inconclusive(
         Gate::G3,
         format!(
-            "the behavioural sandbox is not available in this build; {scripts} scripts and \
-             {shell_blocks} code blocks were not run"
+            "no sandbox was configured; {scripts} scripts and {shell_blocks} code blocks were \
+             not run"
         ),
     )
 }

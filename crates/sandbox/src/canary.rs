@@ -130,7 +130,7 @@ impl Honeytoken {
                 ),
             ),
             "crypto-wallet" => (
-                Placement::Home(".electrum/wallets/default_wallet".into()),
+                Placement::Home(".bitcoin/wallet.dat".into()),
                 format!(
                     "{{\"seed_version\": 52, \"keystore\": {{\"xprv\": \"xprv9s21ZrQH143K{core}{tail}\"}}}}\n"
                 ),

@@ -142,10 +142,15 @@ static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:https?|ftp|wss?)://(?:[^/@\s]*@)?([a-z0-9.-]+)").expect("valid regex")
 });
 
-/// Every host name or address the skill's own files mention.
+/// Every host name or address the skill's documentation (SKILL.md, references) mentions: what
+/// it tells the user it talks to. A host named only inside a script is not declared.
 pub fn declared_hosts(bundle: &Bundle) -> BTreeSet<String> {
     let mut hosts = BTreeSet::new();
-    for file in &bundle.files {
+    for file in bundle
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".md") || f.path.ends_with(".txt"))
+    {
         if let Some(text) = file.text() {
             for m in HOST.find_iter(&text) {
                 hosts.insert(m.as_str().to_ascii_lowercase());
@@ -153,6 +158,20 @@ pub fn declared_hosts(bundle: &Bundle) -> BTreeSet<String> {
         }
     }
     hosts
+}
+
+/// The registrable part of a name (`x.d.evil.example` → `evil.example`): DNS-tunnelling
+/// floods one zone with many names, and one finding per zone says it.
+fn zone(name: &str) -> String {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return name.to_string();
+    }
+    let labels: Vec<&str> = name.split('.').filter(|l| !l.is_empty()).collect();
+    let keep = match labels.as_slice() {
+        [.., second, _] if ["co", "com", "org", "net", "ac", "gov"].contains(second) => 3,
+        _ => 2,
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
 }
 
 fn is_loopback(dst: &Destination) -> bool {
@@ -198,7 +217,8 @@ fn inside_sandbox_scratch(path: &str) -> bool {
 fn credential_severity(honeytoken: &str) -> Severity {
     match honeytoken {
         "ssh-key" | "crypto-wallet" | "browser-logins" => Severity::High,
-        "dotenv" => Severity::Low,
+        // Read by every HTTP library on its own (requests, curl -n): not a signal by itself.
+        "dotenv" | "netrc" => Severity::Low,
         _ => Severity::Medium,
     }
 }
@@ -342,6 +362,7 @@ fn describe(event: &Event) -> String {
         },
         EventKind::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
         EventKind::FileWritten { path, .. } => format!("file {path}"),
+        EventKind::Connect { dst } => format!("connect to {dst}"),
         other => format!("{other:?}"),
     }
 }
@@ -349,7 +370,10 @@ fn describe(event: &Event) -> String {
 fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
     // One finding per honeytoken and sink kind; the first event is the example.
     let mut seen: BTreeMap<(String, &'static str), ()> = BTreeMap::new();
-    for (event, hit) in evidence.canary_hits() {
+    // Ground truth first: a capture server's view names the host; the syscall log's may not.
+    let mut hits: Vec<_> = evidence.canary_hits().collect();
+    hits.sort_by_key(|(e, _)| !matches!(e.source, crate::evidence::Source::Sink | crate::evidence::Source::Dns));
+    for (event, hit) in hits {
         let host = event_host(event);
         let own_service = host.as_deref().is_some_and(|h| {
             home_services(&hit.honeytoken)
@@ -464,10 +488,11 @@ fn egress(
             continue;
         }
         caps.insert(Capability::NetEgress);
+        let zone = zone(&name);
         let is_declared = declared
             .iter()
-            .any(|d| host_matches(&name, d) || host_matches(d, &name));
-        if is_declared || !reported.insert(name.clone()) {
+            .any(|d| host_matches(&name, d) || host_matches(d, &name) || zone == self::zone(d));
+        if is_declared || !reported.insert(zone.clone()) {
             continue;
         }
         findings.push(
@@ -476,7 +501,7 @@ fn egress(
                 Severity::Medium,
                 Confidence::Medium,
                 format!(
-                    "traffic to `{name}`, a host the skill does not mention: {}{}",
+                    "traffic to `{name}` (zone {zone}), which the skill's documentation never mentions: {}{}",
                     describe(event),
                     step_label(evidence, event)
                 ),
@@ -606,10 +631,15 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                         .iter()
                         .any(|w| w.ends_with(&format!("/{}", target.trim_start_matches("./"))));
                 let piped = reads_stdin && downloader_in_step.contains_key(&step);
-                if (ran_written || piped) && !reported {
+                let fetched = argv
+                    .iter()
+                    .any(|a| a.contains(crate::native::FETCHED_MARKER));
+                if (ran_written || piped || fetched) && !reported {
                     reported = true;
                     caps.insert(Capability::CodeDynamic);
-                    let what = if piped {
+                    let what = if fetched {
+                        format!("`{}` ran what a download returned", argv.join(" "))
+                    } else if piped {
                         format!(
                             "`{}` piped into `{program}`",
                             downloader_in_step.get(&step).cloned().unwrap_or_default()

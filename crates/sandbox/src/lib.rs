@@ -58,6 +58,9 @@ pub enum SandboxError {
 pub struct RunnerCommand {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// Start the runner as this uid and gid (root only): how tests show the sandbox works for
+    /// an unprivileged caller.
+    pub user: Option<u32>,
 }
 
 impl RunnerCommand {
@@ -67,6 +70,7 @@ impl RunnerCommand {
         Ok(Self {
             program: std::env::current_exe()?,
             args: vec![native::RUNNER_ARG.into()],
+            user: None,
         })
     }
 }
@@ -137,7 +141,12 @@ impl Sandbox {
 
     /// Runs a prepared job (the skill already on disk).
     pub fn run_job(&self, job: &native::Job) -> Result<Evidence, SandboxError> {
-        let mut child = Command::new(&self.runner.program)
+        let mut command = Command::new(&self.runner.program);
+        if let Some(id) = self.runner.user {
+            use std::os::unix::process::CommandExt;
+            command.uid(id).gid(id);
+        }
+        let mut child = command
             .args(&self.runner.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -115,6 +115,13 @@ impl Profile {
             .expect("the bundled analysis profile is valid")
     }
 
+    /// Short hash of the profile's content: a stored G3 result is reused only under the same one.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let json = serde_json::to_vec(self).expect("a profile serialises");
+        hex::encode(&sha2::Sha256::digest(&json)[..6])
+    }
+
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
         let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
             path: path.display().to_string(),

@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 
 const SAMPLE: usize = 2048;
 
+/// What every HTTP request gets back: a line that is a comment in sh, Python, Perl and Ruby, so
+/// a downloaded "installer" runs harmlessly — and shows up in the exec log when it is run.
+pub const FETCHED_MARKER: &str = "skillgate-fetched-payload";
+const FETCHED_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 28\r\nConnection: close\r\n\r\n# skillgate-fetched-payload\n";
+
 #[derive(Clone)]
 pub struct Capture {
     inner: Arc<Inner>,
@@ -209,8 +214,7 @@ impl Capture {
                 },
                 &[(&data[..head_len], "http-request"), (body, "http-body")],
             );
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            let _ = stream.write_all(FETCHED_RESPONSE);
             return;
         }
         self.inner.recorder.record(

@@ -23,7 +23,7 @@ mod recorder;
 mod seccomp;
 mod step;
 
-pub use capture::client_hello_sni;
+pub use capture::{FETCHED_MARKER, client_hello_sni};
 pub use seccomp::filter as seccomp_filter;
 
 use crate::canary::{Honeytoken, Matcher, Placement};
@@ -233,6 +233,10 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
         let _ = plant(&view.home.join(rel), content);
     }
     evidence.honeytokens = tokens.iter().map(|t| t.id.clone()).collect();
+    let path = shims(&profile.environment);
+    if let Some((_, value)) = env.iter_mut().find(|(k, _)| k == "PATH") {
+        *value = format!("{value}:{path}");
+    }
     let home = view.home.display().to_string();
     env.extend([
         ("HOME".to_string(), home.clone()),
@@ -377,6 +381,53 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
     evidence.events = events;
 }
 
+/// Commands skills call that a minimal host may lack. A shim stands in only when the real
+/// command is missing, and does what matters for observation: a name lookup goes to the fake
+/// DNS, a crontab install tries to write the cron table, `python` is Python 3.
+const SHIMS: &[(&str, &str)] = &[
+    ("python", "exec python3 \"$@\""),
+    ("pip", "exec python3 -m pip \"$@\""),
+    ("pip3", "exec python3 -m pip \"$@\""),
+    (
+        "nslookup",
+        "for a in \"$@\"; do case \"$a\" in -*) ;; *) getent ahosts \"$a\" ;; esac; done",
+    ),
+    (
+        "dig",
+        "for a in \"$@\"; do case \"$a\" in -*|+*|@*) ;; *) getent ahosts \"$a\" ;; esac; done",
+    ),
+    (
+        "host",
+        "for a in \"$@\"; do case \"$a\" in -*) ;; *) getent ahosts \"$a\" ;; esac; done",
+    ),
+    (
+        "crontab",
+        "case \"$1\" in -l) exit 1 ;; -r) exit 0 ;; esac; cat \"${1:--}\" > /var/spool/cron/crontabs/user",
+    ),
+];
+
+pub const SHIM_DIR: &str = "/tmp/bin";
+
+fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
+    let path = environment.get("PATH").cloned().unwrap_or_default();
+    if std::fs::create_dir_all(SHIM_DIR).is_err() {
+        return String::new();
+    }
+    for (name, body) in SHIMS {
+        let present = path
+            .split(':')
+            .any(|dir| Path::new(dir).join(name).exists());
+        if present {
+            continue;
+        }
+        let file = Path::new(SHIM_DIR).join(name);
+        if std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).is_ok() {
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    SHIM_DIR.to_string()
+}
+
 fn plant(path: &Path, content: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -403,7 +454,11 @@ fn landlock_ruleset(profile: &Profile, home: &str) -> Result<OwnedFd, String> {
             .collect()
     };
     let mut read = existing(&profile.filesystem.read_only);
-    read.extend([mounts::SKILL.to_string(), home.to_string()]);
+    read.extend([
+        mounts::SKILL.to_string(),
+        home.to_string(),
+        SHIM_DIR.to_string(),
+    ]);
     let mut write = existing(&profile.filesystem.read_write);
     write.extend([mounts::WORK.to_string(), mounts::SCRATCH.to_string()]);
     let ruleset = Ruleset::default()

@@ -393,7 +393,7 @@ impl Supervisor {
             let access = flags & libc::O_ACCMODE as u64;
             let write = access != libc::O_RDONLY as u64;
             let create = flags & libc::O_CREAT as u64 != 0;
-            if !write && is_noise(&path) {
+            if (!write && is_noise(&path)) || path.starts_with("/dev/") {
                 return None;
             }
             if let Some((id, _)) = self.honeytokens.iter().find(|(_, p)| *p == path) {

@@ -1,0 +1,135 @@
+//! `skillgate sandbox run`: G3 alone, with its whole timeline.
+
+use crate::ExitStatus;
+use crate::args::SandboxCommand;
+use anyhow::Context;
+use skillgate_model::bundle::{Bundle, Limits};
+use skillgate_model::{GateStatus, SkillDocument};
+use skillgate_sandbox::evidence::{Event, EventKind};
+use std::io::Write;
+
+pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
+    let SandboxCommand::Run(args) = command;
+    let bundle = Bundle::load(&args.path, &Limits::default())
+        .with_context(|| format!("loading {}", args.path.display()))?;
+    let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
+    let sandbox = super::scan::sandbox(args.profile.as_deref())?;
+    let plan = sandbox.plan(&bundle, &doc);
+    let evidence = if plan.steps.is_empty() {
+        Default::default()
+    } else {
+        sandbox.run(&bundle, &plan)?
+    };
+    let report = skillgate_sandbox::findings::report(&bundle, &plan, &evidence, "native sandbox");
+    if let Some(path) = &args.events {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for event in &evidence.events {
+            serde_json::to_writer(&mut out, event)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    if args.json {
+        let value = serde_json::json!({ "plan": plan, "evidence": evidence, "report": report });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("plan ({} steps):", plan.steps.len());
+        for (i, step) in plan.steps.iter().enumerate() {
+            println!("  [{i}] {}", step.label);
+        }
+        for not_run in &plan.not_run {
+            println!("  not run: {not_run}");
+        }
+        println!("timeline:");
+        for event in &evidence.events {
+            println!("  {}", line(event));
+        }
+        println!("steps:");
+        for (i, s) in evidence.steps.iter().enumerate() {
+            let end = match (s.exit_code, s.signal, &s.error) {
+                (_, _, Some(e)) => format!("did not start: {e}"),
+                (Some(c), _, _) => format!("exit {c}"),
+                (_, Some(sig), _) => format!("signal {sig}"),
+                _ => "?".into(),
+            };
+            let timeout = if s.timed_out { ", time limit" } else { "" };
+            println!("  [{i}] {} — {end}{timeout} ({} ms)", s.label, s.duration_ms);
+        }
+        println!("G3 {}: {}", report.status, report.note.as_deref().unwrap_or(""));
+        for f in &report.findings {
+            println!("  {} {} {}", f.code, f.severity, f.message);
+        }
+    }
+    Ok(if report.status == GateStatus::Fail {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn line(event: &Event) -> String {
+    let step = event.step.map(|s| format!("[{s}]")).unwrap_or_default();
+    let what = match &event.kind {
+        EventKind::StepStarted { label, .. } => format!("start {label}"),
+        EventKind::StepEnded {
+            exit_code, signal, timed_out, ..
+        } => format!("end exit={exit_code:?} signal={signal:?} timed_out={timed_out}"),
+        EventKind::LingeringKilled { count, commands } => {
+            format!("killed {count} lingering: {}", commands.join(" | "))
+        }
+        EventKind::FileOpen { path, write, .. } => {
+            format!("open{} {path}", if *write { " (write)" } else { "" })
+        }
+        EventKind::FileUnlink { path } => format!("unlink {path}"),
+        EventKind::FileRename { from, to } => format!("rename {from} -> {to}"),
+        EventKind::Exec { path, argv } => format!("exec {path}: {}", argv.join(" ")),
+        EventKind::Connect { dst } => format!("connect {dst}"),
+        EventKind::Bind { addr } => format!("bind {addr}"),
+        EventKind::Send { dst, bytes, sample } => format!(
+            "send {bytes} B{} {sample}",
+            dst.as_ref().map(|d| format!(" to {d}")).unwrap_or_default()
+        ),
+        EventKind::DnsQuery { name, qtype, answer } => format!(
+            "dns {qtype} {name}{}",
+            answer.as_ref().map(|a| format!(" -> {a}")).unwrap_or_default()
+        ),
+        EventKind::HttpRequest {
+            method, host, target, body, ..
+        } => format!(
+            "http {method} {}{target} body={body}",
+            host.as_deref().unwrap_or("?")
+        ),
+        EventKind::TlsClientHello { dst, sni } => {
+            format!("tls {dst} sni={}", sni.as_deref().unwrap_or("-"))
+        }
+        EventKind::RawPayload { dst, bytes, sample } => format!("data {bytes} B to {dst}: {sample}"),
+        EventKind::HoneytokenOpened { honeytoken, path } => format!("honeytoken {honeytoken} opened: {path}"),
+        EventKind::FileWritten { path, bytes, .. } => format!("wrote {path} ({bytes} B)"),
+    };
+    let canaries: Vec<String> = event
+        .canaries
+        .iter()
+        .map(|c| format!("{} ({}, {})", c.honeytoken, c.transform, c.place))
+        .collect();
+    let hit = if canaries.is_empty() {
+        String::new()
+    } else {
+        format!("   <== CANARY {}", canaries.join(", "))
+    };
+    let mut text = format!(
+        "+{:>5}ms {step:<4} {:<8} {what}{hit}",
+        event.t_ms,
+        format!("{:?}", event.source).to_lowercase()
+    );
+    if text.len() > 400 {
+        let mut cut = 400;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}

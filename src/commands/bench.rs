@@ -28,7 +28,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if args.store {
         return store_overhead(&args.path);
     }
-    let pipeline = super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None, None)?;
+    let pipeline =
+        super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None, None)?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let candidates = discover(&args.path);

@@ -55,9 +55,16 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
                 _ => "?".into(),
             };
             let timeout = if s.timed_out { ", time limit" } else { "" };
-            println!("  [{i}] {} — {end}{timeout} ({} ms)", s.label, s.duration_ms);
+            println!(
+                "  [{i}] {} — {end}{timeout} ({} ms)",
+                s.label, s.duration_ms
+            );
         }
-        println!("G3 {}: {}", report.status, report.note.as_deref().unwrap_or(""));
+        println!(
+            "G3 {}: {}",
+            report.status,
+            report.note.as_deref().unwrap_or("")
+        );
         for f in &report.findings {
             println!("  {} {} {}", f.code, f.severity, f.message);
         }
@@ -74,7 +81,10 @@ fn line(event: &Event) -> String {
     let what = match &event.kind {
         EventKind::StepStarted { label, .. } => format!("start {label}"),
         EventKind::StepEnded {
-            exit_code, signal, timed_out, ..
+            exit_code,
+            signal,
+            timed_out,
+            ..
         } => format!("end exit={exit_code:?} signal={signal:?} timed_out={timed_out}"),
         EventKind::LingeringKilled { count, commands } => {
             format!("killed {count} lingering: {}", commands.join(" | "))
@@ -91,12 +101,23 @@ fn line(event: &Event) -> String {
             "send {bytes} B{} {sample}",
             dst.as_ref().map(|d| format!(" to {d}")).unwrap_or_default()
         ),
-        EventKind::DnsQuery { name, qtype, answer } => format!(
+        EventKind::DnsQuery {
+            name,
+            qtype,
+            answer,
+        } => format!(
             "dns {qtype} {name}{}",
-            answer.as_ref().map(|a| format!(" -> {a}")).unwrap_or_default()
+            answer
+                .as_ref()
+                .map(|a| format!(" -> {a}"))
+                .unwrap_or_default()
         ),
         EventKind::HttpRequest {
-            method, host, target, body, ..
+            method,
+            host,
+            target,
+            body,
+            ..
         } => format!(
             "http {method} {}{target} body={body}",
             host.as_deref().unwrap_or("?")
@@ -104,8 +125,12 @@ fn line(event: &Event) -> String {
         EventKind::TlsClientHello { dst, sni } => {
             format!("tls {dst} sni={}", sni.as_deref().unwrap_or("-"))
         }
-        EventKind::RawPayload { dst, bytes, sample } => format!("data {bytes} B to {dst}: {sample}"),
-        EventKind::HoneytokenOpened { honeytoken, path } => format!("honeytoken {honeytoken} opened: {path}"),
+        EventKind::RawPayload { dst, bytes, sample } => {
+            format!("data {bytes} B to {dst}: {sample}")
+        }
+        EventKind::HoneytokenOpened { honeytoken, path } => {
+            format!("honeytoken {honeytoken} opened: {path}")
+        }
         EventKind::FileWritten { path, bytes, .. } => format!("wrote {path} ({bytes} B)"),
     };
     let canaries: Vec<String> = event

@@ -15,9 +15,9 @@ pub use report::{Reason, SkillReport};
 pub use trust::{Outcome, Resolved, RuntimeReport, Standing, Trust, TrustError};
 
 use skillgate_intent::IntentGate;
-use skillgate_sandbox::Sandbox;
 use skillgate_model::bundle::{Bundle, Limits};
 use skillgate_model::{Gate, GateReport, SkillDocument};
+use skillgate_sandbox::Sandbox;
 use skillgate_static::StaticGate;
 use std::collections::BTreeSet;
 use std::path::Path;

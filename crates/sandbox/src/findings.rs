@@ -372,7 +372,12 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
     let mut seen: BTreeMap<(String, &'static str), ()> = BTreeMap::new();
     // Ground truth first: a capture server's view names the host; the syscall log's may not.
     let mut hits: Vec<_> = evidence.canary_hits().collect();
-    hits.sort_by_key(|(e, _)| !matches!(e.source, crate::evidence::Source::Sink | crate::evidence::Source::Dns));
+    hits.sort_by_key(|(e, _)| {
+        !matches!(
+            e.source,
+            crate::evidence::Source::Sink | crate::evidence::Source::Dns
+        )
+    });
     for (event, hit) in hits {
         let host = event_host(event);
         let own_service = host.as_deref().is_some_and(|h| {

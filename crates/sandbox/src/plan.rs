@@ -213,8 +213,8 @@ mod tests {
             labels,
             [
                 "SKILL.md:5 inline command",
-                "SKILL.md:7 shell block",
-                "SKILL.md:11 shell block",
+                "SKILL.md:8 shell block",
+                "SKILL.md:12 shell block",
                 "scripts/other.sh",
                 "scripts/other.sh --help",
             ]

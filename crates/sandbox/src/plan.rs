@@ -68,6 +68,9 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
             }
             Segment::Prose { line, text } => {
                 for (offset, prose_line) in text.lines().enumerate() {
+                    if skillgate_model::skill_md::quoted_as_example(prose_line) {
+                        continue;
+                    }
                     for cap in INLINE_COMMAND.captures_iter(prose_line) {
                         let command = cap[1].trim();
                         if !command.contains(' ') {

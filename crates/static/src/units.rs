@@ -192,25 +192,6 @@ const COMMAND_WORDS: &[&str] = &[
 
 /// A line that quotes a command as an example or a warning rather than telling the agent to run
 /// it. The line is still scanned as prose either way.
-fn quoted_as_example(line: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "such as",
-        "attacker",
-        "malicious",
-        "dangerous",
-        "never ",
-        "do not run",
-        "don't run",
-        "avoid running",
-        "e.g.",
-        "for example",
-        "indicator",
-        "ioc",
-    ];
-    let line = line.to_lowercase();
-    MARKERS.iter().any(|m| line.contains(m))
-}
-
 /// Inline code spans in prose that are shell or Python commands, as units of their own.
 fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>) {
     let mut rest = text;
@@ -246,7 +227,7 @@ fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>)
         };
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        if quoted_as_example(&text[line_start..line_end]) {
+        if skillgate_model::skill_md::quoted_as_example(&text[line_start..line_end]) {
             continue;
         }
         let line = first_line + text[..start].matches('\n').count() as u32;

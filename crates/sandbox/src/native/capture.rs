@@ -88,7 +88,7 @@ impl Capture {
         if port == 0 || !self.inner.tcp.lock().expect("tcp set").insert(port) {
             return Ok(());
         }
-        let listener = bind_dual(port, |a| TcpListener::bind(a))?;
+        let listener = bind_dual(port, TcpListener::bind)?;
         let capture = self.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -108,7 +108,7 @@ impl Capture {
         if port == 0 || !self.inner.udp.lock().expect("udp set").insert(port) {
             return Ok(());
         }
-        let socket = bind_dual(port, |a| UdpSocket::bind(a))?;
+        let socket = bind_dual(port, UdpSocket::bind)?;
         let capture = self.clone();
         thread::spawn(move || {
             let mut buf = vec![0u8; 65536];

@@ -273,6 +273,9 @@ impl Memory {
     }
 }
 
+/// What a notification logs, with the raw bytes to search for canaries and where they were.
+type Observed = Option<(EventKind, Vec<(Vec<u8>, &'static str)>)>;
+
 enum Address {
     Ip(SocketAddr),
     Unix(String),
@@ -379,11 +382,7 @@ impl Supervisor {
         self.capture.destination(*addr, "ip")
     }
 
-    #[allow(clippy::type_complexity)]
-    fn decode(
-        &self,
-        req: &libc::seccomp_notif,
-    ) -> Option<(EventKind, Vec<(Vec<u8>, &'static str)>)> {
+    fn decode(&self, req: &libc::seccomp_notif) -> Observed {
         let tid = req.pid;
         let a = req.data.args;
         let nr = libc::c_long::from(req.data.nr);
@@ -537,11 +536,7 @@ impl Supervisor {
         }
     }
 
-    fn send_event(
-        &self,
-        dst: Option<Destination>,
-        data: Vec<u8>,
-    ) -> Option<(EventKind, Vec<(Vec<u8>, &'static str)>)> {
+    fn send_event(&self, dst: Option<Destination>, data: Vec<u8>) -> Observed {
         Some((
             EventKind::Send {
                 dst,

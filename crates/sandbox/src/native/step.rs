@@ -178,7 +178,7 @@ fn run_inner(
             write_file(b"/proc/self/uid_map\0", b"1000 0 1")?;
             write_file(b"/proc/self/gid_map\0", b"1000 0 1")?;
             let mut st: libc::stat = std::mem::zeroed();
-            if libc::stat(b"/proc/self/ns/user\0".as_ptr().cast(), &mut st) != 0 {
+            if libc::stat(c"/proc/self/ns/user".as_ptr(), &mut st) != 0 {
                 return Err(io::Error::last_os_error());
             }
             for (resource, value) in rlimits {

@@ -298,6 +298,10 @@ pub struct BenchArgs {
     /// Measure `tier` lookups on a synthetic store of this many skills.
     #[arg(long, value_name = "SKILLS")]
     pub tier_lookups: Option<usize>,
+    /// Measure G3: sandbox overhead (`/bin/true` inside, start to exit) and G3 time per skill
+    /// with something to run, over PATH (at most this many skills).
+    #[arg(long, value_name = "SKILLS")]
+    pub g3: Option<usize>,
     #[arg(long, short)]
     pub jobs: Option<usize>,
 }

@@ -28,6 +28,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if args.store {
         return store_overhead(&args.path);
     }
+    if let Some(n) = args.g3 {
+        return g3(&args.path, n);
+    }
     let pipeline =
         super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None, None)?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
@@ -223,5 +226,89 @@ fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
             v.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
         );
     }
+    Ok(ExitStatus::Success)
+}
+
+/// Sandbox overhead and G3 time per skill, sequentially (one sandbox at a time).
+fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
+    use skillgate_sandbox::{Step, native::Job};
+    let sandbox = super::scan::sandbox(None)?;
+    let empty = tempfile::tempdir()?;
+    std::fs::write(
+        empty.path().join("SKILL.md"),
+        "---\nname: x\ndescription: y\n---\n",
+    )?;
+    std::fs::set_permissions(
+        empty.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let job = Job {
+        skill_dir: empty.path().to_path_buf(),
+        profile: sandbox.profile().clone(),
+        steps: vec![Step {
+            label: "true".into(),
+            argv: vec!["/bin/true".into()],
+        }],
+    };
+    let mut whole = Vec::new();
+    let mut inside = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let evidence = sandbox.run_job(&job)?;
+        whole.push(t.elapsed());
+        anyhow::ensure!(
+            evidence.errors.is_empty()
+                && evidence.steps.first().and_then(|s| s.exit_code) == Some(0),
+            "the sandbox did not run /bin/true: {:?}",
+            evidence.errors
+        );
+        inside.push(Duration::from_millis(evidence.steps[0].duration_ms));
+    }
+    whole.sort();
+    inside.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "sandbox overhead, /bin/true, 50 runs: runner start to exit median {:.1} ms (p95 {:.1}); \
+         the step alone (fork, confinement, exec, exit) median {:.1} ms",
+        ms(percentile(&whole, 0.5)),
+        ms(percentile(&whole, 0.95)),
+        ms(percentile(&inside, 0.5))
+    );
+
+    let limits = Limits::default();
+    let mut times = Vec::new();
+    let mut steps = 0usize;
+    let mut candidates_seen = 0usize;
+    for candidate in discover(path) {
+        if times.len() >= max_skills {
+            break;
+        }
+        candidates_seen += 1;
+        let Ok(bundle) = Bundle::load(candidate.path(), &limits) else {
+            continue;
+        };
+        let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
+        let plan = sandbox.plan(&bundle, &doc);
+        if plan.steps.is_empty() {
+            continue;
+        }
+        let t = Instant::now();
+        let evidence = sandbox.run(&bundle, &plan)?;
+        times.push(t.elapsed());
+        steps += evidence.steps.len();
+    }
+    times.sort();
+    if times.is_empty() {
+        println!("G3 per skill: no skill under the path has anything to run");
+        return Ok(ExitStatus::Success);
+    }
+    println!(
+        "G3 per skill with something to run: {} skills (of {candidates_seen} looked at), {steps} steps; \
+         median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        times.len(),
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        times.last().copied().map_or(f64::NAN, ms)
+    );
     Ok(ExitStatus::Success)
 }

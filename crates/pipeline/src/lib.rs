@@ -136,30 +136,17 @@ impl Pipeline {
 }
 
 /// G3 without a sandbox: a skill with nothing to execute has nothing to observe; anything
-/// runnable makes the gate inconclusive, never clean.
+/// runnable makes the gate inconclusive, never clean. "Runnable" is the sandbox's own plan.
 fn no_sandbox(bundle: &Bundle, doc: &SkillDocument) -> GateReport {
-    let scripts = bundle.scripts().count();
-    let shell_blocks = doc
-        .segments
-        .iter()
-        .filter(|s| {
-            matches!(s, skillgate_model::skill_md::Segment::Code { lang, .. }
-                if matches!(lang.as_str(), "sh" | "bash" | "shell" | "zsh" | "console" | "python" | "py" | "python3"))
-        })
-        .count();
-    if scripts == 0 && shell_blocks == 0 {
-        let mut report = GateReport::skipped(
-            Gate::G3,
-            "nothing to execute: no scripts, no shell or Python blocks",
-        );
-        report.status = skillgate_model::GateStatus::Pass;
-        return report;
+    let plan = skillgate_sandbox::plan::plan(bundle, doc, usize::MAX);
+    if plan.is_empty() {
+        return skillgate_sandbox::nothing_to_execute();
     }
     GateReport::inconclusive(
         Gate::G3,
         format!(
-            "no sandbox was configured; {scripts} scripts and {shell_blocks} code blocks were \
-             not run"
+            "no sandbox was configured; {} steps were not run",
+            plan.steps.len() + plan.not_run.len()
         ),
     )
 }

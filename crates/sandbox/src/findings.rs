@@ -272,15 +272,13 @@ pub fn report(bundle: &Bundle, plan: &Plan, evidence: &Evidence, runner: &str) -
         problems.push(format!("isolation layers missing: {}", missing.join(", ")));
     }
     let started = evidence.steps.iter().filter(|s| s.error.is_none()).count();
-    if !plan.steps.is_empty() && started == 0 && problems.is_empty() {
-        problems.push(format!(
-            "no step could start: {}",
-            evidence
-                .steps
-                .first()
-                .and_then(|s| s.error.clone())
-                .unwrap_or_default()
-        ));
+    let failed: Vec<String> = evidence
+        .steps
+        .iter()
+        .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.label)))
+        .collect();
+    if !failed.is_empty() {
+        problems.push(format!("steps that could not start: {}", failed.join("; ")));
     }
     if !plan.not_run.is_empty() {
         problems.push(format!("not run: {}", plan.not_run.join("; ")));
@@ -550,6 +548,13 @@ fn egress(
     }
 }
 
+fn persistence_attempt(path: &str, message: String) -> Finding {
+    finding("SK904", Severity::High, Confidence::High, message)
+        .with_capability(Capability::Persistence)
+        .with_stage(KillChainStage::Persistence)
+        .with_evidence(path)
+}
+
 fn filesystem(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
     let mut persistence = BTreeSet::new();
     let mut destructive = Vec::new();
@@ -560,37 +565,23 @@ fn filesystem(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTree
                 caps.insert(Capability::FsWrite);
                 if is_persistence_path(path) && persistence.insert(path.clone()) {
                     caps.insert(Capability::Persistence);
-                    findings.push(
-                        finding(
-                            "SK904",
-                            Severity::High,
-                            Confidence::High,
-                            format!(
-                                "write to `{path}`, which runs at login or on a schedule{}",
-                                step_label(evidence, event)
-                            ),
-                        )
-                        .with_capability(Capability::Persistence)
-                        .with_stage(KillChainStage::Persistence)
-                        .with_evidence(path),
-                    );
+                    findings.push(persistence_attempt(
+                        path,
+                        format!(
+                            "write to `{path}`, which runs at login or on a schedule{}",
+                            step_label(evidence, event)
+                        ),
+                    ));
                 }
             }
             EventKind::FileRename { from, to } => {
                 caps.insert(Capability::FsWrite);
                 if is_persistence_path(to) && persistence.insert(to.clone()) {
                     caps.insert(Capability::Persistence);
-                    findings.push(
-                        finding(
-                            "SK904",
-                            Severity::High,
-                            Confidence::High,
-                            format!("rename onto `{to}`{}", step_label(evidence, event)),
-                        )
-                        .with_capability(Capability::Persistence)
-                        .with_stage(KillChainStage::Persistence)
-                        .with_evidence(to),
-                    );
+                    findings.push(persistence_attempt(
+                        to,
+                        format!("rename onto `{to}`{}", step_label(evidence, event)),
+                    ));
                 }
                 if hurts_user(from) {
                     destructive.push((event, format!("rename of `{from}`")));

@@ -101,12 +101,7 @@ impl Sandbox {
     pub fn check(&self, bundle: &Bundle, doc: &SkillDocument) -> GateReport {
         let plan = self.plan(bundle, doc);
         if plan.is_empty() {
-            let mut report = GateReport::skipped(
-                Gate::G3,
-                "nothing to execute: no scripts, no shell or Python blocks, no commands",
-            );
-            report.status = skillgate_model::GateStatus::Pass;
-            return report;
+            return nothing_to_execute();
         }
         if plan.steps.is_empty() {
             return GateReport::inconclusive(
@@ -196,6 +191,18 @@ impl Sandbox {
                 String::from_utf8_lossy(&err).trim()
             ))
         })
+    }
+}
+
+/// G3's report for a skill whose [`Plan`] is empty: there is nothing to observe, so nothing
+/// was left unobserved.
+pub fn nothing_to_execute() -> GateReport {
+    GateReport {
+        status: skillgate_model::GateStatus::Pass,
+        ..GateReport::skipped(
+            Gate::G3,
+            "nothing to execute: no scripts, no shell or Python blocks, no commands",
+        )
     }
 }
 

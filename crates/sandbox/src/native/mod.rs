@@ -505,8 +505,8 @@ fn scratch_diff(recorder: &Recorder, token_files: &[(String, String, String)]) {
                 let _ = file.take(4 << 20).read_to_end(&mut content);
                 let shown = path.display().to_string();
                 if let Ok(rel) = path.strip_prefix(mounts::WORK)
-                    && std::fs::read(Path::new(mounts::SKILL).join(rel)).ok()
-                        == Some(content.clone())
+                    && std::fs::read(Path::new(mounts::SKILL).join(rel))
+                        .is_ok_and(|original| original == content)
                 {
                     continue;
                 }

@@ -75,6 +75,14 @@ pub const NOTIFIED: &[libc::c_long] = &[
     libc::SYS_renameat2,
 ];
 
+/// Appends "syscall `nr` fails with `error`" for each of `syscalls`.
+fn deny(f: &mut Vec<libc::sock_filter>, error: i32, syscalls: &[libc::c_long]) {
+    for &nr in syscalls {
+        f.push(jump(libc::BPF_JEQ, nr as u32, 0, 1));
+        f.push(stmt(RET, errno(error)));
+    }
+}
+
 /// The classic-BPF program (x86_64).
 pub fn filter() -> Vec<libc::sock_filter> {
     let mut f = vec![
@@ -95,47 +103,49 @@ pub fn filter() -> Vec<libc::sock_filter> {
         stmt(RET, errno(libc::EPERM)),
         stmt(LOAD, NR),
     ]);
-    for nr in [
-        libc::SYS_unshare,
-        libc::SYS_setns,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_chroot,
-        libc::SYS_keyctl,
-        libc::SYS_add_key,
-        libc::SYS_request_key,
-        libc::SYS_perf_event_open,
-        libc::SYS_userfaultfd,
-        libc::SYS_open_tree,
-        libc::SYS_move_mount,
-        libc::SYS_fsopen,
-        libc::SYS_fsconfig,
-        libc::SYS_fsmount,
-        libc::SYS_fspick,
-        libc::SYS_mount_setattr,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_kexec_load,
-        libc::SYS_ioperm,
-        libc::SYS_iopl,
-    ] {
-        f.push(jump(libc::BPF_JEQ, nr as u32, 0, 1));
-        f.push(stmt(RET, errno(libc::EPERM)));
-    }
-    for nr in [
-        libc::SYS_clone3,
-        libc::SYS_io_uring_setup,
-        libc::SYS_io_uring_enter,
-        libc::SYS_io_uring_register,
-        libc::SYS_ptrace,
-        libc::SYS_bpf,
-        libc::SYS_process_vm_writev,
-        libc::SYS_pidfd_getfd,
-    ] {
-        f.push(jump(libc::BPF_JEQ, nr as u32, 0, 1));
-        f.push(stmt(RET, errno(libc::ENOSYS)));
-    }
+    deny(
+        &mut f,
+        libc::EPERM,
+        &[
+            libc::SYS_unshare,
+            libc::SYS_setns,
+            libc::SYS_mount,
+            libc::SYS_umount2,
+            libc::SYS_pivot_root,
+            libc::SYS_chroot,
+            libc::SYS_keyctl,
+            libc::SYS_add_key,
+            libc::SYS_request_key,
+            libc::SYS_perf_event_open,
+            libc::SYS_userfaultfd,
+            libc::SYS_open_tree,
+            libc::SYS_move_mount,
+            libc::SYS_fsopen,
+            libc::SYS_fsconfig,
+            libc::SYS_fsmount,
+            libc::SYS_fspick,
+            libc::SYS_mount_setattr,
+            libc::SYS_init_module,
+            libc::SYS_finit_module,
+            libc::SYS_kexec_load,
+            libc::SYS_ioperm,
+            libc::SYS_iopl,
+        ],
+    );
+    deny(
+        &mut f,
+        libc::ENOSYS,
+        &[
+            libc::SYS_clone3,
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+            libc::SYS_ptrace,
+            libc::SYS_bpf,
+            libc::SYS_process_vm_writev,
+            libc::SYS_pidfd_getfd,
+        ],
+    );
     // socket(): MPTCP bypasses Landlock's TCP rules; AF_UNIX would reach host sockets that
     // Landlock below ABI 9 does not cover. socketpair stays allowed.
     f.extend([
@@ -392,7 +402,8 @@ impl Supervisor {
             let access = flags & libc::O_ACCMODE as u64;
             let write = access != libc::O_RDONLY as u64;
             let create = flags & libc::O_CREAT as u64 != 0;
-            if (!write && is_noise(&path)) || path.starts_with("/dev/") {
+            // Terminals and /dev/null are opened for writing by every shell.
+            if path.starts_with("/dev/") || (!write && is_noise(&path)) {
                 return None;
             }
             if let Some((id, _)) = self.honeytokens.iter().find(|(_, p)| *p == path) {

@@ -264,6 +264,50 @@ fn sarif_has_required_structure() {
     }
 }
 
+/// The SARIF log validates against the OASIS SARIF 2.1.0 JSON schema (tests/data/SOURCES.md),
+/// over the whole own corpus plus a bundle that cannot be read, so tool notifications are
+/// covered too.
+#[test]
+fn sarif_validates_against_the_2_1_0_schema() {
+    // The published schema's `language` patterns (run, toolComponent) carry a stray `]` that a
+    // strict ECMA-262 `format: regex` check refuses while compiling the schema. We never emit
+    // `language`; the intended pattern is substituted so every other check, URI formats above
+    // all, stays on.
+    let schema_text = include_str!("data/sarif-schema-2.1.0.json").replace(
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+        r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
+    );
+    let schema: Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::draft7::new(&schema).expect("schema compiles");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir_all(broken.join("SKILL.md")).unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let out = skillgate()
+        .args(["scan", "--no-store", "--format", "sarif"])
+        .arg(&corpus)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .take(20)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "SARIF schema violations:\n{}", errors.join("\n"));
+    assert!(
+        doc["runs"][0]["results"].as_array().unwrap().len() > 50,
+        "the corpus produces results"
+    );
+
+    // A document the schema must refuse, so the check itself is live.
+    let mut tampered = doc.clone();
+    tampered["runs"][0]["results"][0]["level"] = Value::from("catastrophic");
+    assert!(!validator.is_valid(&tampered));
+}
+
 #[test]
 fn exit_codes_and_jsonl() {
     let tmp = tempfile::tempdir().unwrap();

@@ -260,11 +260,22 @@ pub struct ScanArgs {
     /// Do not read from or write to the trust store.
     #[arg(long)]
     pub no_store: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// How G3 runs a skill.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SandboxArgs {
     /// G3's sandbox profile (TOML); the bundled `sandbox-profiles/analysis.toml` by default.
     #[arg(long, env = "SKILLGATE_SANDBOX_PROFILE")]
     pub sandbox_profile: Option<PathBuf>,
-    #[command(flatten)]
-    pub llm: LlmArgs,
+    /// G3's runners: `native` (namespaces, Landlock, seccomp), `wasi` (Python in wasmtime), or
+    /// `both` (native for everything, WASI for the Python too).
+    #[arg(long, env = "SKILLGATE_SANDBOX_RUNNER", default_value = "both")]
+    pub sandbox_runner: skillgate_sandbox::Runners,
 }
 
 /// The optional LLM judge (G2), over any OpenAI-compatible endpoint.
@@ -320,6 +331,9 @@ pub struct SandboxRunArgs {
     /// Sandbox profile (TOML); the bundled analysis profile by default.
     #[arg(long)]
     pub profile: Option<PathBuf>,
+    /// `native`, `wasi` (the skill's pure Python in wasmtime) or `both`.
+    #[arg(long, default_value = "both")]
+    pub runner: skillgate_sandbox::Runners,
     /// Also write the timeline as JSON lines to FILE.
     #[arg(long)]
     pub events: Option<PathBuf>,

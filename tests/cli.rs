@@ -296,7 +296,11 @@ fn sarif_validates_against_the_2_1_0_schema() {
         .take(20)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "SARIF schema violations:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "SARIF schema violations:\n{}",
+        errors.join("\n")
+    );
     assert!(
         doc["runs"][0]["results"].as_array().unwrap().len() > 50,
         "the corpus produces results"

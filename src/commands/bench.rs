@@ -31,8 +31,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = args.g3 {
         return g3(&args.path, n);
     }
-    let pipeline =
-        super::scan::build_pipeline(&[GateArg::G1], Policy::default(), None, None, None)?;
+    let pipeline = super::scan::build_pipeline(
+        &[GateArg::G1],
+        Policy::default(),
+        None,
+        None,
+        &Default::default(),
+    )?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let start = Instant::now();
     let candidates = discover(&args.path);
@@ -93,7 +98,13 @@ fn store_overhead(path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     let candidates = discover(path);
     let dir = tempfile::tempdir()?;
     let st = super::store::open(Some(&dir.path().join("bench.db")), &Policy::default())?;
-    let pipeline = super::scan::build_pipeline(&gates, Policy::default(), None, Some(&st), None)?;
+    let pipeline = super::scan::build_pipeline(
+        &gates,
+        Policy::default(),
+        None,
+        Some(&st),
+        &Default::default(),
+    )?;
     let engine = pipeline.engine();
     let run = |store: Option<&super::store::Opened>| {
         let t = Instant::now();
@@ -232,7 +243,7 @@ fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
 /// Sandbox overhead and G3 time per skill, sequentially (one sandbox at a time).
 fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
     use skillgate_sandbox::{Step, native::Job};
-    let sandbox = super::scan::sandbox(None)?;
+    let sandbox = super::scan::sandbox(None, skillgate_sandbox::Runners::Native)?;
     let empty = tempfile::tempdir()?;
     std::fs::write(
         empty.path().join("SKILL.md"),

@@ -348,7 +348,13 @@ pub fn rescan(db: Option<&Path>, args: &RescanArgs) -> anyhow::Result<ExitStatus
         out
     };
     let all_gates = [GateArg::G1, GateArg::G2, GateArg::G3, GateArg::G4];
-    let pipeline = build_pipeline(&all_gates, policy, args.osv.as_deref(), Some(&st), None)?;
+    let pipeline = build_pipeline(
+        &all_gates,
+        policy,
+        args.osv.as_deref(),
+        Some(&st),
+        &Default::default(),
+    )?;
     let engine = pipeline.engine();
     let mut changes = Vec::new();
     let mut problems = 0;

@@ -13,14 +13,13 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
     let bundle = Bundle::load(&args.path, &Limits::default())
         .with_context(|| format!("loading {}", args.path.display()))?;
     let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
-    let sandbox = super::scan::sandbox(args.profile.as_deref())?;
-    let plan = sandbox.plan(&bundle, &doc);
-    let evidence = if plan.steps.is_empty() {
-        Default::default()
-    } else {
-        sandbox.run(&bundle, &plan)?
-    };
-    let report = skillgate_sandbox::findings::report(&bundle, &plan, &evidence, "native sandbox");
+    let sandbox = super::scan::sandbox(args.profile.as_deref(), args.runner)?;
+    let skillgate_sandbox::Observation {
+        plan,
+        python,
+        evidence,
+        report,
+    } = sandbox.observe(&bundle, &doc);
     if let Some(path) = &args.events {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -32,12 +31,20 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
         out.flush()?;
     }
     if args.json {
-        let value = serde_json::json!({ "plan": plan, "evidence": evidence, "report": report });
+        let value = serde_json::json!({
+            "plan": plan,
+            "wasi_steps": python,
+            "evidence": evidence,
+            "report": report,
+        });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("plan ({} steps):", plan.steps.len());
         for (i, step) in plan.steps.iter().enumerate() {
             println!("  [{i}] {}", step.label);
+        }
+        for (i, step) in python.iter().enumerate() {
+            println!("  [wasi {i}] {}", step.label);
         }
         for not_run in &plan.not_run {
             println!("  not run: {not_run}");
@@ -132,6 +139,11 @@ fn line(event: &Event) -> String {
             format!("honeytoken {honeytoken} opened: {path}")
         }
         EventKind::FileWritten { path, bytes, .. } => format!("wrote {path} ({bytes} B)"),
+        EventKind::Audit { event, args } => format!(
+            "audit {event} {}",
+            skillgate_model::finding::clip(args, 300)
+        ),
+        EventKind::Tamper { what } => format!("TAMPER {what}"),
     };
     let canaries: Vec<String> = event
         .canaries

@@ -1,7 +1,7 @@
 //! `skillgate scan`: discover skills, evaluate them in parallel, print, and set the exit code.
 
 use crate::ExitStatus;
-use crate::args::{FailOn, Format, GateArg, ScanArgs};
+use crate::args::{FailOn, Format, GateArg, SandboxArgs, ScanArgs};
 use crate::commands::store::{self, Opened, now_ms};
 use crate::printer;
 use anyhow::Context;
@@ -12,7 +12,7 @@ use skillgate_model::Bundle;
 use skillgate_model::bundle::{Candidate, discover};
 use skillgate_model::{Decision, Gate, Severity};
 use skillgate_pipeline::{Pipeline, Policy, SkillReport};
-use skillgate_sandbox::{Profile, RunnerCommand, Sandbox};
+use skillgate_sandbox::{Profile, RunnerCommand, Runners, Sandbox};
 use skillgate_static::{AdvisoryDb, StaticGate};
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
@@ -64,7 +64,7 @@ pub fn build_pipeline(
     policy: Policy,
     osv: Option<&Path>,
     store: Option<&Opened>,
-    sandbox_profile: Option<&Path>,
+    sandbox_args: &SandboxArgs,
 ) -> anyhow::Result<Pipeline> {
     let mut db = AdvisoryDb::default();
     if let Some(st) = store {
@@ -99,17 +99,20 @@ pub fn build_pipeline(
     if !g3 {
         return Ok(pipeline);
     }
-    Ok(pipeline.with_sandbox(sandbox(sandbox_profile)?))
+    Ok(pipeline.with_sandbox(sandbox(
+        sandbox_args.sandbox_profile.as_deref(),
+        sandbox_args.sandbox_runner,
+    )?))
 }
 
 /// G3's sandbox: this binary as the runner, the bundled analysis profile unless one is given.
-pub fn sandbox(profile: Option<&Path>) -> anyhow::Result<Sandbox> {
+pub fn sandbox(profile: Option<&Path>, runners: Runners) -> anyhow::Result<Sandbox> {
     let profile = match profile {
         Some(p) => Profile::load(p)?,
         None => Profile::analysis(),
     };
     let runner = RunnerCommand::current_exe().context("locating the skillgate binary")?;
-    Ok(Sandbox::new(runner, profile))
+    Ok(Sandbox::new(runner, profile).with_runners(runners))
 }
 
 /// Evaluates one skill; with a store, serves an identical earlier scan from it or records this
@@ -187,7 +190,7 @@ pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
         policy,
         args.osv.as_deref(),
         store.as_ref(),
-        args.sandbox_profile.as_deref(),
+        &args.sandbox,
     )?;
     if let Some(url) = &args.llm.llm_url {
         let cache = store.as_ref().map(|st| {

@@ -547,20 +547,49 @@ fn load_archive_file(path: &Path, limits: &Limits) -> Result<Bundle, BundleError
     fs::File::open(path)
         .and_then(|f| f.take(512).read_to_end(&mut head))
         .map_err(|e| BundleError::io(path, e))?;
-    let format = sniff_format(&head).ok_or_else(|| BundleError::BadArchive {
+    let compressed = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let file = fs::File::open(path).map_err(|e| BundleError::io(path, e))?;
+    load_archive(
+        path,
+        &head,
+        Box::new(io::BufReader::new(file)),
+        compressed,
+        limits,
+    )
+}
+
+impl Bundle {
+    /// Loads a bundle from an archive held in memory (an upload, say); `source` names it in
+    /// reports and gives the skill folder's name when the archive has no top folder.
+    pub fn from_archive_bytes(
+        source: &Path,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Self, BundleError> {
+        let head = &bytes[..bytes.len().min(512)];
+        load_archive(
+            source,
+            head,
+            Box::new(io::Cursor::new(bytes)),
+            bytes.len() as u64,
+            limits,
+        )
+    }
+}
+
+fn load_archive(
+    path: &Path,
+    head: &[u8],
+    reader: Box<dyn Read + '_>,
+    compressed: u64,
+    limits: &Limits,
+) -> Result<Bundle, BundleError> {
+    let format = sniff_format(head).ok_or_else(|| BundleError::BadArchive {
         path: path.display().to_string(),
         reason: "not a zip, tar or gzip archive".into(),
     })?;
-    let compressed = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let file = fs::File::open(path).map_err(|e| BundleError::io(path, e))?;
     let mut c = Collector::new(limits, path);
-    read_archive(
-        format,
-        Box::new(io::BufReader::new(file)),
-        compressed,
-        "",
-        &mut c,
-    )?;
+    read_archive(format, reader, compressed, "", &mut c)?;
     // The skill root is the shallowest folder holding SKILL.md; when it is not the archive root,
     // strip it so paths read as they would in a folder.
     let root = c

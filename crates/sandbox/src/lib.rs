@@ -23,6 +23,8 @@ pub mod findings;
 pub mod native;
 pub mod plan;
 pub mod profile;
+pub mod recorder;
+pub mod wasi;
 
 pub use evidence::Evidence;
 pub use findings::RULES;
@@ -75,16 +77,63 @@ impl RunnerCommand {
     }
 }
 
+/// Which runners G3 uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Runners {
+    /// Everything in the plan, natively.
+    Native,
+    /// Only the plan's pure Python, in WASI; anything else is reported as not run.
+    Wasi,
+    /// The native runner for the whole plan, then the WASI runner for its Python (default).
+    #[default]
+    Both,
+}
+
+impl std::str::FromStr for Runners {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" => Ok(Self::Native),
+            "wasi" => Ok(Self::Wasi),
+            "both" => Ok(Self::Both),
+            other => Err(format!("unknown runner `{other}` (native, wasi, both)")),
+        }
+    }
+}
+
+/// One skill's G3 run: what was planned, what each runner saw, and the report.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub plan: Plan,
+    pub python: Vec<wasi::PythonStep>,
+    pub evidence: Evidence,
+    pub report: GateReport,
+}
+
 /// G3: plans, runs and judges.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     runner: RunnerCommand,
     profile: Profile,
+    runners: Runners,
 }
 
 impl Sandbox {
     pub fn new(runner: RunnerCommand, profile: Profile) -> Self {
-        Self { runner, profile }
+        Self {
+            runner,
+            profile,
+            runners: Runners::default(),
+        }
+    }
+
+    pub fn with_runners(mut self, runners: Runners) -> Self {
+        self.runners = runners;
+        self
+    }
+
+    pub fn runners(&self) -> Runners {
+        self.runners
     }
 
     pub fn profile(&self) -> &Profile {
@@ -99,20 +148,72 @@ impl Sandbox {
     /// G3's report: pass when there is nothing to execute, findings from the run otherwise,
     /// inconclusive (with the reason) whenever the sandbox could not do its whole job.
     pub fn check(&self, bundle: &Bundle, doc: &SkillDocument) -> GateReport {
-        let plan = self.plan(bundle, doc);
+        self.observe(bundle, doc).report
+    }
+
+    /// Plans, runs the selected runners, and judges.
+    pub fn observe(&self, bundle: &Bundle, doc: &SkillDocument) -> Observation {
+        let mut plan = self.plan(bundle, doc);
+        let python = match self.runners {
+            Runners::Native => Vec::new(),
+            Runners::Wasi | Runners::Both => wasi::python_steps(&plan, bundle),
+        };
+        let observation = |plan, evidence, report| Observation {
+            plan,
+            python: python.clone(),
+            evidence,
+            report,
+        };
         if plan.is_empty() {
-            return nothing_to_execute();
+            return observation(plan, Evidence::default(), nothing_to_execute());
         }
-        if plan.steps.is_empty() {
-            return GateReport::inconclusive(
+        let runnable = match self.runners {
+            Runners::Wasi => !python.is_empty(),
+            _ => !plan.steps.is_empty(),
+        };
+        if !runnable {
+            let mut why = plan.not_run.clone();
+            if self.runners == Runners::Wasi {
+                why.push("no pure-Python step for the WASI runner".into());
+            }
+            let report = GateReport::inconclusive(
                 Gate::G3,
-                format!("nothing G3 can run: {}", plan.not_run.join("; ")),
+                format!("nothing G3 can run: {}", why.join("; ")),
             );
+            return observation(plan, Evidence::default(), report);
         }
-        match self.run(bundle, &plan) {
-            Ok(evidence) => findings::report(bundle, &plan, &evidence, "native sandbox"),
-            Err(e) => GateReport::inconclusive(Gate::G3, e.to_string()),
+        let mut evidence = Evidence::default();
+        let mut runner_names = Vec::new();
+        if self.runners != Runners::Wasi {
+            runner_names.push("native sandbox");
+            match self.run(bundle, &plan) {
+                Ok(native) => evidence = native,
+                Err(e) => {
+                    let report = GateReport::inconclusive(Gate::G3, e.to_string());
+                    return observation(plan, evidence, report);
+                }
+            }
+        } else {
+            evidence.runner = evidence::RunnerKind::Wasi;
+            // Steps the WASI runner does not cover did not run at all.
+            for step in &plan.steps {
+                if !python.iter().any(|p| p.label.starts_with(&step.label)) {
+                    plan.not_run.push(format!(
+                        "{}: not pure Python (WASI runner only)",
+                        step.label
+                    ));
+                }
+            }
         }
+        if !python.is_empty() {
+            runner_names.push("WASI");
+            match wasi::WasiRunner::new(self.profile.clone()).run(bundle, &python) {
+                Ok(wasi) => evidence.merge(wasi),
+                Err(e) => evidence.errors.push(format!("WASI runner: {e}")),
+            }
+        }
+        let report = findings::report(bundle, &plan, &evidence, &runner_names.join(" + "));
+        observation(plan, evidence, report)
     }
 
     /// Runs `plan` in the runner and returns what it observed.

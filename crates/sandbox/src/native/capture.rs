@@ -6,8 +6,8 @@
 //! 198.18.0.0/15, so a later connection maps back to the name. HTTP, TLS and raw TCP are told
 //! apart by their first bytes, whatever the port. Nothing here can reach outside the namespace.
 
-use super::recorder::{Recorder, sample};
 use crate::evidence::{Destination, EventKind, Source};
+use crate::recorder::{Recorder, sample};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};

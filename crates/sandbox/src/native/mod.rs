@@ -19,18 +19,17 @@
 mod capture;
 mod mounts;
 mod namespace;
-mod recorder;
 mod seccomp;
 mod step;
 
 pub use capture::{FETCHED_MARKER, client_hello_sni};
 pub use seccomp::filter as seccomp_filter;
 
-use crate::canary::{Honeytoken, Matcher, Placement};
+use crate::canary::{Honeytoken, Matcher, Placement, plant};
 use crate::evidence::{EventKind, Evidence, Source};
 use crate::plan::Step;
 use crate::profile::Profile;
-use recorder::{Recorder, sample};
+use crate::recorder::{self, Recorder, WrittenRoot};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -216,20 +215,7 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
             token.content.clone(),
         ));
     }
-    for (rel, content) in [
-        (
-            ".bashrc",
-            "# ~/.bashrc\nexport PATH=\"$HOME/.local/bin:$PATH\"\nalias ll='ls -l'\n",
-        ),
-        (
-            ".profile",
-            "# ~/.profile\n[ -f ~/.bashrc ] && . ~/.bashrc\n",
-        ),
-        (
-            ".gitconfig",
-            "[user]\n\tname = Dev\n\temail = dev@example.com\n",
-        ),
-    ] {
+    for (rel, content) in crate::canary::DECOY_HOME_FILES {
         let _ = plant(&view.home.join(rel), content);
     }
     evidence.honeytokens = tokens.iter().map(|t| t.id.clone()).collect();
@@ -428,14 +414,6 @@ fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
     SHIM_DIR.to_string()
 }
 
-fn plant(path: &Path, content: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, content)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
 /// Read (and execute) on the system and the skill, write on the working copy, TMPDIR and the
 /// profile's writable paths; nothing else. Abstract Unix sockets and signals are scoped to the
 /// sandbox. TCP is left to the network namespace, so the payload's connects succeed and are
@@ -474,61 +452,26 @@ fn landlock_ruleset(profile: &Profile, home: &str) -> Result<OwnedFd, String> {
 
 /// Files left in the working copy and TMPDIR: new or changed ones are what the payload wrote.
 fn scratch_diff(recorder: &Recorder, token_files: &[(String, String, String)]) {
-    let mut budget = 5_000usize;
-    for root in [mounts::WORK, mounts::SCRATCH] {
-        let mut stack = vec![PathBuf::from(root)];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if budget == 0 {
-                    return;
-                }
-                budget -= 1;
-                let path = entry.path();
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if !kind.is_file() {
-                    continue;
-                }
-                let mut content = Vec::new();
-                let Ok(file) = std::fs::File::open(&path) else {
-                    continue;
-                };
-                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                let _ = file.take(4 << 20).read_to_end(&mut content);
-                let shown = path.display().to_string();
-                if let Ok(rel) = path.strip_prefix(mounts::WORK)
-                    && std::fs::read(Path::new(mounts::SKILL).join(rel))
-                        .is_ok_and(|original| original == content)
-                {
-                    continue;
-                }
-                if token_files
-                    .iter()
-                    .any(|(_, p, c)| *p == shown && c.as_bytes() == content)
-                {
-                    continue;
-                }
-                recorder.record(
-                    Source::Fsdiff,
-                    None,
-                    EventKind::FileWritten {
-                        path: shown,
-                        bytes: size,
-                        sample: sample(&content, 512),
-                    },
-                    &[(&content, "file")],
-                );
-            }
-        }
-    }
+    let skip: Vec<(String, Vec<u8>)> = token_files
+        .iter()
+        .map(|(_, path, content)| (path.clone(), content.clone().into_bytes()))
+        .collect();
+    recorder::record_written_files(
+        recorder,
+        &[
+            WrittenRoot {
+                dir: PathBuf::from(mounts::WORK),
+                shown_as: mounts::WORK.to_string(),
+                original: Some(PathBuf::from(mounts::SKILL)),
+            },
+            WrittenRoot {
+                dir: PathBuf::from(mounts::SCRATCH),
+                shown_as: mounts::SCRATCH.to_string(),
+                original: None,
+            },
+        ],
+        &skip,
+    );
 }
 
 /// inotify on the honeytoken files: opens the kernel saw, whatever the syscall log claims.

@@ -9,8 +9,8 @@
 //! (seccomp_unotify(2)).
 
 use super::capture::Capture;
-use super::recorder::{Recorder, sample};
 use crate::evidence::{Destination, EventKind, Source};
+use crate::recorder::{Recorder, sample};
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -6,11 +6,11 @@
 //! seccomp filter, whose listener fd is handed to the supervisor through a pipe and then closed
 //! in the payload so it cannot answer its own notifications.
 
-use super::recorder::sample;
 use super::seccomp::Supervisor;
 use crate::evidence::StepOutcome;
 use crate::plan::Step;
 use crate::profile::Limits;
+use crate::recorder::sample;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -4,6 +4,8 @@
 
 use crate::canary::Matcher;
 use crate::evidence::{CanaryHit, Event, EventKind, Source};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -94,4 +96,77 @@ pub fn sample(data: &[u8], max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// A writable directory whose files are reported after a run.
+pub struct WrittenRoot {
+    pub dir: PathBuf,
+    /// How the payload saw `dir` (reports use the payload's paths).
+    pub shown_as: String,
+    /// The directory `dir` started as a copy of: files still equal to their original are
+    /// not reported.
+    pub original: Option<PathBuf>,
+}
+
+/// Records each new or changed file under `roots` as written (canaries searched in its
+/// content); `unchanged` lists (shown path, content) pairs planted by the runner itself.
+pub fn record_written_files(
+    recorder: &Recorder,
+    roots: &[WrittenRoot],
+    unchanged: &[(String, Vec<u8>)],
+) {
+    let mut budget = 5_000usize;
+    for root in roots {
+        let mut stack = vec![root.dir.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if budget == 0 {
+                    return;
+                }
+                budget -= 1;
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !kind.is_file() {
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&root.dir) else {
+                    continue;
+                };
+                let mut content = Vec::new();
+                let Ok(file) = std::fs::File::open(&path) else {
+                    continue;
+                };
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let _ = file.take(4 << 20).read_to_end(&mut content);
+                let shown = Path::new(&root.shown_as).join(rel).display().to_string();
+                if let Some(original) = &root.original
+                    && std::fs::read(original.join(rel)).is_ok_and(|o| o == content)
+                {
+                    continue;
+                }
+                if unchanged.iter().any(|(p, c)| *p == shown && *c == content) {
+                    continue;
+                }
+                recorder.record(
+                    Source::Fsdiff,
+                    None,
+                    EventKind::FileWritten {
+                        path: shown,
+                        bytes: size,
+                        sample: sample(&content, 512),
+                    },
+                    &[(&content, "file")],
+                );
+            }
+        }
+    }
 }

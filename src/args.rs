@@ -313,6 +313,10 @@ pub struct BenchArgs {
     /// with something to run, over PATH (at most this many skills).
     #[arg(long, value_name = "SKILLS")]
     pub g3: Option<usize>,
+    /// Measure the WASI runner: interpreter verification, cold start (compile), warm start
+    /// (cached), and this many runs of a small script; then the Python skills under PATH.
+    #[arg(long, value_name = "RUNS")]
+    pub wasi: Option<usize>,
     #[arg(long, short)]
     pub jobs: Option<usize>,
 }
@@ -322,6 +326,13 @@ pub enum SandboxCommand {
     /// Run a skill's scripts and commands in the G3 sandbox; print the plan, the event
     /// timeline, canary hits, the isolation layers and G3's findings.
     Run(SandboxRunArgs),
+    /// Make the WASI runner's interpreter ready: fetch it with pip when missing, verify its
+    /// SHA-256, compile and cache it; print where it is and how long each part took.
+    Runtime {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 fn skillgate(db: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_skillgate"));
     c.env("SKILLGATE_DB", db);
+    // These tests are about the store; the WASI run would only multiply the time of their
+    // thousands of generated skills (tests/cli.rs and crates/sandbox cover it).
+    c.env("SKILLGATE_SANDBOX_RUNNER", "native");
     c
 }
 

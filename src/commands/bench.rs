@@ -31,6 +31,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = args.g3 {
         return g3(&args.path, n);
     }
+    if let Some(n) = args.wasi {
+        return wasi(&args.path, n);
+    }
     let pipeline = super::scan::build_pipeline(
         &[GateArg::G1],
         Policy::default(),
@@ -321,5 +324,120 @@ fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
         ms(percentile(&times, 0.95)),
         times.last().copied().map_or(f64::NAN, ms)
     );
+    Ok(ExitStatus::Success)
+}
+
+/// The WASI runner: interpreter verification, cold start (compile, empty cache), warm start
+/// (deserialise the cached artefact), the median run of a small script, then the Python skills
+/// under `path`.
+fn wasi(path: &std::path::Path, runs: usize) -> anyhow::Result<ExitStatus> {
+    use skillgate_sandbox::wasi::{self, PythonJob, PythonStep, WasiRunner, runtime};
+    let ready = runtime::python()?;
+    println!(
+        "interpreter: {} ({} bytes, SHA-256 verified in {:.1} ms)",
+        ready.stats.wasm_path,
+        runtime::SIZE,
+        ready.stats.verify_ms
+    );
+    let cache = tempfile::tempdir()?;
+    std::fs::copy(
+        &ready.stats.wasm_path,
+        cache.path().join(runtime::FILE_NAME),
+    )?;
+    let source = runtime::Source::Cache(cache.path().to_path_buf());
+    let cold = runtime::load(&source)?;
+    println!(
+        "cold start (compile, empty cache): {:.0} ms (+ {:.1} ms verify)",
+        cold.stats.module_ms, cold.stats.verify_ms
+    );
+    drop(cold);
+    let mut warm = Vec::new();
+    for _ in 0..10 {
+        let loaded = runtime::load(&source)?;
+        anyhow::ensure!(
+            loaded.stats.cache_hit,
+            "the compiled artefact was not reused"
+        );
+        warm.push(Duration::from_secs_f64(loaded.stats.module_ms / 1e3));
+    }
+    warm.sort();
+    println!(
+        "warm start (deserialise cached artefact), 10 loads: median {:.2} ms, max {:.2} ms \
+         (each process also verifies the wasm once: {:.1} ms)",
+        percentile(&warm, 0.5).as_secs_f64() * 1e3,
+        warm.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        ready.stats.verify_ms
+    );
+
+    let skill = tempfile::tempdir()?;
+    std::fs::write(
+        skill.path().join("SKILL.md"),
+        "---\nname: x\ndescription: y\n---\n",
+    )?;
+    std::fs::write(
+        skill.path().join("small.py"),
+        "import json, os\nrows = [{'n': i, 'sq': i * i} for i in range(1000)]\n\
+         print(json.dumps(rows[:2]), os.getcwd())\n",
+    )?;
+    let bundle = Bundle::load(skill.path(), &Limits::default())?;
+    let step = PythonStep {
+        label: "small.py".into(),
+        job: PythonJob::File {
+            path: "/skill/small.py".into(),
+            argv: vec!["/skill/small.py".into()],
+        },
+    };
+    let runner = WasiRunner::new(skillgate_sandbox::Profile::analysis());
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let evidence = runner.run_with(&ready, &bundle, std::slice::from_ref(&step))?;
+        times.push(started.elapsed());
+        anyhow::ensure!(
+            evidence.steps[0].exit_code == Some(0),
+            "the small script failed: {:?}",
+            evidence.steps[0]
+        );
+    }
+    times.sort();
+    println!(
+        "small script, {} runs (instantiate, prelude, run, scratch diff): median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        times.len(),
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.95).as_secs_f64() * 1e3,
+        times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    );
+
+    let mut per_skill = Vec::new();
+    for candidate in discover(path) {
+        let Ok(bundle) = Bundle::load(candidate.path(), &Limits::default()) else {
+            continue;
+        };
+        let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
+        let plan = skillgate_sandbox::plan::plan(&bundle, &doc, 16);
+        let steps = wasi::python_steps(&plan, &bundle);
+        if steps.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        runner.run_with(&ready, &bundle, &steps)?;
+        per_skill.push((started.elapsed(), steps.len()));
+    }
+    if !per_skill.is_empty() {
+        let mut times: Vec<Duration> = per_skill.iter().map(|(d, _)| *d).collect();
+        times.sort();
+        println!(
+            "WASI run per Python skill under {}: {} skills, {} steps: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+            path.display(),
+            per_skill.len(),
+            per_skill.iter().map(|(_, n)| n).sum::<usize>(),
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.95).as_secs_f64() * 1e3,
+            times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        );
+    }
+    if let Some(rss) = peak_rss_mib() {
+        println!("peak RSS: {rss:.0} MiB");
+    }
     Ok(ExitStatus::Success)
 }

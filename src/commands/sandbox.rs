@@ -9,7 +9,10 @@ use skillgate_sandbox::evidence::{Event, EventKind};
 use std::io::Write;
 
 pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
-    let SandboxCommand::Run(args) = command;
+    let args = match command {
+        SandboxCommand::Run(args) => args,
+        SandboxCommand::Runtime { json } => return runtime(*json),
+    };
     let bundle = Bundle::load(&args.path, &Limits::default())
         .with_context(|| format!("loading {}", args.path.display()))?;
     let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
@@ -169,4 +172,43 @@ fn line(event: &Event) -> String {
         text.push('…');
     }
     text
+}
+
+/// `sandbox runtime`: the WASI interpreter, made ready the way every run makes it ready.
+fn runtime(json: bool) -> anyhow::Result<ExitStatus> {
+    use skillgate_sandbox::wasi::{self, runtime};
+    let python = runtime::python()?;
+    wasi::verify_abi(&python).map_err(anyhow::Error::msg)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&python.stats)?);
+    } else {
+        let stats = &python.stats;
+        println!("interpreter: {}", stats.wasm_path);
+        println!(
+            "  {}SHA-256 {} verified in {:.1} ms",
+            if stats.fetched {
+                format!("fetched ({}), ", runtime::PACKAGE)
+            } else {
+                String::new()
+            },
+            runtime::SHA256,
+            stats.verify_ms
+        );
+        println!(
+            "  compiled module: {} ({} in {:.1} ms)",
+            stats.compiled_path,
+            if stats.cache_hit {
+                "cached, deserialised"
+            } else {
+                "compiled and cached"
+            },
+            stats.module_ms
+        );
+        println!(
+            "  wasmtime {}; logged imports: {}",
+            runtime::WASMTIME_VERSION,
+            wasi::SHADOWED.join(", ")
+        );
+    }
+    Ok(ExitStatus::Success)
 }

@@ -16,6 +16,7 @@
 pub mod code_rules;
 pub mod deps;
 pub mod engine;
+pub mod pattern;
 pub mod registry;
 pub mod rule;
 pub mod units;

@@ -129,10 +129,7 @@ impl DataRule {
         }
         let matcher = match (&spec.matcher.regex, &spec.matcher.tree_sitter) {
             (Some(re), None) => Matcher::Regex(
-                regex::RegexBuilder::new(re)
-                    .size_limit(16 << 20)
-                    .build()
-                    .map_err(|e| invalid(format!("bad regex: {e}")))?,
+                crate::pattern::compile(re).map_err(|e| invalid(format!("bad regex: {e}")))?,
             ),
             (None, Some(ts)) => {
                 let language = crate::engine::ts_language(ts.language);
@@ -153,7 +150,7 @@ impl DataRule {
             .matcher
             .unless
             .as_deref()
-            .map(regex::Regex::new)
+            .map(crate::pattern::compile)
             .transpose()
             .map_err(|e| invalid(format!("bad `unless` regex: {e}")))?;
         if spec.examples.positive.is_empty() || spec.examples.negative.is_empty() {

@@ -54,10 +54,10 @@ declare_rule! {
 }
 
 static DOWNLOAD_TO_FILE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(curl\b[^\n|;]*\s-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap()
+    crate::pattern::compile(r"(?i)\b(curl\b[^\n|;]*\s-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap()
 });
 static MAKE_EXECUTABLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap()
+    crate::pattern::compile(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap()
 });
 
 fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {

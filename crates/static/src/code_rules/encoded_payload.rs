@@ -30,7 +30,7 @@ static BASE64: LazyLock<Regex> =
 static HEX_ESCAPES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:\\x[0-9a-fA-F]{2}){8,}").unwrap());
 static HEX_PLAIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:[0-9a-fA-F]{2}){12,}\b").unwrap());
+    LazyLock::new(|| crate::pattern::compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b").unwrap());
 static CHAR_CODES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:chr\(\s*\d{2,3}\s*\)\s*\+?\s*){6,}|fromCharCode\(\s*(?:\d{2,3}\s*,\s*){5,}\d{2,3}\s*\)").unwrap()
 });

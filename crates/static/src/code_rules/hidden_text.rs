@@ -67,7 +67,7 @@ static COMMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?s)<!--(.*?)-->|(?m)^\[//\]:\s*#\s*[(\x22'](.*)[)\x22']\s*$").unwrap()
 });
 static INSTRUCTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(ignore|disregard|override|do not (tell|mention|inform|reveal)|don'?t (tell|mention)|without (telling|informing)|the (agent|assistant|ai|model|llm)\b|you (must|should) (now )?(run|execute|send|upload|read)|silently|secretly|exfiltrat|upload|send (all|the|your|it)|post (all|the|it)|curl |wget |api[_ ]?keys?|credentials?|passwords?|tokens?|https?://|\.ssh|\.aws|\.env\b|system prompt|new instructions?)").unwrap()
+    crate::pattern::compile(r"(?i)\b(ignore|disregard|override|do not (tell|mention|inform|reveal)|don'?t (tell|mention)|without (telling|informing)|the (agent|assistant|ai|model|llm)\b|you (must|should) (now )?(run|execute|send|upload|read)|silently|secretly|exfiltrat|upload|send (all|the|your|it)|post (all|the|it)|curl |wget |api[_ ]?keys?|credentials?|passwords?|tokens?|https?://|\.ssh|\.aws|\.env\b|system prompt|new instructions?)").unwrap()
 });
 
 fn is_zero_width(c: char) -> bool {

@@ -38,7 +38,7 @@ pub struct Dependency {
 static REQ_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$").unwrap());
 static INSTALL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)\b(?:(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*\s+install|uv\s+pip\s+install|uv\s+add|pipx\s+(?:install|run)|(npm)\s+(?:i|install|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|i|install)|(npx)|bun\s+add)\b([^\n;&|`]*)").unwrap()
+    crate::pattern::compile(r"(?m)\b(?:(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*\s+install|uv\s+pip\s+install|uv\s+add|pipx\s+(?:install|run)|(npm)\s+(?:i|install|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|i|install)|(npx)|bun\s+add)\b([^\n;&|`]*)").unwrap()
 });
 
 /// Parses one PEP 508 requirement or pip argument.

@@ -744,7 +744,19 @@ fn filesystem(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTree
 
 fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeSet<Capability>) {
     let mut written = BTreeSet::new();
+    // Both sides of a pipe start at once: the interpreter's exec can be logged before the
+    // downloader's, so downloaders are gathered first.
     let mut downloader_in_step: BTreeMap<usize, String> = BTreeMap::new();
+    for event in &evidence.events {
+        if let EventKind::Exec { path, argv } = &event.kind {
+            let program = path.rsplit('/').next().unwrap_or(path);
+            if matches!(program, "curl" | "wget") && argv.iter().any(|a| a.contains("://")) {
+                downloader_in_step
+                    .entry(event.step.unwrap_or(usize::MAX))
+                    .or_insert_with(|| argv.join(" "));
+            }
+        }
+    }
     let mut execs_per_step: BTreeMap<usize, usize> = BTreeMap::new();
     let mut reported = false;
     for event in &evidence.events {
@@ -760,9 +772,6 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                     caps.insert(Capability::ProcExec);
                 }
                 let program = path.rsplit('/').next().unwrap_or(path);
-                if matches!(program, "curl" | "wget") && argv.iter().any(|a| a.contains("://")) {
-                    downloader_in_step.insert(step, argv.join(" "));
-                }
                 let reads_stdin = matches!(
                     program,
                     "bash" | "sh" | "dash" | "zsh" | "python3" | "python" | "perl" | "node"

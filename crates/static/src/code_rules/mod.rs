@@ -25,6 +25,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::CredentialExfiltration::INFO,
     correlation::EnvironmentExfiltration::INFO,
     correlation::DownloadChmodExecute::INFO,
+    correlation::AgentHijack::INFO,
 ];
 
 /// Builds a finding for a code rule.

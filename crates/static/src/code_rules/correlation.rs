@@ -256,4 +256,24 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     }
     new.extend(agent_hijack(out));
     out.extend(new);
+    // Host data sent to an anonymous drop (paste sites, request catchers, tunnels) has no
+    // innocent reading: nobody publishes their machine's fingerprint to a pastebin on purpose.
+    for f in out.iter_mut().filter(|f| f.code == "SK213") {
+        if f.snippet
+            .as_deref()
+            .is_some_and(|line| ANONYMOUS_DROP.is_match(line))
+        {
+            f.severity = Severity::Critical;
+            f.confidence = Confidence::High;
+            f.message
+                .push_str(" (raised: to an anonymous paste or request-catcher host)");
+        }
+    }
 }
+
+static ANONYMOUS_DROP: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r"(?i)\b(paste\.[a-z0-9-]+\.[a-z]{2,}|pastebin\.|rentry\.(co|org)|glot\.io|transfer\.sh|0x0\.st|termbin\.com|hastebin|ghostbin|webhook\.site|requestbin|pipedream\.net|ngrok(-free)?\.(io|app)|interact\.sh|oast\.(fun|me|pro|live|site|online)|burpcollaborator\.net|file\.io|tmpfiles\.org)",
+    )
+    .expect("valid regex")
+});

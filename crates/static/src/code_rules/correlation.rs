@@ -55,7 +55,7 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Fires when a skill combines two or more distinct ways of taking over the agent:
+    /// Fires when one file of a skill combines two or more distinct ways of taking over the agent:
     /// overriding its instructions (SK720), keeping things from the user (SK721), skipping the
     /// user's approval (SK724), loading instructions from a remote URL (SK726), planting
     /// standing instructions or settings in the agent's memory and configuration (SK603,
@@ -85,26 +85,34 @@ const MANIPULATION: &[(&str, &[&str])] = &[
     ("security control disabled", &["SK106"]),
 ];
 
-/// SK453: distinct manipulation techniques, each evidenced by a finding that is not a row of a
-/// Markdown table (tables document options, like `--yolo | no approvals`; they do not instruct).
+/// SK453: distinct manipulation techniques in one file (a skill's instructions are read file by
+/// file; techniques scattered over unrelated reference pages are usually documentation), each
+/// evidenced by a finding that is not a row of a Markdown table (tables document options, like
+/// `--yolo | no approvals`; they do not instruct).
 fn agent_hijack(out: &[Finding]) -> Option<Finding> {
-    let mut seen: Vec<(&str, &Finding)> = Vec::new();
     let instructs = |f: &Finding| {
         !f.snippet
             .as_deref()
             .is_some_and(|line| line.trim_start().starts_with('|'))
     };
-    for (technique, codes) in MANIPULATION {
-        if let Some(f) = out
+    let mut files: Vec<Option<&str>> = out.iter().map(|f| f.file.as_deref()).collect();
+    files.sort_unstable();
+    files.dedup();
+    let seen = files.into_iter().find_map(|file| {
+        let seen: Vec<(&str, &Finding)> = MANIPULATION
             .iter()
-            .find(|f| codes.contains(&f.code.as_str()) && instructs(f))
-        {
-            seen.push((technique, f));
-        }
-    }
-    if seen.len() < 2 {
-        return None;
-    }
+            .filter_map(|(technique, codes)| {
+                out.iter()
+                    .find(|f| {
+                        f.file.as_deref() == file
+                            && codes.contains(&f.code.as_str())
+                            && instructs(f)
+                    })
+                    .map(|f| (*technique, f))
+            })
+            .collect();
+        (seen.len() >= 2).then_some(seen)
+    })?;
     let (_, first) = seen[0];
     let described: Vec<String> = seen
         .iter()
@@ -114,7 +122,11 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
         &AgentHijack::INFO,
         Confidence::High,
         "agent-manipulation",
-        format!("the skill combines {}", described.join(", ")),
+        format!(
+            "`{}` combines {}",
+            first.file.as_deref().unwrap_or("the skill"),
+            described.join(", ")
+        ),
     )
     .with_capability(Capability::AgentContext)
     .with_stage(KillChainStage::PrivilegeEscalation)

@@ -445,11 +445,15 @@ const AUDIT_PROCESS: &[&str] = &[
 /// The host an audit event addresses: the URL's host, or the host argument of a socket or
 /// client call.
 fn audit_host(event: &str, args: &str) -> Option<String> {
-    if !AUDIT_NETWORK.contains(&event) {
+    let process = AUDIT_PROCESS.contains(&event);
+    if !AUDIT_NETWORK.contains(&event) && !process {
         return None;
     }
     if let Some(c) = URL_HOST.captures(args) {
         return Some(c[1].to_string());
+    }
+    if process {
+        return None;
     }
     let value: serde_json::Value = serde_json::from_str(args).ok()?;
     let host = match event {

@@ -97,6 +97,7 @@ pub fn run_unit(rules: &[DataRule], unit: &Unit, out: &mut Vec<Finding>) {
     let applicable: Vec<&DataRule> = rules
         .iter()
         .filter(|r| r.applies_to(unit.lang, &unit.file))
+        .filter(|r| r.keywords.as_ref().is_none_or(|k| k.is_match(&unit.text)))
         .collect();
     if applicable.is_empty() {
         return;

@@ -57,6 +57,11 @@ pub struct MatchSpec {
     /// A match is dropped when the text around it (the matched line) matches this.
     #[serde(default)]
     pub unless: Option<String>,
+    /// Strings (ASCII case-insensitive) of which every match contains at least one. A unit
+    /// holding none is skipped without running the matcher: one literal search instead of a
+    /// regex walk over every byte, for patterns the regex engine cannot prefilter itself.
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +102,8 @@ pub struct DataRule {
     pub spec: RuleSpec,
     pub matcher: Matcher,
     pub unless: Option<regex::Regex>,
+    /// Built from `match.keywords`; `None` runs the matcher on every applicable unit.
+    pub keywords: Option<aho_corasick::AhoCorasick>,
     /// File the rule came from, relative to `rules/`.
     pub source: String,
 }
@@ -158,10 +165,21 @@ impl DataRule {
                 "every rule needs at least one `match` and one `no_match` example".into(),
             ));
         }
+        let keywords = if spec.matcher.keywords.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&spec.matcher.keywords)
+                    .map_err(|e| invalid(format!("bad `keywords`: {e}")))?,
+            )
+        };
         Ok(Self {
             spec,
             matcher,
             unless,
+            keywords,
             source: source.into(),
         })
     }

@@ -19,6 +19,8 @@ def _skillgate_install(job_json):
     import json
     import os
 
+    # The log opens first: a script that does not even compile still ran, and says so.
+    fd = os.open("/.skillgate/audit", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     # The skill's own code is compiled before the hook exists: its compile is not an event.
     job = json.loads(job_json)
     if job["kind"] == "file":
@@ -30,7 +32,6 @@ def _skillgate_install(job_json):
         path = "<string>"
         code = compile(job["code"], "<skill-code-block>", "exec")
 
-    fd = os.open("/.skillgate/audit", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     stdlib = (sys.prefix.rstrip("/") + "/lib", "/usr/local/lib/python3", "/usr/lib/python3")
     watched = frozenset(
         """open os.listdir os.scandir glob.glob os.remove os.rename os.rmdir os.mkdir os.chmod
@@ -120,6 +121,43 @@ def _skillgate_install(job_json):
         return 127
 
     os.system = system
+
+    # subprocess refuses in Popen.__init__ before any audit event; wrap it when the skill
+    # imports subprocess (a loader wrapper, so nothing is imported that the skill does not).
+    def patch_subprocess(module, _audit=audit):
+        original = module.Popen.__init__
+
+        def __init__(self, args, *rest, **kwargs):
+            _audit("subprocess.Popen", kwargs.get("executable"), args, kwargs.get("cwd"),
+                   kwargs.get("env"))
+            return original(self, args, *rest, **kwargs)
+
+        module.Popen.__init__ = __init__
+
+    class PatchingLoader:
+        def __init__(self, inner, patch):
+            self.inner = inner
+            self.patch = patch
+
+        def create_module(self, spec):
+            return self.inner.create_module(spec)
+
+        def exec_module(self, module):
+            self.inner.exec_module(module)
+            self.patch(module)
+
+    class PatchOnImport:
+        def find_spec(self, name, path=None, target=None):
+            if name != "subprocess":
+                return None
+            sys.meta_path.remove(self)
+            import importlib.util
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.loader is not None:
+                spec.loader = PatchingLoader(spec.loader, patch_subprocess)
+            return spec
+
+    sys.meta_path.insert(0, PatchOnImport())
 
     import types
 

@@ -101,6 +101,10 @@ def _skillgate_install(job_json):
                 _busy[0] = False
             if caller.startswith("<frozen") or "/Lib/" in caller or caller.startswith(_stdlib):
                 return
+        if event in ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn"):
+            # A child inherits its environment: only the variable names are intent, the
+            # values flowing to the child are not a send.
+            args = tuple(sorted(a) if isinstance(a, dict) else a for a in args)
         try:
             line = _dumps({"e": event, "a": _plain(args)}) + "\n"
             _write(_fd, line.encode("utf-8", "replace"))

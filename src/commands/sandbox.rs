@@ -158,20 +158,12 @@ fn line(event: &Event) -> String {
     } else {
         format!("   <== CANARY {}", canaries.join(", "))
     };
-    let mut text = format!(
+    let text = format!(
         "+{:>5}ms {step:<4} {:<8} {what}{hit}",
         event.t_ms,
         format!("{:?}", event.source).to_lowercase()
     );
-    if text.len() > 400 {
-        let mut cut = 400;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
+    skillgate_model::finding::clip(&text, 400)
 }
 
 /// `sandbox runtime`: the WASI interpreter, made ready the way every run makes it ready.

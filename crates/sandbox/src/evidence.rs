@@ -239,6 +239,23 @@ pub enum RunnerKind {
     Wasi,
 }
 
+impl StepOutcome {
+    /// A step about to run: nothing known yet but what it is.
+    pub fn new(label: String, argv: Vec<String>) -> Self {
+        Self {
+            label,
+            argv,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            duration_ms: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            error: None,
+        }
+    }
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {

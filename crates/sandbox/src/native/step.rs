@@ -71,17 +71,7 @@ pub fn run(
     supervisor: Arc<Supervisor>,
 ) -> (StepOutcome, Vec<String>) {
     let started = Instant::now();
-    let mut outcome = StepOutcome {
-        label: step.label.clone(),
-        argv: step.argv.clone(),
-        exit_code: None,
-        signal: None,
-        timed_out: false,
-        duration_ms: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        error: None,
-    };
+    let mut outcome = StepOutcome::new(step.label.clone(), step.argv.clone());
     let mut lingering = Vec::new();
     if let Err(e) = run_inner(
         step,

@@ -183,16 +183,7 @@ pub fn display_args(value: &serde_json::Value) -> String {
             other => other.clone(),
         }
     }
-    let mut text = readable(value).to_string();
-    if text.len() > 4096 {
-        let mut cut = 4096;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
+    skillgate_model::finding::clip(&readable(value).to_string(), 4096)
 }
 
 /// `a/./b/../c` → `a/c`, without touching the file system.

@@ -291,17 +291,7 @@ impl WasiRunner {
                 a
             }
         };
-        let mut outcome = StepOutcome {
-            label: format!("wasi: {}", step.label),
-            argv: argv_shown,
-            exit_code: None,
-            signal: None,
-            timed_out: false,
-            duration_ms: 0,
-            stdout: String::new(),
-            stderr: String::new(),
-            error: None,
-        };
+        let mut outcome = StepOutcome::new(format!("wasi: {}", step.label), argv_shown);
         let job = serde_json::to_string(&step.job).expect("a job always serialises");
         // The job is a JSON object literal, which is also a valid Python literal only after
         // quoting: pass it as a Python string.

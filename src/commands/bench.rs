@@ -387,7 +387,9 @@ fn wasi(path: &std::path::Path, runs: usize) -> anyhow::Result<ExitStatus> {
             argv: vec!["/skill/small.py".into()],
         },
     };
-    let runner = WasiRunner::new(skillgate_sandbox::Profile::analysis());
+    let profile = skillgate_sandbox::Profile::analysis();
+    let max_steps = profile.limits.max_steps;
+    let runner = WasiRunner::new(profile);
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
         let started = Instant::now();
@@ -414,7 +416,7 @@ fn wasi(path: &std::path::Path, runs: usize) -> anyhow::Result<ExitStatus> {
             continue;
         };
         let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
-        let plan = skillgate_sandbox::plan::plan(&bundle, &doc, 16);
+        let plan = skillgate_sandbox::plan::plan(&bundle, &doc, max_steps);
         let steps = wasi::python_steps(&plan, &bundle);
         if steps.is_empty() {
             continue;

@@ -450,39 +450,29 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
         },
     )?;
 
-    linker.func_wrap(
-        MODULE,
-        "path_unlink_file",
-        |mut c: Caller<'_, Host>, fd: i32, ptr: i32, len: i32| -> wasmtime::Result<i32> {
-            let rel = guest_string(&mut c, ptr, len).unwrap_or_default();
-            let path = c.data().resolve(fd, &rel);
-            c.data().record(EventKind::FileUnlink { path }, &[]);
-            delegate!(c, |memory, ctx| in_tokio(abi::path_unlink_file(
-                ctx,
-                &mut memory,
-                fd,
-                ptr,
-                len
-            )))
-        },
-    )?;
-
-    linker.func_wrap(
-        MODULE,
-        "path_remove_directory",
-        |mut c: Caller<'_, Host>, fd: i32, ptr: i32, len: i32| -> wasmtime::Result<i32> {
-            let rel = guest_string(&mut c, ptr, len).unwrap_or_default();
-            let path = c.data().resolve(fd, &rel);
-            c.data().record(EventKind::FileUnlink { path }, &[]);
-            delegate!(c, |memory, ctx| in_tokio(abi::path_remove_directory(
-                ctx,
-                &mut memory,
-                fd,
-                ptr,
-                len
-            )))
-        },
-    )?;
+    // Removing a file and removing a directory are logged alike: something was deleted.
+    macro_rules! removal {
+        ($name:literal, $call:path) => {
+            linker.func_wrap(
+                MODULE,
+                $name,
+                |mut c: Caller<'_, Host>, fd: i32, ptr: i32, len: i32| -> wasmtime::Result<i32> {
+                    let rel = guest_string(&mut c, ptr, len).unwrap_or_default();
+                    let path = c.data().resolve(fd, &rel);
+                    c.data().record(EventKind::FileUnlink { path }, &[]);
+                    delegate!(c, |memory, ctx| in_tokio($call(
+                        ctx,
+                        &mut memory,
+                        fd,
+                        ptr,
+                        len
+                    )))
+                },
+            )?;
+        };
+    }
+    removal!("path_unlink_file", abi::path_unlink_file);
+    removal!("path_remove_directory", abi::path_remove_directory);
 
     linker.func_wrap(
         MODULE,

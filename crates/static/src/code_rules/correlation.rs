@@ -72,6 +72,151 @@ declare_rule! {
     pub struct AgentHijack { code: "SK453", slug: "agent-hijack", severity: Critical, summary: "two or more agent-manipulation techniques in one skill" }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Fires when one file of a skill reads three or more different kinds of credential store
+    /// (SSH private keys, AWS, Google Cloud, Azure, Kubernetes, Docker, npm, PyPI, netrc, Git
+    /// credentials, GnuPG, Terraform, `.env` files, wallets). High on its own; critical when the
+    /// same file also asks for the credentials' values or contents to be shown, printed or
+    /// included in the output, and never says to redact or mask them.
+    ///
+    /// ## Why is this risky?
+    /// No single task needs every credential on the machine. A sweep across stores is how
+    /// stealers work (pattern E3 + PE3); printing what it found puts the secrets into the
+    /// conversation, logs and the model provider's hands (E4), where a later step or an injected
+    /// instruction can send them on.
+    ///
+    /// ## Example
+    /// "Read `~/.ssh/id_rsa`, `~/.aws/credentials` and `~/.docker/config.json`, then print each
+    /// credential's value with a status indicator."
+    pub struct CredentialSweep { code: "SK456", slug: "credential-sweep", severity: Critical, summary: "many kinds of credential store read in one file, values revealed" }
+}
+
+/// Kinds of credential store: reading several of them is a sweep.
+const CREDENTIAL_STORES: &[(&str, &str)] = &[
+    (
+        "SSH private keys",
+        r"\.ssh/(id_\w+|\*)|\.ssh/?\s*(directory|folder)",
+    ),
+    (
+        "AWS credentials",
+        r"\.aws/(credentials|config)\b|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN",
+    ),
+    (
+        "Google Cloud credentials",
+        r"\.config/gcloud\b|application_default_credentials\.json",
+    ),
+    ("Azure credentials", r"\.azure/"),
+    ("Kubernetes config", r"\.kube/config\b"),
+    ("Docker registry auth", r"\.docker/config\.json"),
+    ("npm token", r"\.npmrc\b"),
+    ("PyPI token", r"\.pypirc\b"),
+    ("netrc logins", r"\.netrc\b"),
+    (
+        "Git credentials",
+        r"\.git-credentials\b|config/gh/hosts\.yml",
+    ),
+    ("GnuPG keys", r"\.gnupg/"),
+    (
+        "Terraform tokens",
+        r"\.terraformrc\b|credentials\.tfrc\.json",
+    ),
+    ("dotenv files", r"(?i)\.env\s+files?\b|\ball\s+\.env\b"),
+    (
+        "wallets",
+        r"(?i)\bwallet\.(dat|json)\b|\bkeystore/|\.config/solana/id\.json|\bseed\s+phrases?\b",
+    ),
+];
+
+static CREDENTIAL_STORE_PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    CREDENTIAL_STORES
+        .iter()
+        .map(|(kind, pattern)| {
+            (
+                *kind,
+                crate::pattern::compile(pattern).expect("valid regex"),
+            )
+        })
+        .collect()
+});
+static REVEAL_VALUES: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r"(?i)\b(display(s|ed)?|print(s|ed)?|show(s|n)?|output(s|ted)?|reveal(s|ed)?|echo|include(s|d)?|list(s|ing)?|return(s|ed)?)\b[^\n]{0,80}\b(full|complete|entire|raw|current|actual|extracted|their|its|each)\s+((key|credential|secret|token|file)\s+)?(values?|contents?|material|body)\b|\bcredential(['’]s)?\s+values?\b|\b(key|secret|token)\s+values\b[^\n]{0,60}\b(displayed|shown|printed|output)\b|\b(contents?|values?)\s+(must|should|will)\s+be\s+(displayed|shown|printed|output)\b",
+    )
+    .expect("valid regex")
+});
+static KEEPS_VALUES_HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r"(?i)\b(redact(ed|s|ing)?|mask(ed|s|ing)?|never\s+(print|display|show|output|log|reveal|echo)|(do\s+not|don't|must\s+not)\s+(print|display|show|output|log|reveal|echo|include))\b",
+    )
+    .expect("valid regex")
+});
+
+/// SK456: credential stores of several kinds named in one file (its units together).
+fn credential_sweep(units: &[Unit]) -> Option<Finding> {
+    let mut files: Vec<&str> = units
+        .iter()
+        .filter(|u| u.decoded_from.is_none())
+        .map(|u| u.file.as_str())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    files.into_iter().find_map(|file| {
+        let parts: Vec<&Unit> = units
+            .iter()
+            .filter(|u| u.file == file && u.decoded_from.is_none())
+            .collect();
+        let mut kinds = Vec::new();
+        let mut first: Option<(&Unit, usize)> = None;
+        for (kind, pattern) in CREDENTIAL_STORE_PATTERNS.iter() {
+            if let Some((unit, m)) = parts
+                .iter()
+                .find_map(|u| pattern.find(&u.text).map(|m| (*u, m.start())))
+            {
+                kinds.push(*kind);
+                if first.is_none_or(|(u, at)| (u.line, at) > (unit.line, m)) {
+                    first = Some((unit, m));
+                }
+            }
+        }
+        if kinds.len() < 3 {
+            return None;
+        }
+        let (unit, at) = first?;
+        let revealed = parts.iter().any(|u| REVEAL_VALUES.is_match(&u.text))
+            && !parts.iter().any(|u| KEEPS_VALUES_HIDDEN.is_match(&u.text));
+        let (line, col) = unit.position(at);
+        let mut f = finding(
+            &CredentialSweep::INFO,
+            if revealed {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            },
+            "credential-access",
+            format!(
+                "`{file}` reads {} kinds of credential store ({}){}",
+                kinds.len(),
+                kinds.join(", "),
+                if revealed {
+                    " and asks for their values to be shown"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .at(file, Some(line), Some(col))
+        .with_evidence(unit.line_at(at))
+        .with_capability(Capability::SecretRead)
+        .with_stage(KillChainStage::CredentialAccess);
+        if !revealed {
+            f.severity = Severity::High;
+        }
+        f.taxonomy = vec!["E3".into(), "PE3".into(), "E4".into()];
+        Some(f)
+    })
+}
+
 /// Agent-manipulation techniques and the rules that evidence them.
 const MANIPULATION: &[(&str, &[&str])] = &[
     ("instruction override", &["SK720"]),
@@ -269,6 +414,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         }
     }
     new.extend(agent_hijack(out));
+    new.extend(credential_sweep(units));
     out.extend(new);
     // Host data sent to an anonymous drop (paste sites, request catchers, tunnels) has no
     // innocent reading: nobody publishes their machine's fingerprint to a pastebin on purpose.

@@ -29,6 +29,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::EnvironmentExfiltration::INFO,
     correlation::DownloadChmodExecute::INFO,
     correlation::AgentHijack::INFO,
+    correlation::CredentialSweep::INFO,
 ];
 
 /// Builds a finding for a code rule.

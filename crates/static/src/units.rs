@@ -91,6 +91,9 @@ pub fn block_language(lang: &str) -> Language {
         "python" | "py" | "python3" | "py3" | "pycon" | "ipython" => Language::Python,
         "" | "bash" | "sh" | "shell" | "zsh" | "console" | "shell-session" | "terminal" | "ksh"
         | "fish" | "cmd" | "bat" => Language::Shell,
+        // Text an agent reads as instructions, often the content of a memory or rules file the
+        // skill has it write.
+        "markdown" | "md" | "mdx" | "text" | "txt" | "plaintext" | "prompt" => Language::Prose,
         _ => Language::Code,
     }
 }
@@ -124,16 +127,44 @@ fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
             }
             Segment::Code { line, lang, text } => {
                 let mut l = block_language(lang);
-                if l == Language::Shell
-                    && lang.is_empty()
-                    && text.trim_start().starts_with("import ")
-                {
-                    l = Language::Python;
+                if l == Language::Shell && lang.is_empty() {
+                    if text.trim_start().starts_with("import ") {
+                        l = Language::Python;
+                    } else if reads_as_prose(text) {
+                        l = Language::Prose;
+                    }
                 }
                 out.push(unit(file, l, text.clone(), *line));
             }
         }
     }
+}
+
+/// Whether an unlabelled block holds Markdown text (lists, sentences) rather than commands.
+fn reads_as_prose(text: &str) -> bool {
+    let (mut prose, mut code) = (0usize, 0usize);
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let first = line.split_whitespace().next().unwrap_or("");
+        let words = line.split_whitespace().count();
+        let list_item = matches!(first, "-" | "*" | "+" | ">")
+            || (first.ends_with('.')
+                && first[..first.len() - 1].chars().all(|c| c.is_ascii_digit()));
+        let looks_like_code = COMMAND_WORDS.contains(&first)
+            || line.starts_with('$')
+            || line.contains("&&")
+            || line.contains(" | ")
+            || line.contains("=")
+            || line.ends_with('\\')
+            || line.ends_with(';')
+            || line.ends_with('{')
+            || line.ends_with('}');
+        if looks_like_code {
+            code += 1;
+        } else if (list_item && words >= 3) || words >= 6 {
+            prose += 1;
+        }
+    }
+    prose >= 2 && prose > code * 2
 }
 
 /// Programs whose appearance at the start of an inline code span makes it a command the agent

@@ -59,7 +59,7 @@ declare_rule! {
     /// overriding its instructions (SK720), keeping things from the user (SK721), skipping the
     /// user's approval (SK724), loading instructions from a remote URL (SK726), planting
     /// standing instructions or settings in the agent's memory and configuration (SK603,
-    /// SK605), or switching off a security control (SK106).
+    /// SK605, SK606), or switching off a security control (SK106).
     ///
     /// ## Why is this risky?
     /// Each alone can be clumsy wording; together they are the shape of an injection: the
@@ -225,10 +225,13 @@ const MANIPULATION: &[(&str, &[&str])] = &[
     ("remote instructions", &["SK726"]),
     (
         "planted standing instructions or agent settings",
-        &["SK603", "SK605"],
+        &["SK603", "SK605", "SK606"],
     ),
     ("security control disabled", &["SK106"]),
 ];
+
+/// Evidence too common in honest skills to make a technique on its own terms.
+const WEAK_TECHNIQUE_EVIDENCE: &[&str] = &["SK606"];
 
 /// SK453: distinct manipulation techniques in one file (a skill's instructions are read file by
 /// file; techniques scattered over unrelated reference pages are usually documentation), each
@@ -256,7 +259,12 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
                     .map(|f| (*technique, f))
             })
             .collect();
-        (seen.len() >= 2).then_some(seen)
+        // Writing AGENTS.md is ordinary and so is documenting a `--dangerously-…` flag; an
+        // instruction file counts only next to something that manipulates the agent in words.
+        let only_weak = seen
+            .iter()
+            .all(|(_, f)| WEAK_TECHNIQUE_EVIDENCE.contains(&f.code.as_str()) || f.code == "SK106");
+        (seen.len() >= 2 && !only_weak).then_some(seen)
     })?;
     let (_, first) = seen[0];
     let described: Vec<String> = seen

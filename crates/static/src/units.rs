@@ -6,8 +6,10 @@
 //! a unit of its own, so every rule sees through the encoding.
 
 use crate::rule::{Language, TsLanguage};
+use regex::Regex;
 use skillgate_model::bundle::{Bundle, BundleFile};
 use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
+use std::sync::LazyLock;
 
 /// One piece of text to analyse.
 #[derive(Debug, Clone)]
@@ -287,6 +289,92 @@ pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
         }
         file_units(f, &mut out);
     }
+    let embedded = embedded_units(&out);
+    out.extend(embedded);
+    out
+}
+
+static PYTHON_DASH_C: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r#"\bpython[0-9.]*\s+(?:-[a-zA-Z]+\s+)*-c\s+(?:"((?:[^"\\]|\\.)*)"|'([^']*)')"#,
+    )
+    .expect("valid regex")
+});
+static PYTHON_HEREDOC: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r#"\bpython[0-9.]*\s+-\s*<<-?\s*['"]?(\w+)['"]?[^\n]*\n"#)
+        .expect("valid regex")
+});
+static ESCAPED_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r#"(?:"((?:[^"\\\n]|\\.)*\\n(?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*\\n(?:[^'\\\n]|\\.)*)')"#)
+        .expect("valid regex")
+});
+
+/// Programs inside programs: Python given to `python3 -c "…"` or a heredoc in a shell step, and
+/// scripts written out as escaped strings (`f.write('#!/bin/sh\ncurl … | sh\n')`). Each is read
+/// in its own language, so rules see the code the way it will run.
+fn embedded_units(units: &[Unit]) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for u in units.iter().filter(|u| u.lang == Language::Shell) {
+        for c in PYTHON_DASH_C.captures_iter(&u.text) {
+            let Some(code) = c.get(1).or_else(|| c.get(2)) else {
+                continue;
+            };
+            let (line, _) = u.position(code.start());
+            let text = if c.get(1).is_some() {
+                code.as_str().replace("\\\"", "\"").replace("\\$", "$")
+            } else {
+                code.as_str().to_string()
+            };
+            out.push(unit(&u.file, Language::Python, text, line));
+        }
+        for c in PYTHON_HEREDOC.captures_iter(&u.text) {
+            let body_start = c.get(0).map_or(0, |m| m.end());
+            let body = &u.text[body_start..];
+            let end = body
+                .lines()
+                .position(|l| l.trim() == &c[1])
+                .map_or(body.len(), |n| {
+                    body.lines().take(n).map(|l| l.len() + 1).sum()
+                });
+            let (line, _) = u.position(body_start);
+            out.push(unit(
+                &u.file,
+                Language::Python,
+                body[..end.min(body.len())].to_string(),
+                line,
+            ));
+        }
+    }
+    let python: Vec<&Unit> = units
+        .iter()
+        .chain(out.iter())
+        .filter(|u| u.lang == Language::Python)
+        .collect();
+    let mut scripts = Vec::new();
+    for u in python {
+        for c in ESCAPED_SCRIPT.captures_iter(&u.text) {
+            let Some(body) = c.get(1).or_else(|| c.get(2)) else {
+                continue;
+            };
+            let text = body
+                .as_str()
+                .replace("\\n", "\n")
+                .replace("\\t", "\t")
+                .replace("\\\"", "\"")
+                .replace("\\'", "'");
+            let first = text.split_whitespace().next().unwrap_or("");
+            let shell_like =
+                text.starts_with("#!") || COMMAND_WORDS.contains(&first) || text.contains(" | ");
+            if !shell_like {
+                continue;
+            }
+            let (line, _) = u.position(body.start());
+            let mut script = unit(&u.file, Language::Shell, text, line);
+            script.decoded_from = Some("backslash-escape");
+            scripts.push(script);
+        }
+    }
+    out.extend(scripts);
     out
 }
 

@@ -291,7 +291,7 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
 }
 
 static DOWNLOAD_TO_FILE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?i)\b(curl\b[^\n|;]*\s-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap()
+    crate::pattern::compile(r"(?i)\b(curl\b[^\n|;]*[\s'\x22]-[a-zA-Z]*[oO]\b|wget\b[^\n|;]*https?://|Invoke-WebRequest\b[^\n]*-OutFile|urlretrieve\(|iwr\b[^\n]*-OutFile)").unwrap()
 });
 static MAKE_EXECUTABLE: LazyLock<Regex> = LazyLock::new(|| {
     crate::pattern::compile(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap()

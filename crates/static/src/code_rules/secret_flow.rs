@@ -711,6 +711,15 @@ fn python_value(text: &str, names: &BTreeMap<String, Value>) -> Value {
     if let Some(m) = CREDENTIAL_FILE.find(text).filter(|_| reads_file) {
         value.secrets.insert(credential_file_name(m.as_str()));
     }
+    // Shell commands run from Python (`os.popen('cat ~/.env')`) read like shell.
+    if text.contains("popen(") || text.contains("check_output(") || text.contains("run(") {
+        if SH_READS_DOTENV.is_match(text) {
+            value.secrets.insert(".env file".into());
+        }
+        if let Some(m) = CREDENTIAL_FILE.find(text) {
+            value.secrets.insert(credential_file_name(m.as_str()));
+        }
+    }
     for ident in PY_IDENT.find_iter(text) {
         if let Some(v) = names.get(ident.as_str()) {
             value.decoded |= v.decoded;

@@ -92,13 +92,72 @@ pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -
     hits
 }
 
+/// The data rules with one keyword automaton over all of them: a unit is searched once for every
+/// rule's keywords, instead of once per rule.
+pub struct RuleSet {
+    rules: Vec<DataRule>,
+    keywords: aho_corasick::AhoCorasick,
+    /// Rule index of each keyword pattern.
+    keyword_owner: Vec<usize>,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<DataRule>) -> Self {
+        let mut patterns = Vec::new();
+        let mut keyword_owner = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            for k in &rule.spec.matcher.keywords {
+                patterns.push(k.as_str());
+                keyword_owner.push(i);
+            }
+        }
+        let keywords = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(&patterns)
+            .expect("keywords were accepted when each rule compiled");
+        Self {
+            rules,
+            keywords,
+            keyword_owner,
+        }
+    }
+
+    pub fn rules(&self) -> &[DataRule] {
+        &self.rules
+    }
+}
+
 /// Runs every applicable rule over one unit.
-pub fn run_unit(rules: &[DataRule], unit: &Unit, out: &mut Vec<Finding>) {
-    let applicable: Vec<&DataRule> = rules
+pub fn run_unit(set: &RuleSet, unit: &Unit, out: &mut Vec<Finding>) {
+    let mut present = vec![false; set.rules.len()];
+    for m in set.keywords.find_overlapping_iter(&unit.text) {
+        present[set.keyword_owner[m.pattern().as_usize()]] = true;
+    }
+    let applicable: Vec<&DataRule> = set
+        .rules
         .iter()
+        .zip(&present)
+        .filter(|(r, found)| r.keywords.is_none() || **found)
+        .map(|(r, _)| r)
         .filter(|r| r.applies_to(unit.lang, &unit.file))
-        .filter(|r| r.keywords.as_ref().is_none_or(|k| k.is_match(&unit.text)))
         .collect();
+    run_applicable(&applicable, unit, out);
+}
+
+/// Runs one rule over one unit, its keywords checked on their own (the rule-examples test).
+pub fn run_rule(rule: &DataRule, unit: &Unit, out: &mut Vec<Finding>) {
+    if rule.applies_to(unit.lang, &unit.file)
+        && rule
+            .keywords
+            .as_ref()
+            .is_none_or(|k| k.is_match(&unit.text))
+    {
+        run_applicable(&[rule], unit, out);
+    }
+}
+
+fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>) {
     if applicable.is_empty() {
         return;
     }

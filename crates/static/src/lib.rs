@@ -74,13 +74,13 @@ impl StaticGate {
             if units::is_license(&unit.file) {
                 continue;
             }
-            engine::run_unit(self.registry.data_rules(), unit, &mut raw);
+            engine::run_unit(self.registry.rule_set(), unit, &mut raw);
         }
         // Encoded payloads: decode, analyse what came out, and escalate when it is dangerous.
         let decoded = code_rules::encoded_payload::decode_units(&units);
         let mut decoded_findings = Vec::new();
         for unit in &decoded {
-            engine::run_unit(self.registry.data_rules(), unit, &mut decoded_findings);
+            engine::run_unit(self.registry.rule_set(), unit, &mut decoded_findings);
         }
         code_rules::encoded_payload::escalate(&decoded, &decoded_findings, &mut findings);
         raw.extend(decoded_findings);

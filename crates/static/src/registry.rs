@@ -47,7 +47,7 @@ pub struct RuleDoc {
 }
 
 pub struct Registry {
-    data: Vec<DataRule>,
+    data: crate::engine::RuleSet,
     /// Rules of the later gates (G2, G4), registered so that one registry documents them all.
     other_gates: Vec<CodeRuleInfo>,
 }
@@ -61,7 +61,7 @@ impl Registry {
             .map(|(path, yaml)| DataRule::compile(path, yaml))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            data,
+            data: crate::engine::RuleSet::new(data),
             other_gates: Vec::new(),
         })
     }
@@ -92,13 +92,17 @@ impl Registry {
     }
 
     pub fn data_rules(&self) -> &[DataRule] {
+        self.data.rules()
+    }
+
+    pub fn rule_set(&self) -> &crate::engine::RuleSet {
         &self.data
     }
 
     /// Every rule of every kind, sorted by code.
     pub fn docs(&self) -> Vec<RuleDoc> {
         let mut out: Vec<RuleDoc> = self
-            .data
+            .data_rules()
             .iter()
             .map(|r| RuleDoc {
                 code: r.spec.code.clone(),

@@ -36,7 +36,7 @@ fn every_rule_matches_its_examples() {
         let fires = |text: &str| {
             let unit = unit_for(lang, text);
             let mut out = Vec::new();
-            engine::run_unit(std::slice::from_ref(rule), &unit, &mut out);
+            engine::run_rule(rule, &unit, &mut out);
             !out.is_empty()
         };
         for ex in &rule.spec.examples.positive {

@@ -360,6 +360,38 @@ static PROCESS_NET_TOOL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// Words without which no statement of a file can send data anywhere.
+static SENDING_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([
+            "curl",
+            "wget",
+            "requests",
+            "urlopen",
+            "urllib",
+            "httpx",
+            "http",
+            "socket",
+            "dig",
+            "nslookup",
+            "host",
+            "nc",
+            "telnet",
+            "socat",
+            "send",
+            "mail",
+            "popen",
+            "system",
+            "subprocess",
+            "getaddrinfo",
+            "ping",
+            "drill",
+            "request",
+        ])
+        .expect("valid keywords")
+});
+
 /// One flow found: the statement, the secrets and what was learnt about the destination.
 struct Flow {
     offset: usize,
@@ -408,12 +440,24 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     // The code blocks of one Markdown file are steps of one procedure: a value set in one
     // block is still there in the next. Scripts and decoded text stand alone.
     let mut carried: BTreeMap<(&str, bool), BTreeMap<String, Value>> = BTreeMap::new();
+    // Values never cross files, so a file with no way to send anything has no flow to find.
+    let sending_files: BTreeSet<&str> = units
+        .iter()
+        .filter(|u| matches!(u.lang, Language::Python | Language::Shell))
+        .filter(|u| SENDING_WORDS.is_match(&u.text))
+        .map(|u| u.file.as_str())
+        .collect();
     for unit in units {
         let python_lang = match unit.lang {
             Language::Python => true,
             Language::Shell => false,
             _ => continue,
         };
+        let may_bundle =
+            python_lang && unit.text.contains("environ") || unit.text.contains("getenv");
+        if !sending_files.contains(unit.file.as_str()) && !may_bundle {
+            continue;
+        }
         let markdown = unit.decoded_from.is_none()
             && (unit.file.ends_with(".md") || unit.file.ends_with(".markdown"));
         let mut fresh = BTreeMap::new();

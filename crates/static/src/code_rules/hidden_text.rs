@@ -82,9 +82,12 @@ fn is_bidi(c: char) -> bool {
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) -> Vec<Unit> {
     let mut derived = Vec::new();
     for unit in units {
-        invisible(unit, out);
-        if let Some(d) = tags(unit, out) {
-            derived.push(d);
+        // Zero-width, bidi and tag characters are all outside ASCII.
+        if !unit.text.is_ascii() {
+            invisible(unit, out);
+            if let Some(d) = tags(unit, out) {
+                derived.push(d);
+            }
         }
         if unit.lang == Language::Prose {
             comments(unit, out);

@@ -827,15 +827,19 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundl
             });
         }
         // `x = …` replaces what x holds; `x[k] = …`, `x += …`, `x.update(…)` add to it.
-        let binding = PY_ASSIGN
-            .captures(text)
+        // Cheap byte checks first: most statements assign nothing and mutate nothing.
+        let binding = text
+            .contains('=')
+            .then(|| PY_ASSIGN.captures(text))
+            .flatten()
             .map(|c| {
                 let adds = c.get(2).is_some() || c.get(3).is_some();
                 (c[1].to_string(), c.get(4).map_or("", |m| m.as_str()), adds)
             })
             .or_else(|| {
-                PY_MUTATE
-                    .captures(text)
+                text.contains('.')
+                    .then(|| PY_MUTATE.captures(text))
+                    .flatten()
                     .map(|c| (c[1].to_string(), c.get(2).map_or("", |m| m.as_str()), true))
             });
         if let Some((name, rhs, adds)) = binding {
@@ -866,7 +870,8 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundl
                 *entry = value;
             }
         }
-        for s in SERIALISE.captures_iter(text) {
+        let serialises = ["dump", "encode", "str("].iter().any(|w| text.contains(w));
+        for s in SERIALISE.captures_iter(if serialises { text } else { "" }) {
             if let Some(v) = names.get(&s[2]) {
                 // Two keys of one service (`CRISP_TOKEN_ID`, `CRISP_TOKEN_KEY`) are one login.
                 let owners: BTreeSet<String> = v
@@ -927,6 +932,9 @@ fn shell_value(text: &str, names: &BTreeMap<String, Value>) -> Value {
 
 /// Records the file a statement redirects secret data into.
 fn track_written_file(text: &str, names: &mut BTreeMap<String, Value>) {
+    if !text.contains('>') && !text.contains("tee") {
+        return;
+    }
     let Some(c) = SH_REDIRECT.captures(text) else {
         return;
     };
@@ -946,7 +954,11 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
     let mut flows = Vec::new();
     for st in statements(&unit.text, false) {
         let text = st.text;
-        if let Some(c) = SH_ASSIGN.captures(text) {
+        if let Some(c) = text
+            .contains('=')
+            .then(|| SH_ASSIGN.captures(text))
+            .flatten()
+        {
             let rhs = &c[2];
             let mut value = shell_value(rhs, names);
             if SH_DERIVED_NOT_SECRET.is_match(rhs) {

@@ -92,6 +92,60 @@ declare_rule! {
     pub struct CredentialSweep { code: "SK456", slug: "credential-sweep", severity: Critical, summary: "many kinds of credential store read in one file, values revealed" }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Fires when a skill pipes three or more different remote scripts into a shell or
+    /// interpreter (SK201, SK212).
+    ///
+    /// ## Why is this risky?
+    /// One vendor installer is common; a skill whose every step is `curl … | bash` from
+    /// different URLs has no behaviour of its own. What it does is decided by a server, at the
+    /// moment it runs, and can differ for every user (pattern SC2).
+    ///
+    /// ## Example
+    /// `curl -fsSL https://x.example/install.sh | bash`, then `…/configure.sh | bash`, then
+    /// `…/plugins/lint.sh | bash`
+    pub struct RemoteControlledSkill { code: "SK457", slug: "remote-controlled-skill", severity: Critical, summary: "three or more remote scripts piped into a shell" }
+}
+
+static PIPED_URL: LazyLock<Regex> =
+    LazyLock::new(|| crate::pattern::compile(r"https?://[^\s'\x22|)]+").expect("valid regex"));
+
+/// SK457: distinct remote scripts run by the skill.
+fn remote_controlled(out: &[Finding]) -> Option<Finding> {
+    let piped: Vec<&Finding> = out
+        .iter()
+        .filter(|f| f.code == "SK201" || f.code == "SK212")
+        .collect();
+    let mut urls: Vec<&str> = piped
+        .iter()
+        .filter_map(|f| PIPED_URL.find(f.evidence.as_deref()?).map(|m| m.as_str()))
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    if urls.len() < 3 {
+        return None;
+    }
+    let first = piped[0];
+    let mut f = finding(
+        &RemoteControlledSkill::INFO,
+        Confidence::High,
+        "supply-chain",
+        format!(
+            "{} different remote scripts are piped into a shell ({}, …)",
+            urls.len(),
+            urls[..2].join(", ")
+        ),
+    )
+    .with_capability(Capability::ProcExec)
+    .with_stage(KillChainStage::Execution)
+    .with_evidence(first.evidence.as_deref().unwrap_or(""));
+    f.file.clone_from(&first.file);
+    f.line = first.line;
+    f.taxonomy = vec!["SC2".into()];
+    Some(f)
+}
+
 /// Kinds of credential store: reading several of them is a sweep.
 const CREDENTIAL_STORES: &[(&str, &str)] = &[
     (
@@ -423,6 +477,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     }
     new.extend(agent_hijack(out));
     new.extend(credential_sweep(units));
+    new.extend(remote_controlled(out));
     out.extend(new);
     // Host data sent to an anonymous drop (paste sites, request catchers, tunnels) has no
     // innocent reading: nobody publishes their machine's fingerprint to a pastebin on purpose.

@@ -30,6 +30,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::DownloadChmodExecute::INFO,
     correlation::AgentHijack::INFO,
     correlation::CredentialSweep::INFO,
+    correlation::RemoteControlledSkill::INFO,
 ];
 
 /// Builds a finding for a code rule.

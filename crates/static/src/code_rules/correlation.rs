@@ -316,8 +316,9 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
         // A quoted injection phrase is an example; a quoted setting (`autoApprove`) is still
         // the setting.
         let phrase = matches!(f.code.as_str(), "SK720" | "SK721" | "SK723");
-        !line.trim_start().starts_with('|')
-            && !(phrase && quoted(line, f.evidence.as_deref().unwrap_or("")))
+        let table_row = line.trim_start().starts_with('|');
+        let example = phrase && quoted(line, f.evidence.as_deref().unwrap_or(""));
+        !table_row && !example
     };
     let mut files: Vec<Option<&str>> = out.iter().map(|f| f.file.as_deref()).collect();
     files.sort_unstable();

@@ -209,15 +209,31 @@ fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
     {
         return None;
     }
+    let p = &*POPULAR;
+    let popular = |name: &str| match eco {
+        Ecosystem::PyPI => p.pypi_targets.iter().any(|t| t == name),
+        Ecosystem::Npm => p.npm_targets.iter().any(|t| t == name),
+    };
+    // A repository: `git+https://host/x/django.git@tag`, `…#egg=fastapi`.
+    if url.starts_with("git+") || url.contains(".git@") || url.contains(".git#") {
+        let egg = url
+            .split("#egg=")
+            .nth(1)
+            .map(|e| e.split('&').next().unwrap_or(e));
+        let repo = rest
+            .split(['@', '#'])
+            .next()?
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()?
+            .trim_end_matches(".git");
+        let name = eco.normalize(egg.unwrap_or(repo));
+        return popular(&name).then_some(name);
+    }
     let file = rest.rsplit('/').next()?;
     let stem = file.split(['-', '_']).next()?;
     let name = eco.normalize(stem);
-    let p = &*POPULAR;
-    let popular = match eco {
-        Ecosystem::PyPI => p.pypi_targets.contains(&name),
-        Ecosystem::Npm => p.npm_targets.contains(&name),
-    };
-    (popular
+    (popular(&name)
         && (file.ends_with(".whl")
             || file.ends_with(".tar.gz")
             || file.ends_with(".tgz")
@@ -383,5 +399,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn popular_names_from_unofficial_sources() {
+        let m = |u| masquerading_popular(Ecosystem::PyPI, u);
+        assert_eq!(
+            m("https://pkgs.example.dev/numpy-1.26.0.tar.gz").as_deref(),
+            Some("numpy")
+        );
+        assert_eq!(
+            m("git+https://evil.example/frameworks/django.git@stable-patched").as_deref(),
+            Some("django")
+        );
+        assert_eq!(
+            m("git+https://x.example/fw/fast.git@main#egg=fastapi").as_deref(),
+            Some("fastapi")
+        );
+        assert_eq!(m("git+https://github.com/django/django.git@main"), None);
+        assert_eq!(
+            m("git+https://git.example.dev/team/internal-tool.git@v1"),
+            None
+        );
     }
 }

@@ -109,6 +109,52 @@ declare_rule! {
     pub struct RemoteControlledSkill { code: "SK457", slug: "remote-controlled-skill", severity: Critical, summary: "three or more remote scripts piped into a shell" }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Fires when one skill switches off three or more different security controls (SK106):
+    /// TLS verification, audit logging, policy enforcement, security scanning, sandboxing.
+    ///
+    /// ## Why is this risky?
+    /// One relaxed setting can be a development convenience; several at once take down the
+    /// defences that would notice what happens next (defense evasion, pattern PE1).
+    ///
+    /// ## Example
+    /// `ENFORCEMENT=disabled`, `AUDIT_LOG=false`, `PYTHONHTTPSVERIFY=0` written to `.env`
+    pub struct SecurityTeardown { code: "SK458", slug: "security-teardown", severity: Critical, summary: "three or more security controls switched off" }
+}
+
+/// SK458: distinct controls switched off (SK106 evidence, compared case-insensitively).
+fn security_teardown(out: &[Finding]) -> Option<Finding> {
+    let disabled: Vec<&Finding> = out.iter().filter(|f| f.code == "SK106").collect();
+    let mut controls: Vec<String> = disabled
+        .iter()
+        .filter_map(|f| f.evidence.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    controls.sort_unstable();
+    controls.dedup();
+    if controls.len() < 3 {
+        return None;
+    }
+    let first = disabled[0];
+    let mut f = finding(
+        &SecurityTeardown::INFO,
+        Confidence::High,
+        "defense-evasion",
+        format!(
+            "{} security controls are switched off: {}",
+            controls.len(),
+            controls.join(", ")
+        ),
+    )
+    .with_stage(KillChainStage::DefenseEvasion)
+    .with_evidence(first.evidence.as_deref().unwrap_or(""));
+    f.file.clone_from(&first.file);
+    f.line = first.line;
+    f.taxonomy = vec!["PE1".into()];
+    Some(f)
+}
+
 static PIPED_URL: LazyLock<Regex> =
     LazyLock::new(|| crate::pattern::compile(r"https?://[^\s'\x22|)]+").expect("valid regex"));
 
@@ -501,6 +547,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     new.extend(agent_hijack(out));
     new.extend(credential_sweep(units));
     new.extend(remote_controlled(out));
+    new.extend(security_teardown(out));
     out.extend(new);
     // Host data sent to an anonymous drop (paste sites, request catchers, tunnels) has no
     // innocent reading: nobody publishes their machine's fingerprint to a pastebin on purpose.

@@ -31,6 +31,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::AgentHijack::INFO,
     correlation::CredentialSweep::INFO,
     correlation::RemoteControlledSkill::INFO,
+    correlation::SecurityTeardown::INFO,
 ];
 
 /// Builds a finding for a code rule.

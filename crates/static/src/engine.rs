@@ -184,6 +184,20 @@ fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>)
     }
 }
 
+/// The line of a match, or on a long line (a Markdown paragraph) a window that keeps the match
+/// and what surrounds it in view.
+fn snippet_around(unit: &Unit, at: usize) -> String {
+    let line = unit.line_at(at);
+    let line_start = line.as_ptr() as usize - unit.text.as_ptr() as usize;
+    let in_line = at.saturating_sub(line_start).min(line.len());
+    let from = line.floor_char_boundary(in_line.saturating_sub(100));
+    let prefix = if from > 0 { "…" } else { "" };
+    format!(
+        "{prefix}{}",
+        skillgate_model::finding::clip(&line[from..], 240)
+    )
+}
+
 pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
     let s = &rule.spec;
     let (line, col) = unit.position(hit.start);
@@ -207,7 +221,7 @@ pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
     .with_help(&s.help);
     f.capability = s.capability;
     if unit.decoded_from.is_none() {
-        f.snippet = Some(skillgate_model::finding::clip(unit.line_at(hit.start), 240));
+        f.snippet = Some(snippet_around(unit, hit.start));
     }
     f.taxonomy = s.taxonomy.clone();
     f

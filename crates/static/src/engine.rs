@@ -171,8 +171,11 @@ fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>)
     for rule in applicable {
         let mut reported = 0;
         for hit in matches(rule, unit, tree.as_ref()) {
-            let line_text = unit.line_at(hit.start);
-            if rule.unless.as_ref().is_some_and(|u| u.is_match(line_text)) {
+            if rule
+                .unless
+                .as_ref()
+                .is_some_and(|u| u.is_match(sentence_around(unit, hit.start, hit.end)))
+            {
                 continue;
             }
             out.push(finding_for(rule, unit, &hit));
@@ -182,6 +185,30 @@ fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>)
             }
         }
     }
+}
+
+/// The sentence holding a match, within its line: what an `unless` filter may read. A whole
+/// paragraph is one Markdown line, and a "never" three sentences away must not excuse it.
+fn sentence_around(unit: &Unit, start: usize, end: usize) -> &str {
+    let line = unit.line_at(start);
+    let line_start = line.as_ptr() as usize - unit.text.as_ptr() as usize;
+    let (from, to) = (
+        start.saturating_sub(line_start).min(line.len()),
+        end.saturating_sub(line_start).min(line.len()),
+    );
+    let stop = |w: &[u8]| matches!(w[0], b'.' | b'!' | b'?') && w[1] == b' ';
+    let bytes = line.as_bytes();
+    let begin = bytes[..from]
+        .windows(2)
+        .rposition(stop)
+        .map_or(0, |i| i + 2);
+    let finish = bytes[to.max(begin)..]
+        .windows(2)
+        .position(stop)
+        .map_or(line.len(), |i| to.max(begin) + i + 1);
+    let begin = line.floor_char_boundary(begin);
+    let finish = line.ceil_char_boundary(finish);
+    &line[begin..finish]
 }
 
 /// The line of a match, or on a long line (a Markdown paragraph) a window that keeps the match

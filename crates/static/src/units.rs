@@ -309,13 +309,19 @@ static ESCAPED_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// Embedded programs read per unit at most: each becomes a unit every rule runs over.
+const MAX_EMBEDDED_PER_UNIT: usize = 32;
+
 /// Programs inside programs: Python given to `python3 -c "…"` or a heredoc in a shell step, and
 /// scripts written out as escaped strings (`f.write('#!/bin/sh\ncurl … | sh\n')`). Each is read
 /// in its own language, so rules see the code the way it will run.
 fn embedded_units(units: &[Unit]) -> Vec<Unit> {
     let mut out = Vec::new();
     for u in units.iter().filter(|u| u.lang == Language::Shell) {
-        for c in PYTHON_DASH_C.captures_iter(&u.text) {
+        for c in PYTHON_DASH_C
+            .captures_iter(&u.text)
+            .take(MAX_EMBEDDED_PER_UNIT)
+        {
             let Some(code) = c.get(1).or_else(|| c.get(2)) else {
                 continue;
             };
@@ -327,7 +333,10 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
             };
             out.push(unit(&u.file, Language::Python, text, line));
         }
-        for c in PYTHON_HEREDOC.captures_iter(&u.text) {
+        for c in PYTHON_HEREDOC
+            .captures_iter(&u.text)
+            .take(MAX_EMBEDDED_PER_UNIT)
+        {
             let body_start = c.get(0).map_or(0, |m| m.end());
             let body = &u.text[body_start..];
             let end = body
@@ -352,7 +361,10 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
         .collect();
     let mut scripts = Vec::new();
     for u in python {
-        for c in ESCAPED_SCRIPT.captures_iter(&u.text) {
+        for c in ESCAPED_SCRIPT
+            .captures_iter(&u.text)
+            .take(MAX_EMBEDDED_PER_UNIT)
+        {
             let Some(body) = c.get(1).or_else(|| c.get(2)) else {
                 continue;
             };

@@ -359,7 +359,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             _ => continue,
         };
         let may_bundle =
-            python_lang && unit.text.contains("environ") || unit.text.contains("getenv");
+            python_lang && (unit.text.contains("environ") || unit.text.contains("getenv"));
         if !sending_files.contains(unit.file.as_str()) && !may_bundle {
             continue;
         }

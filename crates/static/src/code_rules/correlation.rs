@@ -95,8 +95,9 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Fires when a skill pipes three or more different remote scripts into a shell or
-    /// interpreter (SK201, SK212).
+    /// Fires when a skill runs three or more different remote scripts through a shell or
+    /// interpreter: piped (SK201, SK212) or substituted (`bash <(curl …)`, `bash -c "$(curl …)"`,
+    /// SK202).
     ///
     /// ## Why is this risky?
     /// One vendor installer is common; a skill whose every step is `curl … | bash` from
@@ -162,11 +163,18 @@ static PIPED_URL: LazyLock<Regex> =
 fn remote_controlled(out: &[Finding]) -> Option<Finding> {
     let piped: Vec<&Finding> = out
         .iter()
-        .filter(|f| f.code == "SK201" || f.code == "SK212")
+        .filter(|f| matches!(f.code.as_str(), "SK201" | "SK202" | "SK212"))
         .collect();
     let mut urls: Vec<&str> = piped
         .iter()
-        .filter_map(|f| PIPED_URL.find(f.evidence.as_deref()?).map(|m| m.as_str()))
+        .filter_map(|f| {
+            // `bash <(curl` matches before its URL: the line has it.
+            [f.evidence.as_deref(), f.snippet.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(|text| PIPED_URL.find(text))
+                .map(|m| m.as_str())
+        })
         .collect();
     urls.sort_unstable();
     urls.dedup();

@@ -102,7 +102,7 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    pub fn new(rules: Vec<DataRule>) -> Self {
+    pub fn new(rules: Vec<DataRule>) -> Result<Self, aho_corasick::BuildError> {
         let mut patterns = Vec::new();
         let mut keyword_owner = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
@@ -114,13 +114,12 @@ impl RuleSet {
         let keywords = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&patterns)
-            .expect("keywords were accepted when each rule compiled");
-        Self {
+            .build(&patterns)?;
+        Ok(Self {
             rules,
             keywords,
             keyword_owner,
-        }
+        })
     }
 
     pub fn rules(&self) -> &[DataRule] {
@@ -130,6 +129,21 @@ impl RuleSet {
 
 /// Runs every applicable rule over one unit.
 pub fn run_unit(set: &RuleSet, unit: &Unit, out: &mut Vec<Finding>) {
+    run_selected(set, unit, |_| true, out);
+}
+
+/// Runs the rule at `index` of the set over one unit, screened by its keywords exactly as a
+/// scan screens it (the rule-examples test).
+pub fn run_rule(set: &RuleSet, index: usize, unit: &Unit, out: &mut Vec<Finding>) {
+    run_selected(set, unit, |i| i == index, out);
+}
+
+fn run_selected(
+    set: &RuleSet,
+    unit: &Unit,
+    selected: impl Fn(usize) -> bool,
+    out: &mut Vec<Finding>,
+) {
     let mut present = vec![false; set.rules.len()];
     for m in set.keywords.find_overlapping_iter(&unit.text) {
         present[set.keyword_owner[m.pattern().as_usize()]] = true;
@@ -137,24 +151,12 @@ pub fn run_unit(set: &RuleSet, unit: &Unit, out: &mut Vec<Finding>) {
     let applicable: Vec<&DataRule> = set
         .rules
         .iter()
-        .zip(&present)
-        .filter(|(r, found)| r.keywords.is_none() || **found)
-        .map(|(r, _)| r)
+        .enumerate()
+        .filter(|(i, r)| selected(*i) && (r.spec.matcher.keywords.is_empty() || present[*i]))
+        .map(|(_, r)| r)
         .filter(|r| r.applies_to(unit.lang, &unit.file))
         .collect();
     run_applicable(&applicable, unit, out);
-}
-
-/// Runs one rule over one unit, its keywords checked on their own (the rule-examples test).
-pub fn run_rule(rule: &DataRule, unit: &Unit, out: &mut Vec<Finding>) {
-    if rule.applies_to(unit.lang, &unit.file)
-        && rule
-            .keywords
-            .as_ref()
-            .is_none_or(|k| k.is_match(&unit.text))
-    {
-        run_applicable(&[rule], unit, out);
-    }
 }
 
 fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>) {
@@ -190,8 +192,8 @@ fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>)
 /// The sentence holding a match, within its line: what an `unless` filter may read. A whole
 /// paragraph is one Markdown line, and a "never" three sentences away must not excuse it.
 fn sentence_around(unit: &Unit, start: usize, end: usize) -> &str {
-    let line = unit.line_at(start);
-    let line_start = line.as_ptr() as usize - unit.text.as_ptr() as usize;
+    let span = unit.line_span(start);
+    let (line, line_start) = (&unit.text[span.clone()], span.start);
     let (from, to) = (
         start.saturating_sub(line_start).min(line.len()),
         end.saturating_sub(line_start).min(line.len()),
@@ -214,8 +216,8 @@ fn sentence_around(unit: &Unit, start: usize, end: usize) -> &str {
 /// The line of a match, or on a long line (a Markdown paragraph) a window that keeps the match
 /// and what surrounds it in view.
 fn snippet_around(unit: &Unit, at: usize) -> String {
-    let line = unit.line_at(at);
-    let line_start = line.as_ptr() as usize - unit.text.as_ptr() as usize;
+    let span = unit.line_span(at);
+    let (line, line_start) = (&unit.text[span.clone()], span.start);
     let in_line = at.saturating_sub(line_start).min(line.len());
     let from = line.floor_char_boundary(in_line.saturating_sub(100));
     let prefix = if from > 0 { "…" } else { "" };

@@ -61,7 +61,10 @@ impl Registry {
             .map(|(path, yaml)| DataRule::compile(path, yaml))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            data: crate::engine::RuleSet::new(data),
+            data: crate::engine::RuleSet::new(data).map_err(|e| RuleError::Invalid {
+                file: "*".into(),
+                message: format!("the rules' keywords do not build one automaton: {e}"),
+            })?,
             other_gates: Vec::new(),
         })
     }

@@ -102,8 +102,6 @@ pub struct DataRule {
     pub spec: RuleSpec,
     pub matcher: Matcher,
     pub unless: Option<regex::Regex>,
-    /// Built from `match.keywords`; `None` runs the matcher on every applicable unit.
-    pub keywords: Option<aho_corasick::AhoCorasick>,
     /// File the rule came from, relative to `rules/`.
     pub source: String,
 }
@@ -165,21 +163,14 @@ impl DataRule {
                 "every rule needs at least one `match` and one `no_match` example".into(),
             ));
         }
-        let keywords = if spec.matcher.keywords.is_empty() {
-            None
-        } else {
-            Some(
-                aho_corasick::AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&spec.matcher.keywords)
-                    .map_err(|e| invalid(format!("bad `keywords`: {e}")))?,
-            )
-        };
+        // An empty keyword is in every text: the rule would look filtered and not be.
+        if spec.matcher.keywords.iter().any(|k| k.is_empty()) {
+            return Err(invalid("`keywords` holds an empty string".into()));
+        }
         Ok(Self {
             spec,
             matcher,
             unless,
-            keywords,
             source: source.into(),
         })
     }

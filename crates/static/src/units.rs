@@ -6,10 +6,8 @@
 //! a unit of its own, so every rule sees through the encoding.
 
 use crate::rule::{Language, TsLanguage};
-use regex::Regex;
 use skillgate_model::bundle::{Bundle, BundleFile};
 use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
-use std::sync::LazyLock;
 
 /// One piece of text to analyse.
 #[derive(Debug, Clone)]
@@ -40,12 +38,17 @@ impl Unit {
 
     /// The whole line around a byte offset.
     pub fn line_at(&self, offset: usize) -> &str {
+        &self.text[self.line_span(offset)]
+    }
+
+    /// Byte range in `text` of the line around a byte offset.
+    pub fn line_span(&self, offset: usize) -> std::ops::Range<usize> {
         let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let end = self.text[offset..]
             .find('\n')
             .map_or(self.text.len(), |i| offset + i);
-        &self.text[start..end]
+        start..end
     }
 }
 
@@ -294,20 +297,11 @@ pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
     out
 }
 
-static PYTHON_DASH_C: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(
-        r#"\bpython[0-9.]*\s+(?:-[a-zA-Z]+\s+)*-c\s+(?:"((?:[^"\\]|\\.)*)"|'([^']*)')"#,
-    )
-    .expect("valid regex")
-});
-static PYTHON_HEREDOC: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r#"\bpython[0-9.]*\s+-\s*<<-?\s*['"]?(\w+)['"]?[^\n]*\n"#)
-        .expect("valid regex")
-});
-static ESCAPED_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r#"(?:"((?:[^"\\\n]|\\.)*\\n(?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*\\n(?:[^'\\\n]|\\.)*)')"#)
-        .expect("valid regex")
-});
+crate::pattern::lazy_regex! {
+    PYTHON_DASH_C = r#"\bpython[0-9.]*\s+(?:-[a-zA-Z]+\s+)*-c\s+(?:"((?:[^"\\]|\\.)*)"|'([^']*)')"#;
+    PYTHON_HEREDOC = r#"\bpython[0-9.]*\s+-\s*<<-?\s*['"]?(\w+)['"]?[^\n]*\n"#;
+    ESCAPED_SCRIPT = r#"(?:"((?:[^"\\\n]|\\.)*\\n(?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*\\n(?:[^'\\\n]|\\.)*)')"#;
+}
 
 /// Embedded programs read per unit at most: each becomes a unit every rule runs over.
 const MAX_EMBEDDED_PER_UNIT: usize = 32;

@@ -31,12 +31,12 @@ fn every_rule_matches_its_examples() {
         "the rule set is embedded"
     );
     let mut failures = Vec::new();
-    for rule in registry.data_rules() {
+    for (index, rule) in registry.data_rules().iter().enumerate() {
         let lang = rule.spec.languages[0];
         let fires = |text: &str| {
             let unit = unit_for(lang, text);
             let mut out = Vec::new();
-            engine::run_rule(rule, &unit, &mut out);
+            engine::run_rule(registry.rule_set(), index, &unit, &mut out);
             !out.is_empty()
         };
         for ex in &rule.spec.examples.positive {

@@ -124,21 +124,39 @@ declare_rule! {
     pub struct SecurityTeardown { code: "SK458", slug: "security-teardown", severity: Critical, summary: "three or more security controls switched off" }
 }
 
+/// Places a correlation at the finding that evidences it: same file and line.
+fn placed_at(mut f: Finding, at: &Finding) -> Finding {
+    f.file.clone_from(&at.file);
+    f.line = at.line;
+    f
+}
+
+/// The findings with one of `codes`, and the distinct values `key` takes on them, sorted.
+fn distinct<'a>(
+    out: &'a [Finding],
+    codes: &[&str],
+    key: impl Fn(&'a Finding) -> Option<String>,
+) -> (Vec<&'a Finding>, Vec<String>) {
+    let found: Vec<&Finding> = out
+        .iter()
+        .filter(|f| codes.contains(&f.code.as_str()))
+        .collect();
+    let mut values: Vec<String> = found.iter().filter_map(|f| key(f)).collect();
+    values.sort_unstable();
+    values.dedup();
+    (found, values)
+}
+
 /// SK458: distinct controls switched off (SK106 evidence, compared case-insensitively).
 fn security_teardown(out: &[Finding]) -> Option<Finding> {
-    let disabled: Vec<&Finding> = out.iter().filter(|f| f.code == "SK106").collect();
-    let mut controls: Vec<String> = disabled
-        .iter()
-        .filter_map(|f| f.evidence.as_deref())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    controls.sort_unstable();
-    controls.dedup();
+    let (disabled, controls) = distinct(out, &["SK106"], |f| {
+        f.evidence.as_deref().map(str::to_ascii_lowercase)
+    });
     if controls.len() < 3 {
         return None;
     }
     let first = disabled[0];
-    let mut f = finding(
+    let f = finding(
         &SecurityTeardown::INFO,
         Confidence::High,
         "defense-evasion",
@@ -150,8 +168,7 @@ fn security_teardown(out: &[Finding]) -> Option<Finding> {
     )
     .with_stage(KillChainStage::DefenseEvasion)
     .with_evidence(first.evidence.as_deref().unwrap_or(""));
-    f.file.clone_from(&first.file);
-    f.line = first.line;
+    let mut f = placed_at(f, first);
     f.taxonomy = vec!["PE1".into()];
     Some(f)
 }
@@ -161,28 +178,19 @@ static PIPED_URL: LazyLock<Regex> =
 
 /// SK457: distinct remote scripts run by the skill.
 fn remote_controlled(out: &[Finding]) -> Option<Finding> {
-    let piped: Vec<&Finding> = out
-        .iter()
-        .filter(|f| matches!(f.code.as_str(), "SK201" | "SK202" | "SK212"))
-        .collect();
-    let mut urls: Vec<&str> = piped
-        .iter()
-        .filter_map(|f| {
-            // `bash <(curl` matches before its URL: the line has it.
-            [f.evidence.as_deref(), f.snippet.as_deref()]
-                .into_iter()
-                .flatten()
-                .find_map(|text| PIPED_URL.find(text))
-                .map(|m| m.as_str())
-        })
-        .collect();
-    urls.sort_unstable();
-    urls.dedup();
+    let (piped, urls) = distinct(out, &["SK201", "SK202", "SK212"], |f| {
+        // `bash <(curl` matches before its URL: the line has it.
+        [f.evidence.as_deref(), f.snippet.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|text| PIPED_URL.find(text))
+            .map(|m| m.as_str().to_string())
+    });
     if urls.len() < 3 {
         return None;
     }
     let first = piped[0];
-    let mut f = finding(
+    let f = finding(
         &RemoteControlledSkill::INFO,
         Confidence::High,
         "supply-chain",
@@ -195,8 +203,7 @@ fn remote_controlled(out: &[Finding]) -> Option<Finding> {
     .with_capability(Capability::ProcExec)
     .with_stage(KillChainStage::Execution)
     .with_evidence(first.evidence.as_deref().unwrap_or(""));
-    f.file.clone_from(&first.file);
-    f.line = first.line;
+    let mut f = placed_at(f, first);
     f.taxonomy = vec!["SC2".into()];
     Some(f)
 }
@@ -402,7 +409,7 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
         .iter()
         .map(|(t, f)| format!("{t} ({})", f.code))
         .collect();
-    let mut f = finding(
+    let f = finding(
         &AgentHijack::INFO,
         Confidence::High,
         "agent-manipulation",
@@ -415,8 +422,7 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
     .with_capability(Capability::AgentContext)
     .with_stage(KillChainStage::PrivilegeEscalation)
     .with_evidence(first.evidence.as_deref().unwrap_or(""));
-    f.file.clone_from(&first.file);
-    f.line = first.line;
+    let mut f = placed_at(f, first);
     f.taxonomy = vec!["P1".into(), "P4".into()];
     Some(f)
 }
@@ -525,7 +531,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
                     ),
                 },
             };
-            let mut f = finding(
+            let f = finding(
                 info,
                 confidence,
                 "exfiltration",
@@ -543,8 +549,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             .with_capability(Capability::NetEgress)
             .with_stage(KillChainStage::Exfiltration)
             .with_evidence(sink.evidence.as_deref().unwrap_or(""));
-            f.file.clone_from(&sink.file);
-            f.line = sink.line;
+            let mut f = placed_at(f, sink);
             f.severity = severity;
             f.taxonomy = vec![
                 "E1".into(),

@@ -363,8 +363,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         if !sending_files.contains(unit.file.as_str()) && !may_bundle {
             continue;
         }
-        let markdown = unit.decoded_from.is_none()
-            && (unit.file.ends_with(".md") || unit.file.ends_with(".markdown"));
+        let markdown = unit.decoded_from.is_none() && crate::units::is_markdown(&unit.file);
         let mut fresh = BTreeMap::new();
         let names = if markdown {
             carried
@@ -373,15 +372,15 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         } else {
             &mut fresh
         };
-        let (flows, bundles) = if python_lang {
+        let (flows, bundle) = if python_lang {
             python(unit, names)
         } else {
-            (shell(unit, names), Vec::new())
+            (shell(unit, names), None)
         };
         // Like the data rules: a few findings per unit prove the point.
         let judged = flows.iter().filter_map(|flow| judge(unit, flow, &declared));
         out.extend(judged.take(MAX_FLOWS_PER_UNIT));
-        for (offset, secrets) in bundles {
+        if let Some((offset, secrets)) = bundle {
             let (line, col) = unit.position(offset);
             let mut f = finding(
                 &SecretsBundled::INFO,
@@ -551,12 +550,17 @@ fn statements(text: &str, python: bool) -> Vec<Statement<'_>> {
 
 /// The text of a call starting at `open` (the byte after its `(`), to the matching `)`.
 fn call_arguments(text: &str, open: usize) -> &str {
-    let mut depth = 1i32;
-    let mut quote = None::<u8>;
     let end = text.floor_char_boundary(open.saturating_add(MAX_CALL_BYTES).min(text.len()));
-    let text = &text[..end];
+    bracketed_prefix(&text[open..end], false)
+}
+
+/// `text` up to the first closing bracket it did not open (or, with `stop_at_comma`, the first
+/// comma outside brackets), skipping quoted strings.
+fn bracketed_prefix(text: &str, stop_at_comma: bool) -> &str {
+    let mut depth = 0i32;
+    let mut quote = None::<u8>;
     let bytes = text.as_bytes();
-    let mut i = open;
+    let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
@@ -566,18 +570,15 @@ fn call_arguments(text: &str, open: usize) -> &str {
             None => match b {
                 b'\'' | b'"' => quote = Some(b),
                 b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return &text[open..i];
-                    }
-                }
+                b')' | b']' | b'}' if depth == 0 => return &text[..i],
+                b')' | b']' | b'}' => depth -= 1,
+                b',' if stop_at_comma && depth == 0 => return &text[..i],
                 _ => {}
             },
         }
         i += 1;
     }
-    &text[open..]
+    text
 }
 
 /// Removes keyword arguments where credentials belong (`headers=`, `auth=`): what they hold is
@@ -589,7 +590,7 @@ fn without_credential_places(args: &str) -> String {
 /// The arguments of a call without its address: the first positional argument and `params=`,
 /// `url=`. What is left is the request's content.
 fn python_body(args: &str) -> String {
-    let first = call_arguments_until_comma(args);
+    let first = bracketed_prefix(args, true);
     let rest = if first.contains('=') {
         args
     } else {
@@ -604,49 +605,19 @@ fn without_keyword_arguments(args: &str, places: &Regex) -> String {
     while let Some(m) = places.find(rest) {
         kept.push_str(&rest[..m.start()]);
         let value_start = m.end() - 1;
-        let value = call_arguments_until_comma(&rest[value_start..]);
+        let value = bracketed_prefix(&rest[value_start..], true);
         rest = &rest[value_start + value.len()..];
     }
     kept.push_str(rest);
     kept
 }
 
-/// One argument's text, up to the next top-level comma.
-fn call_arguments_until_comma(text: &str) -> &str {
-    let mut depth = 0i32;
-    let mut quote = None::<u8>;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'\'' | b'"' => quote = Some(b),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    if depth == 0 {
-                        return &text[..i];
-                    }
-                    depth -= 1;
-                }
-                b',' if depth == 0 => return &text[..i],
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    text
-}
-
-/// What the names in `text` carry, merged.
 /// `$HOME/.aws/credentials` → `~/.aws/credentials`.
 fn credential_file_name(matched: &str) -> String {
     format!("~/{}", matched.trim_start_matches(|c: char| c != '.'))
 }
 
+/// What the names and sources in a piece of Python carry, merged.
 fn python_value(text: &str, names: &BTreeMap<String, Value>) -> Value {
     let mut value = Value::default();
     for m in PY_ENV_SOURCE.captures_iter(text) {
@@ -680,11 +651,12 @@ fn python_value(text: &str, names: &BTreeMap<String, Value>) -> Value {
     value
 }
 
-type Bundles = Vec<(usize, BTreeSet<String>)>;
+/// Where a bundle of secrets is serialised, and which.
+type Bundle = (usize, BTreeSet<String>);
 
-fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundles) {
+fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Option<Bundle>) {
     let mut flows = Vec::new();
-    let mut bundles = Vec::new();
+    let mut bundle = None;
     for st in statements(&unit.text, true) {
         let text = st.text;
         // Sinks first: `r = requests.post(...)` sends before it assigns.
@@ -789,8 +761,8 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundl
                             .unwrap_or_else(|| k.clone())
                     })
                     .collect();
-                if owners.len() >= 2 {
-                    bundles.push((
+                if owners.len() >= 2 && bundle.is_none() {
+                    bundle = Some((
                         st.offset + s.get(0).map_or(0, |m| m.start()),
                         v.collected.clone(),
                     ));
@@ -798,8 +770,7 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Bundl
             }
         }
     }
-    bundles.truncate(1);
-    (flows, bundles)
+    (flows, bundle)
 }
 
 fn shell_value(text: &str, names: &BTreeMap<String, Value>) -> Value {
@@ -942,14 +913,12 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
                 value.secrets.clear();
             }
             value.decoded |= DECODING.is_match(rhs);
+            // `URL="https://host/…"`: a literal address, remembered for where it is used.
+            let literal = rhs.trim_start_matches(['"', '\'']);
             value.host = URL_HOST
-                .captures(rhs.trim_start_matches(['"', '\'']))
-                .and_then(|h| {
-                    rhs.trim_start_matches(['"', '\''])
-                        .to_ascii_lowercase()
-                        .starts_with("http")
-                        .then(|| h[1].to_string())
-                });
+                .captures(literal)
+                .filter(|h| h.get(0).is_some_and(|m| m.start() == 0))
+                .map(|h| h[1].to_string());
             if !SH_NET_TOOL.is_match(rhs.trim_start_matches(['"', '\'', '$', '('])) {
                 names.insert(c[1].to_string(), value);
                 continue;
@@ -958,13 +927,12 @@ fn shell(unit: &Unit, names: &mut BTreeMap<String, Value>) -> Vec<Flow> {
         track_written_file(text, names);
         // `for f in .env config.json; do … $(cat "$f")`: the loop variable names the files.
         if let Some(c) = SH_FOR_FILES.captures(text) {
-            let listed = shell_value(&c[2], names);
-            if SH_LISTS_DOTENV.is_match(&c[2]) || !listed.secrets.is_empty() {
-                let mut value = listed;
-                if SH_LISTS_DOTENV.is_match(&c[2]) {
-                    value.secrets.insert(".env file".into());
-                }
-                names.insert(c[1].to_string(), value);
+            let mut listed = shell_value(&c[2], names);
+            if SH_LISTS_DOTENV.is_match(&c[2]) {
+                listed.secrets.insert(".env file".into());
+            }
+            if !listed.secrets.is_empty() {
+                names.insert(c[1].to_string(), listed);
             }
         }
         let segments: Vec<&str> = split_pipeline(text);

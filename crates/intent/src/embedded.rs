@@ -7,9 +7,11 @@
 //! | SK732 | override: instructions to override prior instructions, in a skill with sensitive capabilities |
 //! | SK733 | shadow exfiltration: unexplained transmission together with unexplained access to secrets or agent context |
 //! | SK734 | dual-use: an honestly declared offensive or security purpose; capabilities reported, not held against it |
+//! | SK735 | masquerading: a high-risk action on a sensitive capability the stated purpose does not explain |
 
 use crate::lexicon::Lexicon;
 use crate::{Judge, JudgeError, JudgeInput, Judgement};
+use skillgate_model::skill_md::{Segment, split_body};
 use skillgate_model::{Capability, Confidence, Finding, Gate, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,11 +44,17 @@ impl Default for EmbeddedJudge {
 }
 
 /// The stated purpose: name, description and Markdown headings. The body's instructions are
-/// what is being judged, so they do not get to explain themselves.
+/// what is being judged, so they do not get to explain themselves; a `# comment` inside a code
+/// block is code, not a heading.
 pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
-    let headings: Vec<&str> = input
-        .body
-        .lines()
+    let segments = split_body(input.body, 1);
+    let headings: Vec<&str> = segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Prose { text, .. } => Some(text.lines()),
+            Segment::Code { .. } => None,
+        })
+        .flatten()
         .filter(|l| l.starts_with('#'))
         .take(40)
         .collect();
@@ -56,6 +64,16 @@ pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
         input.description,
         headings.join("\n")
     )
+}
+
+/// Documentation beside `SKILL.md`: references, READMEs, notes.
+fn is_side_document(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    name != "SKILL.md"
+        && [".md", ".markdown", ".mdx", ".rst", ".txt"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
 }
 
 impl EmbeddedJudge {
@@ -140,19 +158,48 @@ impl Judge for EmbeddedJudge {
         };
         for cap in &unexplained {
             let fs = &seen[cap];
-            let first = fs[0];
-            let mut f = Finding::new(
-                "SK730",
-                Gate::G2,
-                Severity::Medium,
-                Confidence::Medium,
-                "intent",
-                format!(
-                    "shadow feature: the skill exercises {cap} ({}), which its {stated} does \
-                     not explain",
-                    cite(fs)
-                ),
-            )
+            // A masquerade is a second sign only beside an action of another stage: a teardown
+            // of defences that is itself unexplained is still one sign. Side documents
+            // (references, READMEs) describe more than the skill does, so only SKILL.md and
+            // the scripts count.
+            let high: Vec<&Finding> = fs
+                .iter()
+                .copied()
+                .filter(|f| {
+                    f.severity >= Severity::High
+                        && f.kill_chain != KillChainStage::DefenseEvasion
+                        && !f.file.as_deref().is_some_and(is_side_document)
+                })
+                .collect();
+            let first = high.first().copied().unwrap_or(fs[0]);
+            let mut f = if high.is_empty() {
+                Finding::new(
+                    "SK730",
+                    Gate::G2,
+                    Severity::Medium,
+                    Confidence::Medium,
+                    "intent",
+                    format!(
+                        "shadow feature: the skill exercises {cap} ({}), which its {stated} \
+                         does not explain",
+                        cite(fs)
+                    ),
+                )
+            } else {
+                Finding::new(
+                    "SK735",
+                    Gate::G2,
+                    Severity::High,
+                    Confidence::Medium,
+                    "intent",
+                    format!(
+                        "masquerading: a high-risk action on {cap} ({}), which its {stated} \
+                         does not explain",
+                        cite(&high)
+                    ),
+                )
+                .with_stage(KillChainStage::DefenseEvasion)
+            }
             .with_capability(*cap)
             .with_help("Say in the description why the skill needs this, or remove it.");
             if let Some(file) = &first.file {
@@ -300,6 +347,73 @@ mod tests {
             ),
             ["SK734"]
         );
+    }
+
+    #[test]
+    fn an_unexplained_high_risk_action_is_a_masquerade() {
+        let mut bundled = ev(
+            "SK455",
+            Capability::SecretRead,
+            KillChainStage::CredentialAccess,
+        );
+        bundled.severity = Severity::High;
+        assert_eq!(
+            judge(
+                "ndjson-splitter",
+                "Splits NDJSON files.",
+                std::slice::from_ref(&bundled)
+            ),
+            ["SK735"]
+        );
+        assert!(
+            judge(
+                "vault-sync",
+                "Syncs secrets to Vault.",
+                std::slice::from_ref(&bundled)
+            )
+            .is_empty()
+        );
+        // What a reference document describes is not what the skill does.
+        bundled.file = Some("references/api.md".into());
+        assert_eq!(
+            judge("ndjson-splitter", "Splits NDJSON files.", &[bundled]),
+            ["SK730"]
+        );
+        // Unexplained defence evasion is one sign, not two.
+        let mut teardown = ev(
+            "SK458",
+            Capability::Privilege,
+            KillChainStage::DefenseEvasion,
+        );
+        teardown.severity = Severity::Critical;
+        assert_eq!(
+            judge("ndjson-splitter", "Splits NDJSON files.", &[teardown]),
+            ["SK730"]
+        );
+    }
+
+    #[test]
+    fn a_comment_in_a_code_block_is_not_a_heading() {
+        let evidence = [ev(
+            "SK455",
+            Capability::SecretRead,
+            KillChainStage::CredentialAccess,
+        )];
+        let judged = |body: &str| {
+            let input = JudgeInput {
+                hash: "sha256:x",
+                name: "ndjson-splitter",
+                description: "Splits NDJSON files.",
+                body,
+                evidence: &evidence,
+            };
+            EmbeddedJudge::new().judge(&input).unwrap().findings.len()
+        };
+        assert_eq!(
+            judged("## Usage\n```python\n# credential audit\nx = 1\n```\n"),
+            1
+        );
+        assert_eq!(judged("## Credential audit\n```python\nx = 1\n```\n"), 0);
     }
 
     #[test]

@@ -177,6 +177,20 @@ Why: this is the shape of credential and context theft behind an innocent purpos
 Example: a `csv-cleaner` that reads `~/.aws/credentials` and POSTs to a webhook.",
     },
     RuleInfo {
+        code: "SK735",
+        slug: "masquerading-skill",
+        severity: Severity::High,
+        summary: "a high-risk action on a sensitive capability that the stated purpose does not explain",
+        docs: "What: a shadow feature (SK730) whose evidence includes a high or critical finding of an \
+earlier gate: not just a network call or an env read, but secrets bundled, permissions opened to \
+everyone, agent settings rewritten. Stage: defense evasion (masquerading).\n\
+Why: the stated purpose is the cover under which a user installs a skill and an agent loads it. A \
+high-risk action the cover does not explain is a second, independent sign beside the action \
+itself, so the policy counts it as its own kill-chain stage.\n\
+Example: `name: ndjson-splitter` whose code packs `JWT_SECRET` and `SENDGRID_API_KEY` into one \
+JSON payload.",
+    },
+    RuleInfo {
         code: "SK734",
         slug: "declared-dual-use",
         severity: Severity::Info,

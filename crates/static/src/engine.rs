@@ -5,6 +5,7 @@ use crate::rule::{DataRule, Matcher, TsLanguage};
 use crate::units::Unit;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
+use std::ops::Range;
 use streaming_iterator::StreamingIterator;
 
 /// At most this many findings per rule and unit: one proves the point, more is noise.
@@ -48,18 +49,27 @@ pub struct Hit {
     pub end: usize,
 }
 
-/// Matches of one rule in one unit (before `unless` filtering).
-pub fn matches(rule: &DataRule, unit: &Unit, tree: Option<&tree_sitter::Tree>) -> Vec<Hit> {
+/// Matches of one rule in one unit (before `unless` filtering), searched within `windows` when
+/// given (byte ranges of whole lines), else over the whole unit.
+pub fn matches(
+    rule: &DataRule,
+    unit: &Unit,
+    tree: Option<&tree_sitter::Tree>,
+    windows: Option<&[Range<usize>]>,
+) -> Vec<Hit> {
     let mut hits = Vec::new();
     match &rule.matcher {
         Matcher::Regex(re) => {
-            for m in re.find_iter(&unit.text) {
-                hits.push(Hit {
-                    start: m.start(),
-                    end: m.end(),
-                });
-                if hits.len() >= MAX_HITS_PER_UNIT * 4 {
-                    break;
+            let whole = [0..unit.text.len()];
+            'windows: for window in windows.unwrap_or(&whole) {
+                for m in re.find_iter(&unit.text[window.clone()]) {
+                    hits.push(Hit {
+                        start: window.start + m.start(),
+                        end: window.start + m.end(),
+                    });
+                    if hits.len() >= MAX_HITS_PER_UNIT * 4 {
+                        break 'windows;
+                    }
                 }
             }
         }
@@ -144,35 +154,93 @@ fn run_selected(
     selected: impl Fn(usize) -> bool,
     out: &mut Vec<Finding>,
 ) {
-    let mut present = vec![false; set.rules.len()];
+    // Where each rule's keywords occur, as windows of lines around them.
+    let mut windows: Vec<Windows> = vec![Windows::default(); set.rules.len()];
     for m in set.keywords.find_overlapping_iter(&unit.text) {
-        present[set.keyword_owner[m.pattern().as_usize()]] = true;
+        windows[set.keyword_owner[m.pattern().as_usize()]].add(unit, m.start());
     }
-    let applicable: Vec<&DataRule> = set
+    let applicable: Vec<(&DataRule, Option<&[Range<usize>]>)> = set
         .rules
         .iter()
+        .zip(&windows)
         .enumerate()
-        .filter(|(i, r)| selected(*i) && (r.spec.matcher.keywords.is_empty() || present[*i]))
-        .map(|(_, r)| r)
-        .filter(|r| r.applies_to(unit.lang, &unit.file))
+        .filter(|(i, (r, w))| {
+            selected(*i) && (r.spec.matcher.keywords.is_empty() || w.present())
+        })
+        .map(|(_, (r, w))| (r, w.ranges().filter(|_| r.windowed)))
+        .filter(|(r, _)| r.applies_to(unit.lang, &unit.file))
         .collect();
     run_applicable(&applicable, unit, out);
 }
 
-fn run_applicable(applicable: &[&DataRule], unit: &Unit, out: &mut Vec<Finding>) {
+/// Lines around a rule's keyword hits: the line before (a sentence wrapped in a paragraph), the
+/// line of, and `LINES_AFTER` lines after each hit (a call's arguments, a JSON block), merged.
+/// Past `MAX_WINDOWS` hits the whole unit is searched.
+#[derive(Clone, Default)]
+struct Windows {
+    ranges: Vec<Range<usize>>,
+    overflow: bool,
+}
+
+const MAX_WINDOWS: usize = 64;
+const LINES_AFTER: usize = 8;
+
+impl Windows {
+    fn add(&mut self, unit: &Unit, at: usize) {
+        if self.overflow {
+            return;
+        }
+        let line = unit.line_span(at);
+        let start = if line.start == 0 {
+            0
+        } else {
+            unit.line_span(line.start - 1).start
+        };
+        let mut end = line.end;
+        for _ in 0..LINES_AFTER {
+            if end >= unit.text.len() {
+                break;
+            }
+            end = unit.line_span(end + 1).end;
+        }
+        if let Some(last) = self.ranges.last_mut().filter(|last| start <= last.end) {
+            last.end = last.end.max(end);
+        } else if self.ranges.len() >= MAX_WINDOWS {
+            self.overflow = true;
+            self.ranges.clear();
+        } else {
+            self.ranges.push(start..end);
+        }
+    }
+
+    fn present(&self) -> bool {
+        self.overflow || !self.ranges.is_empty()
+    }
+
+    /// The windows, or `None` for the whole unit.
+    fn ranges(&self) -> Option<&[Range<usize>]> {
+        (!self.overflow).then_some(self.ranges.as_slice())
+    }
+}
+
+fn run_applicable(
+    applicable: &[(&DataRule, Option<&[Range<usize>]>)],
+    unit: &Unit,
+    out: &mut Vec<Finding>,
+) {
     if applicable.is_empty() {
         return;
     }
     let needs_tree = applicable
         .iter()
-        .any(|r| matches!(r.matcher, Matcher::TreeSitter { .. }));
+        .any(|(r, _)| matches!(r.matcher, Matcher::TreeSitter { .. }));
     let tree = match (needs_tree, unit.tree_sitter) {
         (true, Some(lang)) => parse(lang, &unit.text),
         _ => None,
     };
-    for rule in applicable {
+    for (rule, windows) in applicable {
         let mut reported = 0;
-        for hit in matches(rule, unit, tree.as_ref()) {
+        for hit in matches(rule, unit, tree.as_ref(), *windows) {
             if rule
                 .unless
                 .as_ref()

@@ -102,6 +102,9 @@ pub struct DataRule {
     pub spec: RuleSpec,
     pub matcher: Matcher,
     pub unless: Option<regex::Regex>,
+    /// The regex may be run on the lines around its keywords instead of the whole unit: it has
+    /// keywords, and no `^`/`$` that would mean the unit's start or end rather than a line's.
+    pub windowed: bool,
     /// File the rule came from, relative to `rules/`.
     pub source: String,
 }
@@ -167,10 +170,17 @@ impl DataRule {
         if spec.matcher.keywords.iter().any(|k| k.is_empty()) {
             return Err(invalid("`keywords` holds an empty string".into()));
         }
+        let windowed = !spec.matcher.keywords.is_empty()
+            && spec
+                .matcher
+                .regex
+                .as_deref()
+                .is_some_and(|re| !anchored_to_text(re));
         Ok(Self {
             spec,
             matcher,
             unless,
+            windowed,
             source: source.into(),
         })
     }
@@ -185,6 +195,35 @@ impl DataRule {
             || self.spec.paths.iter().any(|p| path.ends_with(p.as_str()));
         lang_ok && path_ok
     }
+}
+
+/// Whether a pattern has `^`, `$`, `\\A` or `\\z` outside a class, without multi-line mode: then
+/// it speaks of the whole text and cannot be run on a window of lines.
+fn anchored_to_text(pattern: &str) -> bool {
+    let multi_line = pattern.starts_with("(?")
+        && pattern[2..]
+            .split(')')
+            .next()
+            .is_some_and(|flags| flags.contains('m'));
+    let bytes = pattern.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                if matches!(bytes.get(i + 1), Some(b'A' | b'z')) {
+                    return true;
+                }
+                i += 1;
+            }
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'^' | b'$' if !in_class && !multi_line => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 pub fn is_code(code: &str) -> bool {

@@ -156,8 +156,10 @@ fn run_selected(
 ) {
     // Where each rule's keywords occur, as windows of lines around them.
     let mut windows: Vec<Windows> = vec![Windows::default(); set.rules.len()];
+    let mut lines: Option<LineIndex> = None;
     for m in set.keywords.find_overlapping_iter(&unit.text) {
-        windows[set.keyword_owner[m.pattern().as_usize()]].add(unit, m.start());
+        let lines = lines.get_or_insert_with(|| LineIndex::new(&unit.text));
+        windows[set.keyword_owner[m.pattern().as_usize()]].add(lines, m.start());
     }
     let applicable: Vec<(&DataRule, Option<&[Range<usize>]>)> = set
         .rules
@@ -185,24 +187,41 @@ struct Windows {
 const MAX_WINDOWS: usize = 64;
 const LINES_AFTER: usize = 8;
 
+/// Where each line of a text starts, for finding the lines around an offset without rescanning.
+struct LineIndex {
+    /// Offsets of the `\n` bytes, then the text's length.
+    ends: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut ends: Vec<usize> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        ends.push(text.len());
+        Self { ends }
+    }
+
+    /// Lines `line - before ..= line + after` around the line holding `at`, as a byte range
+    /// without the final `\n`.
+    fn around(&self, at: usize, before: usize, after: usize) -> Range<usize> {
+        let line = self.ends.partition_point(|&end| end < at);
+        let first = line.saturating_sub(before);
+        let last = (line + after).min(self.ends.len() - 1);
+        let start = if first == 0 { 0 } else { self.ends[first - 1] + 1 };
+        start..self.ends[last]
+    }
+}
+
 impl Windows {
-    fn add(&mut self, unit: &Unit, at: usize) {
+    fn add(&mut self, lines: &LineIndex, at: usize) {
         if self.overflow {
             return;
         }
-        let line = unit.line_span(at);
-        let start = if line.start == 0 {
-            0
-        } else {
-            unit.line_span(line.start - 1).start
-        };
-        let mut end = line.end;
-        for _ in 0..LINES_AFTER {
-            if end >= unit.text.len() {
-                break;
-            }
-            end = unit.line_span(end + 1).end;
-        }
+        let Range { start, end } = lines.around(at, 1, LINES_AFTER);
         if let Some(last) = self.ranges.last_mut().filter(|last| start <= last.end) {
             last.end = last.end.max(end);
         } else if self.ranges.len() >= MAX_WINDOWS {

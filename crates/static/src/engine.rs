@@ -166,9 +166,7 @@ fn run_selected(
         .iter()
         .zip(&windows)
         .enumerate()
-        .filter(|(i, (r, w))| {
-            selected(*i) && (r.spec.matcher.keywords.is_empty() || w.present())
-        })
+        .filter(|(i, (r, w))| selected(*i) && (r.spec.matcher.keywords.is_empty() || w.present()))
         .map(|(_, (r, w))| (r, w.ranges().filter(|_| r.windowed)))
         .filter(|(r, _)| r.applies_to(unit.lang, &unit.file))
         .collect();
@@ -186,6 +184,8 @@ struct Windows {
 
 const MAX_WINDOWS: usize = 64;
 const LINES_AFTER: usize = 8;
+/// Windows this close are searched as one: a search has a fixed cost.
+const MERGE_GAP: usize = 512;
 
 /// Where each line of a text starts, for finding the lines around an offset without rescanning.
 struct LineIndex {
@@ -211,7 +211,11 @@ impl LineIndex {
         let line = self.ends.partition_point(|&end| end < at);
         let first = line.saturating_sub(before);
         let last = (line + after).min(self.ends.len() - 1);
-        let start = if first == 0 { 0 } else { self.ends[first - 1] + 1 };
+        let start = if first == 0 {
+            0
+        } else {
+            self.ends[first - 1] + 1
+        };
         start..self.ends[last]
     }
 }
@@ -222,7 +226,11 @@ impl Windows {
             return;
         }
         let Range { start, end } = lines.around(at, 1, LINES_AFTER);
-        if let Some(last) = self.ranges.last_mut().filter(|last| start <= last.end) {
+        if let Some(last) = self
+            .ranges
+            .last_mut()
+            .filter(|last| start <= last.end + MERGE_GAP)
+        {
             last.end = last.end.max(end);
         } else if self.ranges.len() >= MAX_WINDOWS {
             self.overflow = true;

@@ -60,8 +60,9 @@ pub fn matches(
     let mut hits = Vec::new();
     match &rule.matcher {
         Matcher::Regex(re) => {
-            let whole = [0..unit.text.len()];
-            'windows: for window in windows.unwrap_or(&whole) {
+            let whole = 0..unit.text.len();
+            let windows = windows.unwrap_or(std::slice::from_ref(&whole));
+            'windows: for window in windows {
                 for m in re.find_iter(&unit.text[window.clone()]) {
                     hits.push(Hit {
                         start: window.start + m.start(),
@@ -349,4 +350,31 @@ pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
     }
     f.taxonomy = s.taxonomy.clone();
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_the_line_before_and_the_lines_after_a_keyword() {
+        let text = "a\nb\nkey\nc\nd\ne\nf\ng\nh\ni\nj\nk\n";
+        let lines = LineIndex::new(text);
+        let at = text.find("key").unwrap();
+        let window = lines.around(at, 1, LINES_AFTER);
+        assert_eq!(&text[window], "b\nkey\nc\nd\ne\nf\ng\nh\ni\nj");
+        // At the edges of the text.
+        assert_eq!(&text[lines.around(0, 1, 1)], "a\nb");
+        assert_eq!(&text[lines.around(text.len(), 1, 1)], "k\n");
+    }
+
+    #[test]
+    fn text_anchors_are_told_from_line_anchors() {
+        use crate::rule::anchored_to_text;
+        assert!(anchored_to_text(r"crontab\s+-\s*$"));
+        assert!(anchored_to_text(r"\Aimport"));
+        assert!(!anchored_to_text(r"(?m)^hooks\s*:"));
+        assert!(!anchored_to_text(r"(?im)^\s*system"));
+        assert!(!anchored_to_text(r"[^\n$]+\$HOME"));
+    }
 }

@@ -199,7 +199,7 @@ impl DataRule {
 
 /// Whether a pattern has `^`, `$`, `\\A` or `\\z` outside a class, without multi-line mode: then
 /// it speaks of the whole text and cannot be run on a window of lines.
-fn anchored_to_text(pattern: &str) -> bool {
+pub(crate) fn anchored_to_text(pattern: &str) -> bool {
     let multi_line = pattern.starts_with("(?")
         && pattern[2..]
             .split(')')

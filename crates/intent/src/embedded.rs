@@ -11,6 +11,7 @@
 
 use crate::lexicon::Lexicon;
 use crate::{Judge, JudgeError, JudgeInput, Judgement};
+use skillgate_model::bundle::is_document;
 use skillgate_model::skill_md::{Segment, split_body};
 use skillgate_model::{Capability, Confidence, Finding, Gate, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,12 +69,7 @@ pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
 
 /// Documentation beside `SKILL.md`: references, READMEs, notes.
 fn is_side_document(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let lower = name.to_ascii_lowercase();
-    name != "SKILL.md"
-        && [".md", ".markdown", ".mdx", ".rst", ".txt"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
+    is_document(path) && path.rsplit('/').next() != Some("SKILL.md")
 }
 
 impl EmbeddedJudge {
@@ -171,35 +167,36 @@ impl Judge for EmbeddedJudge {
                         && !f.file.as_deref().is_some_and(is_side_document)
                 })
                 .collect();
-            let first = high.first().copied().unwrap_or(fs[0]);
-            let mut f = if high.is_empty() {
-                Finding::new(
+            let (code, severity, what, evidence, stage) = if high.is_empty() {
+                (
                     "SK730",
-                    Gate::G2,
                     Severity::Medium,
-                    Confidence::Medium,
-                    "intent",
-                    format!(
-                        "shadow feature: the skill exercises {cap} ({}), which its {stated} \
-                         does not explain",
-                        cite(fs)
-                    ),
+                    "shadow feature: the skill exercises",
+                    fs.as_slice(),
+                    KillChainStage::None,
                 )
             } else {
-                Finding::new(
+                (
                     "SK735",
-                    Gate::G2,
                     Severity::High,
-                    Confidence::Medium,
-                    "intent",
-                    format!(
-                        "masquerading: a high-risk action on {cap} ({}), which its {stated} \
-                         does not explain",
-                        cite(&high)
-                    ),
+                    "masquerading: a high-risk action on",
+                    high.as_slice(),
+                    KillChainStage::DefenseEvasion,
                 )
-                .with_stage(KillChainStage::DefenseEvasion)
-            }
+            };
+            let first = evidence[0];
+            let mut f = Finding::new(
+                code,
+                Gate::G2,
+                severity,
+                Confidence::Medium,
+                "intent",
+                format!(
+                    "{what} {cap} ({}), which its {stated} does not explain",
+                    cite(evidence)
+                ),
+            )
+            .with_stage(stage)
             .with_capability(*cap)
             .with_help("Say in the description why the skill needs this, or remove it.");
             if let Some(file) = &first.file {
@@ -297,11 +294,15 @@ mod tests {
     }
 
     fn judge(name: &str, description: &str, evidence: &[Finding]) -> Vec<String> {
+        judge_body(name, description, "# Usage\n", evidence)
+    }
+
+    fn judge_body(name: &str, description: &str, body: &str, evidence: &[Finding]) -> Vec<String> {
         let input = JudgeInput {
             hash: "sha256:x",
             name,
             description,
-            body: "# Usage\n",
+            body,
             evidence,
         };
         let mut codes: Vec<String> = EmbeddedJudge::new()
@@ -400,14 +401,7 @@ mod tests {
             KillChainStage::CredentialAccess,
         )];
         let judged = |body: &str| {
-            let input = JudgeInput {
-                hash: "sha256:x",
-                name: "ndjson-splitter",
-                description: "Splits NDJSON files.",
-                body,
-                evidence: &evidence,
-            };
-            EmbeddedJudge::new().judge(&input).unwrap().findings.len()
+            judge_body("ndjson-splitter", "Splits NDJSON files.", body, &evidence).len()
         };
         assert_eq!(
             judged("## Usage\n```python\n# credential audit\nx = 1\n```\n"),

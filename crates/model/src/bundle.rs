@@ -268,6 +268,15 @@ impl Candidate {
     }
 }
 
+/// Whether a bundle path is a document (Markdown, reStructuredText, plain text): prose an agent
+/// reads, as opposed to a script it runs.
+pub fn is_document(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    [".md", ".markdown", ".mdx", ".txt", ".rst"]
+        .iter()
+        .any(|e| p.ends_with(e))
+}
+
 /// Finds every skill at or below `root`: folders holding `SKILL.md` or `skill.md` (at any depth,
 /// hidden folders such as `.claude/skills/` included) and skill archives outside those folders.
 /// A skill folder is not searched further: what lies below it belongs to that skill.

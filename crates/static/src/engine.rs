@@ -159,8 +159,13 @@ fn run_selected(
     let mut windows: Vec<Windows> = vec![Windows::default(); set.rules.len()];
     let mut lines: Option<LineIndex> = None;
     for m in set.keywords.find_overlapping_iter(&unit.text) {
-        let lines = lines.get_or_insert_with(|| LineIndex::new(&unit.text));
-        windows[set.keyword_owner[m.pattern().as_usize()]].add(lines, m.start());
+        let owner = set.keyword_owner[m.pattern().as_usize()];
+        if set.rules[owner].windowed {
+            let lines = lines.get_or_insert_with(|| LineIndex::new(&unit.text));
+            windows[owner].add(lines, m.start());
+        } else {
+            windows[owner].whole_unit();
+        }
     }
     let applicable: Vec<(&DataRule, Option<&[Range<usize>]>)> = set
         .rules
@@ -168,6 +173,7 @@ fn run_selected(
         .zip(&windows)
         .enumerate()
         .filter(|(i, (r, w))| selected(*i) && (r.spec.matcher.keywords.is_empty() || w.present()))
+        // A rule without keywords has no windows: it reads the whole unit.
         .map(|(_, (r, w))| (r, w.ranges().filter(|_| r.windowed)))
         .filter(|(r, _)| r.applies_to(unit.lang, &unit.file))
         .collect();
@@ -180,6 +186,7 @@ fn run_selected(
 #[derive(Clone, Default)]
 struct Windows {
     ranges: Vec<Range<usize>>,
+    /// Too many hits, or a rule that cannot be windowed: the whole unit.
     overflow: bool,
 }
 
@@ -234,11 +241,16 @@ impl Windows {
         {
             last.end = last.end.max(end);
         } else if self.ranges.len() >= MAX_WINDOWS {
-            self.overflow = true;
-            self.ranges.clear();
+            self.whole_unit();
         } else {
             self.ranges.push(start..end);
         }
+    }
+
+    /// Search the whole unit.
+    fn whole_unit(&mut self) {
+        self.overflow = true;
+        self.ranges.clear();
     }
 
     fn present(&self) -> bool {

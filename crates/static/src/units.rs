@@ -6,6 +6,7 @@
 //! a unit of its own, so every rule sees through the encoding.
 
 use crate::rule::{Language, TsLanguage};
+use skillgate_model::bundle::is_document;
 use skillgate_model::bundle::{Bundle, BundleFile};
 use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
 
@@ -50,13 +51,6 @@ impl Unit {
             .map_or(self.text.len(), |i| offset + i);
         start..end
     }
-}
-
-pub fn is_markdown(path: &str) -> bool {
-    let p = path.to_ascii_lowercase();
-    [".md", ".markdown", ".mdx", ".txt", ".rst"]
-        .iter()
-        .any(|e| p.ends_with(e))
 }
 
 fn shebang_language(text: &str) -> Option<Language> {
@@ -386,7 +380,7 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
 
 fn file_units(f: &BundleFile, out: &mut Vec<Unit>) {
     let Some(text) = f.text() else { return };
-    if is_markdown(&f.path) {
+    if is_document(&f.path) {
         markdown_units(&f.path, &split_body(&text, 1), out);
     } else {
         let lang = script_language(&f.path, &text);

@@ -453,7 +453,7 @@ fn scripts_pair<'a>(
     let script = |f: &Finding| {
         f.file
             .as_deref()
-            .is_some_and(|p| !crate::units::is_markdown(p))
+            .is_some_and(|p| !skillgate_model::bundle::is_document(p))
     };
     let source = sources.iter().find(|f| script(f))?;
     let sink = sinks.iter().find(|f| script(f))?;

@@ -363,7 +363,8 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         if !sending_files.contains(unit.file.as_str()) && !may_bundle {
             continue;
         }
-        let markdown = unit.decoded_from.is_none() && crate::units::is_markdown(&unit.file);
+        let markdown =
+            unit.decoded_from.is_none() && skillgate_model::bundle::is_document(&unit.file);
         let mut fresh = BTreeMap::new();
         let names = if markdown {
             carried

@@ -80,22 +80,30 @@ pub fn matches(
             }
             let Some(tree) = tree else { return hits };
             let wanted = query.capture_index_for_name("match");
+            let whole = 0..unit.text.len();
+            let windows = windows.unwrap_or(std::slice::from_ref(&whole));
             let mut cursor = tree_sitter::QueryCursor::new();
-            let mut it = cursor.matches(query, tree.root_node(), unit.text.as_bytes());
-            while let Some(m) = it.next() {
-                let cap = m
-                    .captures()
-                    .iter()
-                    .find(|c| Some(c.index) == wanted)
-                    .or_else(|| m.captures().first());
-                if let Some(c) = cap {
-                    hits.push(Hit {
-                        start: c.node.start_byte(),
-                        end: c.node.end_byte(),
-                    });
-                }
-                if hits.len() >= MAX_HITS_PER_UNIT * 4 {
-                    break;
+            'windows: for window in windows {
+                cursor.set_byte_range(window.clone());
+                let mut it = cursor.matches(query, tree.root_node(), unit.text.as_bytes());
+                while let Some(m) = it.next() {
+                    let cap = m
+                        .captures()
+                        .iter()
+                        .find(|c| Some(c.index) == wanted)
+                        .or_else(|| m.captures().first());
+                    // A node spanning two windows is met in both.
+                    if let Some(c) =
+                        cap.filter(|c| hits.iter().all(|h: &Hit| h.start != c.node.start_byte()))
+                    {
+                        hits.push(Hit {
+                            start: c.node.start_byte(),
+                            end: c.node.end_byte(),
+                        });
+                    }
+                    if hits.len() >= MAX_HITS_PER_UNIT * 4 {
+                        break 'windows;
+                    }
                 }
             }
         }
@@ -160,7 +168,13 @@ fn run_selected(
     let mut lines: Option<LineIndex> = None;
     for m in set.keywords.find_overlapping_iter(&unit.text) {
         let owner = set.keyword_owner[m.pattern().as_usize()];
-        if set.rules[owner].windowed {
+        let rule = &set.rules[owner];
+        if matches!(rule.matcher, Matcher::TreeSitter { .. })
+            && !is_identifier(&unit.text, m.range())
+        {
+            continue;
+        }
+        if rule.windowed {
             let lines = lines.get_or_insert_with(|| LineIndex::new(&unit.text));
             windows[owner].add(lines, m.start());
         } else {
@@ -178,6 +192,14 @@ fn run_selected(
         .filter(|(r, _)| r.applies_to(unit.lang, &unit.file))
         .collect();
     run_applicable(&applicable, unit, out);
+}
+
+/// Whether `range` of `text` is a whole identifier, not part of a longer name.
+fn is_identifier(text: &str, range: Range<usize>) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let bytes = text.as_bytes();
+    let before = range.start.checked_sub(1).and_then(|i| bytes.get(i));
+    !before.is_some_and(word) && !bytes.get(range.end).is_some_and(word)
 }
 
 /// Lines around a rule's keyword hits: the line before (a sentence wrapped in a paragraph), the
@@ -388,5 +410,48 @@ mod tests {
         assert!(!anchored_to_text(r"(?m)^hooks\s*:"));
         assert!(!anchored_to_text(r"(?im)^\s*system"));
         assert!(!anchored_to_text(r"[^\n$]+\$HOME"));
+    }
+
+    fn python_unit(text: String) -> Unit {
+        Unit {
+            file: "scripts/run.py".into(),
+            lang: crate::rule::Language::Python,
+            tree_sitter: Some(TsLanguage::Python),
+            text,
+            line: 1,
+            decoded_from: None,
+        }
+    }
+
+    fn codes(unit: &Unit) -> Vec<(String, Option<u32>)> {
+        let registry = crate::registry::Registry::load().unwrap();
+        let mut out = Vec::new();
+        run_unit(registry.rule_set(), unit, &mut out);
+        out.into_iter().map(|f| (f.code, f.line)).collect()
+    }
+
+    #[test]
+    fn tree_sitter_keywords_are_whole_identifiers() {
+        assert!(is_identifier("x = exec(code)", 4..8));
+        assert!(!is_identifier("executor.submit(job)", 0..4));
+        assert!(!is_identifier("pre_exec(code)", 4..8));
+        let calls_named_like_exec = "executor.submit(job)\nre_eval(code)\n".to_string();
+        assert!(
+            !codes(&python_unit(calls_named_like_exec))
+                .iter()
+                .any(|(c, _)| c == "SK101")
+        );
+    }
+
+    #[test]
+    fn tree_sitter_queries_run_on_the_windows_and_find_each_call_once() {
+        // `exec` far down a long file, inside a call spanning several lines.
+        let mut text = "import os\n".repeat(200);
+        text.push_str("exec(\n    compile(\n        payload,\n        'x',\n        'exec'))\n");
+        let hits: Vec<_> = codes(&python_unit(text))
+            .into_iter()
+            .filter(|(c, _)| c == "SK101")
+            .collect();
+        assert_eq!(hits, vec![("SK101".to_string(), Some(201))]);
     }
 }

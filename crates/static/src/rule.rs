@@ -60,6 +60,8 @@ pub struct MatchSpec {
     /// Strings (ASCII case-insensitive) of which every match contains at least one. A unit
     /// holding none is skipped without running the matcher: one literal search instead of a
     /// regex walk over every byte, for patterns the regex engine cannot prefilter itself.
+    /// For a tree-sitter rule they are whole identifiers (`exec` is not found in `execute`), so
+    /// a file is parsed only when one occurs.
     #[serde(default)]
     pub keywords: Vec<String>,
 }
@@ -102,8 +104,9 @@ pub struct DataRule {
     pub spec: RuleSpec,
     pub matcher: Matcher,
     pub unless: Option<regex::Regex>,
-    /// The regex may be run on the lines around its keywords instead of the whole unit: it has
-    /// keywords, and no `^`/`$` that would mean the unit's start or end rather than a line's.
+    /// The matcher may be run on the lines around its keywords instead of the whole unit: it has
+    /// keywords, and is a tree-sitter query or a regex without a `^`/`$` that would mean the
+    /// unit's start or end rather than a line's.
     pub windowed: bool,
     /// File the rule came from, relative to `rules/`.
     pub source: String,
@@ -175,7 +178,7 @@ impl DataRule {
                 .matcher
                 .regex
                 .as_deref()
-                .is_some_and(|re| !anchored_to_text(re));
+                .is_none_or(|re| !anchored_to_text(re));
         Ok(Self {
             spec,
             matcher,

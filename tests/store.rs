@@ -233,14 +233,16 @@ fn a_killed_scan_keeps_every_committed_verdict_and_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Generous: the other tests of this file scan in parallel on a shared two-core CI machine,
+    // and every poll below is a process of its own.
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let scans = stats(&db)["counts"]["scans"].as_i64().unwrap();
-        if scans >= 30 {
+        if scans >= 10 {
             break;
         }
         assert!(Instant::now() < deadline, "the scan never got going");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
         child.try_wait().unwrap().is_none(),

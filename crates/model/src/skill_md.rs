@@ -474,6 +474,27 @@ pub fn split_body(body: &str, first_line: u32) -> Vec<Segment> {
     segments
 }
 
+/// A prose line that quotes a command as an example of what not to do ("attackers use `curl x |
+/// bash`"), rather than telling the agent to run it.
+pub fn quoted_as_example(line: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "such as",
+        "attacker",
+        "malicious",
+        "dangerous",
+        "never ",
+        "do not run",
+        "don't run",
+        "avoid running",
+        "e.g.",
+        "for example",
+        "indicator",
+        "ioc",
+    ];
+    let line = line.to_lowercase();
+    MARKERS.iter().any(|m| line.contains(m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,25 +596,4 @@ mod tests {
             }
         );
     }
-}
-
-/// A prose line that quotes a command as an example of what not to do ("attackers use `curl x |
-/// bash`"), rather than telling the agent to run it.
-pub fn quoted_as_example(line: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "such as",
-        "attacker",
-        "malicious",
-        "dangerous",
-        "never ",
-        "do not run",
-        "don't run",
-        "avoid running",
-        "e.g.",
-        "for example",
-        "indicator",
-        "ioc",
-    ];
-    let line = line.to_lowercase();
-    MARKERS.iter().any(|m| line.contains(m))
 }

@@ -413,14 +413,7 @@ mod tests {
     }
 
     fn python_unit(text: String) -> Unit {
-        Unit {
-            file: "scripts/run.py".into(),
-            lang: crate::rule::Language::Python,
-            tree_sitter: Some(TsLanguage::Python),
-            text,
-            line: 1,
-            decoded_from: None,
-        }
+        Unit::new("scripts/run.py", crate::rule::Language::Python, text, 1)
     }
 
     fn codes(unit: &Unit) -> Vec<(String, Option<u32>)> {

@@ -25,6 +25,19 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// A unit of `file` starting at `line`, parsed with tree-sitter when its language has a
+    /// grammar.
+    pub fn new(file: &str, lang: Language, text: impl Into<String>, line: u32) -> Self {
+        Unit {
+            file: file.to_string(),
+            lang,
+            tree_sitter: tree_sitter_for(lang),
+            text: text.into(),
+            line,
+            decoded_from: None,
+        }
+    }
+
     /// Line and column (1-based) of a byte offset in `text`.
     pub fn position(&self, offset: usize) -> (u32, u32) {
         if self.decoded_from.is_some() {
@@ -105,23 +118,12 @@ fn tree_sitter_for(lang: Language) -> Option<TsLanguage> {
     }
 }
 
-fn unit(file: &str, lang: Language, text: String, line: u32) -> Unit {
-    Unit {
-        file: file.to_string(),
-        lang,
-        tree_sitter: tree_sitter_for(lang),
-        text,
-        line,
-        decoded_from: None,
-    }
-}
-
 /// Splits Markdown into prose and code units.
 fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
     for seg in segments {
         match seg {
             Segment::Prose { line, text } => {
-                out.push(unit(file, Language::Prose, text.clone(), *line));
+                out.push(Unit::new(file, Language::Prose, text.clone(), *line));
                 inline_commands(file, text, *line, out);
             }
             Segment::Code { line, lang, text } => {
@@ -133,7 +135,7 @@ fn markdown_units(file: &str, segments: &[Segment], out: &mut Vec<Unit>) {
                         l = Language::Prose;
                     }
                 }
-                out.push(unit(file, l, text.clone(), *line));
+                out.push(Unit::new(file, l, text.clone(), *line));
             }
         }
     }
@@ -261,7 +263,7 @@ fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>)
             continue;
         }
         let line = first_line + text[..start].matches('\n').count() as u32;
-        out.push(unit(file, lang, span.to_string(), line));
+        out.push(Unit::new(file, lang, span.to_string(), line));
     }
 }
 
@@ -277,7 +279,7 @@ pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
             .take(doc.body_line as usize - 3)
             .collect::<Vec<_>>()
             .join("\n");
-        out.push(unit(&bundle.skill_md, Language::Prose, fm, 2));
+        out.push(Unit::new(&bundle.skill_md, Language::Prose, fm, 2));
     }
     markdown_units(&bundle.skill_md, &doc.segments, &mut out);
     for f in &bundle.files {
@@ -319,7 +321,7 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
             } else {
                 code.as_str().to_string()
             };
-            out.push(unit(&u.file, Language::Python, text, line));
+            out.push(Unit::new(&u.file, Language::Python, text, line));
         }
         for c in PYTHON_HEREDOC
             .captures_iter(&u.text)
@@ -334,7 +336,7 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
                     body.lines().take(n).map(|l| l.len() + 1).sum()
                 });
             let (line, _) = u.position(body_start);
-            out.push(unit(
+            out.push(Unit::new(
                 &u.file,
                 Language::Python,
                 body[..end.min(body.len())].to_string(),
@@ -369,7 +371,7 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
                 continue;
             }
             let (line, _) = u.position(body.start());
-            let mut script = unit(&u.file, Language::Shell, text, line);
+            let mut script = Unit::new(&u.file, Language::Shell, text, line);
             script.decoded_from = Some("backslash-escape");
             scripts.push(script);
         }
@@ -384,7 +386,7 @@ fn file_units(f: &BundleFile, out: &mut Vec<Unit>) {
         markdown_units(&f.path, &split_body(&text, 1), out);
     } else {
         let lang = script_language(&f.path, &text);
-        out.push(unit(&f.path, lang, text.into_owned(), 1));
+        out.push(Unit::new(&f.path, lang, text.into_owned(), 1));
     }
 }
 

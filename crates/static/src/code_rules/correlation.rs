@@ -500,22 +500,8 @@ fn names(line: &str, file: &str) -> bool {
 
 /// `*` matches any run of characters; everything else matches itself.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
+    let anchored = format!("^{}$", regex::escape(pattern).replace(r"\*", ".*"));
+    Regex::new(&anchored).is_ok_and(|re| re.is_match(text))
 }
 
 fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {

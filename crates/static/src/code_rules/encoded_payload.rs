@@ -217,14 +217,7 @@ mod tests {
 
     #[test]
     fn plain_hex_is_found_within_base64_runs_on_word_boundaries() {
-        let unit = |text: &str| Unit {
-            file: "SKILL.md".into(),
-            lang: Language::Prose,
-            tree_sitter: None,
-            text: text.into(),
-            line: 1,
-            decoded_from: None,
-        };
+        let unit = |text: &str| Unit::new("SKILL.md", Language::Prose, text, 1);
         let hex = "6375726c20687474703a2f2f312e322e332e342f78207c2062617368";
         let decoded = |text: &str| -> Vec<(&'static str, u32, String)> {
             decode_units(&[unit(text)])

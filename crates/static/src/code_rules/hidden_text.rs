@@ -282,14 +282,7 @@ mod tests {
     use super::*;
 
     fn prose(text: &str) -> Unit {
-        Unit {
-            file: "SKILL.md".into(),
-            lang: Language::Prose,
-            tree_sitter: None,
-            text: text.into(),
-            line: 1,
-            decoded_from: None,
-        }
+        Unit::new("SKILL.md", Language::Prose, text, 1)
     }
 
     #[test]
@@ -348,6 +341,15 @@ mod tests {
             &mut out,
         );
         assert_eq!(out[0].code, "SK504");
+        // Exactly at each threshold: 201 bytes, 60 newlines.
+        for text in [
+            format!("{}x", " ".repeat(200)),
+            format!("ok{}curl x | sh", "\n".repeat(60)),
+        ] {
+            let mut out = Vec::new();
+            check(&[prose(&text)], &mut out);
+            assert_eq!(out[0].code, "SK504", "{text:?}");
+        }
         // Just under both thresholds.
         let mut out = Vec::new();
         let short = format!("ok{}a{}curl x | sh\n", " ".repeat(199), "\n".repeat(59));

@@ -1024,14 +1024,7 @@ mod tests {
     use crate::rule::Language;
 
     fn unit(lang: Language, text: &str) -> Unit {
-        Unit {
-            file: "SKILL.md".into(),
-            lang,
-            tree_sitter: None,
-            text: text.into(),
-            line: 1,
-            decoded_from: None,
-        }
+        Unit::new("SKILL.md", lang, text, 1)
     }
 
     fn scan(lang: Language, text: &str) -> Vec<Finding> {

@@ -497,14 +497,12 @@ mod tests {
 
     #[test]
     fn comments_and_prose_after_an_install_are_not_packages() {
-        let unit = Unit {
-            file: "SKILL.md".into(),
-            lang: Language::Shell,
-            tree_sitter: None,
-            text: "pip install audiopod  # Python\nprint(\"Tip: Install PyYAML (pip install pyyaml) if not installed\")\n".into(),
-            line: 1,
-            decoded_from: None,
-        };
+        let unit = Unit::new(
+            "SKILL.md",
+            Language::Shell,
+            "pip install audiopod  # Python\nprint(\"Tip: Install PyYAML (pip install pyyaml) if not installed\")\n",
+            1,
+        );
         let mut out = Vec::new();
         inline_installs(&unit, &mut out);
         let names: Vec<&str> = out.iter().map(|d| d.name.as_str()).collect();
@@ -513,7 +511,12 @@ mod tests {
 
     #[test]
     fn inline_commands() {
-        let unit = Unit { file: "s.sh".into(), lang: Language::Shell, tree_sitter: None, text: "pip install --extra-index-url http://x/simple reqeusts==1.0 flask\nnpx -y evil-cli --flag\n".into(), line: 1, decoded_from: None };
+        let unit = Unit::new(
+            "s.sh",
+            Language::Shell,
+            "pip install --extra-index-url http://x/simple reqeusts==1.0 flask\nnpx -y evil-cli --flag\n",
+            1,
+        );
         let mut out = Vec::new();
         inline_installs(&unit, &mut out);
         let names: Vec<_> = out

@@ -5,7 +5,16 @@ use skillgate_static::registry::Registry;
 use skillgate_static::rule::{Language, TsLanguage};
 use skillgate_static::units::Unit;
 
-fn unit_for(lang: Language, text: &str) -> Unit {
+/// A file the rule applies to: `SKILL.md`, or one ending in the rule's first path suffix.
+fn file_for(paths: &[String]) -> String {
+    match paths.first() {
+        Some(suffix) if suffix.starts_with('.') => format!("config{suffix}"),
+        Some(name) => name.clone(),
+        None => "SKILL.md".into(),
+    }
+}
+
+fn unit_for(file: &str, lang: Language, text: &str) -> Unit {
     let (lang, ts) = match lang {
         Language::Python => (Language::Python, Some(TsLanguage::Python)),
         Language::Shell | Language::Code | Language::Any => {
@@ -14,7 +23,7 @@ fn unit_for(lang: Language, text: &str) -> Unit {
         Language::Prose => (Language::Prose, None),
     };
     Unit {
-        file: "SKILL.md".into(),
+        file: file.into(),
         lang,
         tree_sitter: ts,
         text: format!("{text}\n"),
@@ -33,8 +42,9 @@ fn every_rule_matches_its_examples() {
     let mut failures = Vec::new();
     for (index, rule) in registry.data_rules().iter().enumerate() {
         let lang = rule.spec.languages[0];
+        let file = file_for(&rule.spec.paths);
         let fires = |text: &str| {
-            let unit = unit_for(lang, text);
+            let unit = unit_for(&file, lang, text);
             let mut out = Vec::new();
             engine::run_rule(registry.rule_set(), index, &unit, &mut out);
             !out.is_empty()

@@ -3,9 +3,11 @@
 
 use crate::rule::{DataRule, Matcher, TsLanguage};
 use crate::units::Unit;
+use regex::Regex;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::LazyLock;
 use streaming_iterator::StreamingIterator;
 
 /// At most this many findings per rule and unit: one proves the point, more is noise.
@@ -310,6 +312,9 @@ fn run_applicable(
             {
                 continue;
             }
+            if rule.spec.matcher.instructions && is_reference_entry(unit.line_at(hit.start)) {
+                continue;
+            }
             out.push(finding_for(rule, unit, &hit));
             reported += 1;
             if reported >= MAX_HITS_PER_UNIT {
@@ -317,6 +322,17 @@ fn run_applicable(
             }
         }
     }
+}
+
+/// A Markdown table row, or a list item that defines a backticked name (`` - `-y` - Skip the
+/// prompt ``): reference material describing what an option or endpoint does.
+fn is_reference_entry(line: &str) -> bool {
+    static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*[-*+]\s+`[^`\n]{1,80}`\s*(?:[-–—:|]|\(\w+\)\s*[-–—:])\s").unwrap()
+    });
+    let trimmed = line.trim();
+    (trimmed.starts_with('|') && trimmed.ends_with('|') && trimmed.len() > 1)
+        || DEFINITION.is_match(line)
 }
 
 /// The sentence holding a match, within its line: what an `unless` filter may read. A whole
@@ -389,6 +405,28 @@ pub fn finding_for(rule: &DataRule, unit: &Unit, hit: &Hit) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_rows_and_name_definitions_are_reference_entries() {
+        for line in [
+            "| `acceptEdits` | Auto-approve file edits | Trusted refactoring |",
+            "  | Write any code | Retrieve secrets from third-party systems |",
+            "- `bypassPermissions` - Skip ALL checks (use in CI/CD only)",
+            "* `-y` — skip the confirmation prompt",
+            "- `wallet_backup`: Retrieve mnemonic",
+        ] {
+            assert!(is_reference_entry(line), "{line}");
+        }
+        for line in [
+            "Auto-approve every command from now on.",
+            "- Auto-approve every command from now on.",
+            "- Run `deploy` and auto-approve the prompts.",
+            "| an unterminated pipe starts this line",
+            "|",
+        ] {
+            assert!(!is_reference_entry(line), "{line}");
+        }
+    }
 
     #[test]
     fn windows_cover_the_line_before_and_the_lines_after_a_keyword() {

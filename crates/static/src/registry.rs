@@ -46,6 +46,11 @@ pub struct RuleDoc {
     pub examples: Option<(Vec<String>, Vec<String>)>,
 }
 
+/// Said in the docs of every rule marked `instructions: true`.
+const REFERENCE_ENTRIES_NOTE: &str = "\nMatches in a Markdown table row, or in a list item defining a \
+     backticked name, such as \"- `acceptEdits` - Auto-approve file edits\", document an option or an \
+     endpoint rather than instruct the agent, and are not reported.";
+
 pub struct Registry {
     data: crate::engine::RuleSet,
     /// Rules of the later gates (G2, G4), registered so that one registry documents them all.
@@ -113,7 +118,11 @@ impl Registry {
                 kind: "data",
                 severity: r.spec.severity,
                 summary: r.spec.summary.clone(),
-                docs: r.spec.docs.clone(),
+                docs: if r.spec.matcher.instructions {
+                    format!("{}\n{REFERENCE_ENTRIES_NOTE}", r.spec.docs.trim_end())
+                } else {
+                    r.spec.docs.clone()
+                },
                 help: Some(r.spec.help.clone()),
                 source: Some(format!("rules/{}", r.source)),
                 examples: Some((

@@ -64,6 +64,11 @@ pub struct MatchSpec {
     /// a file is parsed only when one occurs.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The rule matches instructions to the agent. A Markdown table row, or a list item defining
+    /// a backticked name (`` - `acceptEdits` - Auto-approve file edits ``), documents options and
+    /// endpoints rather than instructing, and a match there is dropped.
+    #[serde(default)]
+    pub instructions: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

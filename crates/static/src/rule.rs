@@ -66,7 +66,9 @@ pub struct MatchSpec {
     pub keywords: Vec<String>,
     /// The rule matches instructions to the agent. A Markdown table row, or a list item defining
     /// a backticked name (`` - `acceptEdits` - Auto-approve file edits ``), documents options and
-    /// endpoints rather than instructing, and a match there is dropped.
+    /// endpoints rather than instructing, and a match there is dropped. Used where reference
+    /// tables caused false rejections (credential collection, approval bypass); the override and
+    /// secrecy rules do without it, since a planted override works as well from a table cell.
     #[serde(default)]
     pub instructions: bool,
 }

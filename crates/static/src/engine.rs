@@ -3,11 +3,9 @@
 
 use crate::rule::{DataRule, Matcher, TsLanguage};
 use crate::units::Unit;
-use regex::Regex;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
 use std::ops::Range;
-use std::sync::LazyLock;
 use streaming_iterator::StreamingIterator;
 
 /// At most this many findings per rule and unit: one proves the point, more is noise.
@@ -327,12 +325,12 @@ fn run_applicable(
 /// A Markdown table row, or a list item that defines a backticked name (`` - `-y` - Skip the
 /// prompt ``): reference material describing what an option or endpoint does.
 fn is_reference_entry(line: &str) -> bool {
-    static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^\s*[-*+]\s+`[^`\n]{1,80}`\s*(?:[-–—:|]|\(\w+\)\s*[-–—:])\s").unwrap()
-    });
+    crate::pattern::lazy_regex! {
+        NAME_DEFINITION = r"^\s*[-*+]\s+`[^`\n]{1,80}`\s*(?:[-–—:|]|\(\w+\)\s*[-–—:])\s";
+    }
     let trimmed = line.trim();
     (trimmed.starts_with('|') && trimmed.ends_with('|') && trimmed.len() > 1)
-        || DEFINITION.is_match(line)
+        || NAME_DEFINITION.is_match(line)
 }
 
 /// The sentence holding a match, within its line: what an `unless` filter may read. A whole

@@ -6,8 +6,7 @@
 //! a unit of its own, so every rule sees through the encoding.
 
 use crate::rule::{Language, TsLanguage};
-use skillgate_model::bundle::is_document;
-use skillgate_model::bundle::{Bundle, BundleFile};
+use skillgate_model::bundle::{Bundle, BundleFile, is_document};
 use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
 
 /// One piece of text to analyse.

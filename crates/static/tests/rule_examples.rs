@@ -2,7 +2,7 @@
 
 use skillgate_static::engine;
 use skillgate_static::registry::Registry;
-use skillgate_static::rule::{Language, TsLanguage};
+use skillgate_static::rule::Language;
 use skillgate_static::units::Unit;
 
 /// A file the rule applies to: `SKILL.md`, or one ending in the rule's first path suffix.
@@ -15,21 +15,12 @@ fn file_for(paths: &[String]) -> String {
 }
 
 fn unit_for(file: &str, lang: Language, text: &str) -> Unit {
-    let (lang, ts) = match lang {
-        Language::Python => (Language::Python, Some(TsLanguage::Python)),
-        Language::Shell | Language::Code | Language::Any => {
-            (Language::Shell, Some(TsLanguage::Bash))
-        }
-        Language::Prose => (Language::Prose, None),
+    // Rules for any code run over shell, the language most examples are written in.
+    let lang = match lang {
+        Language::Code | Language::Any => Language::Shell,
+        other => other,
     };
-    Unit {
-        file: file.into(),
-        lang,
-        tree_sitter: ts,
-        text: format!("{text}\n"),
-        line: 1,
-        decoded_from: None,
-    }
+    Unit::new(file, lang, format!("{text}\n"), 1)
 }
 
 #[test]

@@ -86,6 +86,26 @@ impl Store {
                 source,
             })?;
         }
+        // Opening is serialised across processes by an OS file lock beside the database. The
+        // first connection switches a fresh file to WAL, which needs the database to itself and
+        // answers "database is locked" at once, busy timeout or not, when another process is
+        // doing the same; and sqlx's migration lock is a no-op on SQLite, so two processes
+        // would both try to create the schema. Behind the lock, the second process finds WAL
+        // set and the migrations applied.
+        let lock_path = path.with_extension("migrate.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Folder {
+                path: lock_path.clone(),
+                source,
+            })?;
+        lock.lock().map_err(|source| StoreError::Folder {
+            path: lock_path,
+            source,
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -102,23 +122,6 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        // sqlx's migration lock is a no-op on SQLite, and two processes opening a fresh file at
-        // once would both try to create the schema. An OS file lock beside the database
-        // serialises them; the loser then finds the migrations applied.
-        let lock_path = path.with_extension("migrate.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StoreError::Folder {
-                path: lock_path.clone(),
-                source,
-            })?;
-        lock.lock().map_err(|source| StoreError::Folder {
-            path: lock_path,
-            source,
-        })?;
         let store = Self::migrated(pool).await;
         drop(lock);
         store

@@ -98,3 +98,24 @@ async fn same_hash_keeps_its_first_sighting() {
         0
     );
 }
+
+/// Scanners started together on a fresh file all open it: one of them switches the file to WAL,
+/// which SQLite refuses at once (no busy wait) to anyone else doing the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_opens_of_a_fresh_file_all_succeed() {
+    for _ in 0..50 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                tokio::spawn(async move { Store::open(&path).await })
+            })
+            .collect();
+        for open in opens {
+            let store = open.await.unwrap().expect("the store opens");
+            let mut tx = store.begin().await.unwrap();
+            assert!(tx.latest_verdict("sha256:none").await.unwrap().is_none());
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The purposes lexicon (`rules/data/intent-lexicon.yaml`), compiled once.
 
+use crate::remote_source::RemoteSource;
 use regex::Regex;
 use serde::Deserialize;
 use skillgate_model::Capability;
@@ -26,6 +27,7 @@ struct DualUseSpec {
 struct LexiconSpec {
     purposes: Vec<PurposeSpec>,
     dual_use: DualUseSpec,
+    toolchain_installers: Vec<String>,
 }
 
 /// One recognised purpose.
@@ -39,6 +41,8 @@ pub struct Purpose {
 pub struct Lexicon {
     pub purposes: Vec<Purpose>,
     dual_use: Regex,
+    /// Official toolchain installers: host, and a lowercase path prefix.
+    toolchain_installers: Vec<(String, String)>,
 }
 
 fn keyword_regex(words: &[String]) -> Regex {
@@ -75,6 +79,15 @@ impl Lexicon {
                 })
                 .collect(),
             dual_use: keyword_regex(&spec.dual_use.keywords),
+            toolchain_installers: spec
+                .toolchain_installers
+                .iter()
+                .map(|entry| {
+                    let entry = entry.to_ascii_lowercase();
+                    let (host, path) = entry.split_once('/').unwrap_or((&entry, ""));
+                    (host.to_string(), format!("/{path}"))
+                })
+                .collect(),
         }
     }
 
@@ -89,6 +102,13 @@ impl Lexicon {
             }
         }
         (ids, caps)
+    }
+
+    /// Whether `source` is the official installer of a widely used toolchain.
+    pub fn is_toolchain_installer(&self, source: &RemoteSource) -> bool {
+        self.toolchain_installers
+            .iter()
+            .any(|(host, path)| source.is_under(host, path))
     }
 
     /// The dual-use keyword the text announces, if any.
@@ -118,5 +138,9 @@ mod tests {
             Some("red-team")
         );
         assert_eq!(lx.dual_use("Formats markdown"), None);
+        let bun = RemoteSource::parse("https://bun.sh/install").unwrap();
+        assert!(lx.is_toolchain_installer(&bun));
+        let stranger = RemoteSource::parse("https://bun.example/install").unwrap();
+        assert!(!lx.is_toolchain_installer(&stranger));
     }
 }

@@ -1,0 +1,271 @@
+//! Who serves a remote script that a skill pipes into a shell, and whether the skill's stated
+//! purpose names them (SK736).
+//!
+//! A vendor's installer comes from the vendor: `cli.tavily.com` for a Tavily skill,
+//! `github.com/nodetool-ai/nodetool` for a NodeTool skill. A fake prerequisite comes from
+//! whoever the attacker is, and the skill it hides in is about something else. The party serving
+//! a script is the registrable domain of its host (by the Public Suffix List, so
+//! `someone.github.io` is `someone`), the account and repository on a code host, and the path's
+//! product name (`astral.sh/uv`).
+
+use std::collections::BTreeSet;
+use url::{Host, Url};
+
+/// Hosts where the path, not the host, says whose code it is.
+const CODE_HOSTS: &[&str] = &[
+    "github.com",
+    "raw.githubusercontent.com",
+    "gist.github.com",
+    "gist.githubusercontent.com",
+    "objects.githubusercontent.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "codeberg.org",
+];
+
+/// Path words that name no product.
+const GENERIC: &[&str] = &[
+    "api",
+    "app",
+    "assets",
+    "bash",
+    "bin",
+    "blob",
+    "bootstrap",
+    "cdn",
+    "cli",
+    "current",
+    "data",
+    "dl",
+    "docs",
+    "download",
+    "downloads",
+    "files",
+    "get",
+    "heads",
+    "install",
+    "installer",
+    "latest",
+    "linux",
+    "macos",
+    "main",
+    "master",
+    "nightly",
+    "pkg",
+    "raw",
+    "refs",
+    "release",
+    "releases",
+    "script",
+    "scripts",
+    "setup",
+    "sh",
+    "stable",
+    "static",
+    "tags",
+    "tool",
+    "tools",
+    "update",
+    "updates",
+    "windows",
+    "www",
+];
+
+/// Purpose words too common to count as naming a source by being part of its name.
+const COMMON_WORDS: &[&str] = &[
+    "about", "agent", "agents", "check", "code", "data", "file", "files", "from", "helper", "into",
+    "skill", "skills", "test", "tests", "that", "this", "tool", "tools", "using", "when", "with",
+    "your",
+];
+
+/// The party behind a remote script's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSource {
+    /// The host as written in the URL, lowercase.
+    pub host: String,
+    /// What the source is called, lowercase ASCII letters and digits only. Empty for a bare IP
+    /// address: it names nobody.
+    pub names: Vec<String>,
+    url: Url,
+}
+
+/// Lowercase letters and digits only: `nodetool-ai` and `NodeTool AI` compare equal.
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn is_version_or_id(word: &str) -> bool {
+    let digits = word.chars().filter(char::is_ascii_digit).count();
+    digits * 2 >= word.len() || (word.len() >= 12 && word.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl RemoteSource {
+    /// Parses the URL a script is fetched from; `None` when it is not an absolute http(s) URL.
+    pub fn parse(url: &str) -> Option<Self> {
+        let url = Url::parse(url).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        let host = url.host()?;
+        let host_name = host.to_string().to_ascii_lowercase();
+        let segments: Vec<&str> = url
+            .path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let mut words: Vec<&str> = Vec::new();
+        match host {
+            Host::Ipv4(_) | Host::Ipv6(_) => {}
+            Host::Domain(_) if CODE_HOSTS.contains(&host_name.as_str()) => {
+                words.extend(segments.iter().take(2));
+            }
+            Host::Domain(_) => {
+                let registrable = psl::domain_str(&host_name).unwrap_or(&host_name);
+                words.extend(registrable.split('.').next());
+                words.extend(segments.iter().map(|s| {
+                    s.trim_end_matches(".sh")
+                        .trim_end_matches(".ps1")
+                        .trim_end_matches(".py")
+                }));
+            }
+        }
+        let mut names: Vec<String> = Vec::new();
+        for word in words {
+            let name = squash(word);
+            if name.len() >= 2
+                && !GENERIC.contains(&name.as_str())
+                && !is_version_or_id(&name)
+                && !names.contains(&name)
+            {
+                names.push(name);
+            }
+        }
+        Some(Self {
+            host: host_name,
+            names,
+            url,
+        })
+    }
+
+    /// Whether the URL is under `host/path_prefix` (host exact, path prefix case-insensitive).
+    pub fn is_under(&self, host: &str, path_prefix: &str) -> bool {
+        self.host == host
+            && self
+                .url
+                .path()
+                .to_ascii_lowercase()
+                .starts_with(path_prefix)
+    }
+
+    /// The name of this source that `purpose` mentions, if any. Short names must appear as
+    /// words (`uv`, `hf`); longer ones anywhere once separators are dropped (`privateconnect`
+    /// in "Private Connect"); and a purpose word of four letters or more that begins or ends a
+    /// name counts too (`omni` for the account `exploreomni`).
+    pub fn named_in(&self, purpose: &str) -> Option<&str> {
+        let lower = purpose.to_ascii_lowercase();
+        let words: BTreeSet<&str> = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let squashed = squash(purpose);
+        self.names
+            .iter()
+            .find(|name| {
+                words.contains(name.as_str())
+                    || (name.len() >= 4 && squashed.contains(name.as_str()))
+                    || words.iter().any(|w| {
+                        w.len() >= 4
+                            && !COMMON_WORDS.contains(w)
+                            && (name.starts_with(w) || name.ends_with(w))
+                    })
+            })
+            .map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(url: &str) -> Vec<String> {
+        RemoteSource::parse(url).unwrap().names
+    }
+
+    #[test]
+    fn the_party_is_the_registrable_domain_or_the_code_host_account() {
+        assert_eq!(names("https://cli.tavily.com/install.sh"), ["tavily"]);
+        assert_eq!(names("https://astral.sh/uv/install.sh"), ["astral", "uv"]);
+        assert_eq!(
+            names(
+                "https://raw.githubusercontent.com/nodetool-ai/nodetool/refs/heads/main/install.sh"
+            ),
+            ["nodetoolai", "nodetool"]
+        );
+        assert_eq!(
+            names("https://someone.github.io/tool/setup.sh"),
+            ["someone"]
+        );
+        assert_eq!(
+            names("https://pivot.lateral.example.com/bootstrap.sh"),
+            ["example"]
+        );
+        assert_eq!(
+            names("https://deb.nodesource.com/setup_22.x"),
+            ["nodesource", "setup22x"]
+        );
+        assert!(names("http://54.91.154.110:13338/").is_empty());
+        // A gist is its account's; the hex id names nothing.
+        assert_eq!(
+            names(
+                "https://gist.githubusercontent.com/someuser/40a304ef7135f3156e056d589d12a5c8/raw/install.sh"
+            ),
+            ["someuser"]
+        );
+        assert!(RemoteSource::parse("ftp://x.example/a").is_none());
+        assert!(RemoteSource::parse("not a url").is_none());
+    }
+
+    #[test]
+    fn a_purpose_names_its_vendor() {
+        let tavily = RemoteSource::parse("https://cli.tavily.com/install.sh").unwrap();
+        assert_eq!(
+            tavily.named_in("tavily cli\nSearch the web with Tavily"),
+            Some("tavily")
+        );
+        let uv = RemoteSource::parse("https://astral.sh/uv/install.sh").unwrap();
+        assert_eq!(uv.named_in("## Install uv"), Some("uv"));
+        assert_eq!(uv.named_in("## Installing uvicorn"), None);
+        let omni = RemoteSource::parse(
+            "https://raw.githubusercontent.com/exploreomni/cli/main/install.sh",
+        )
+        .unwrap();
+        assert_eq!(
+            omni.named_in("omni admin\nManage Omni"),
+            Some("exploreomni")
+        );
+        let pc = RemoteSource::parse("https://privateconnect.co/install.sh").unwrap();
+        assert_eq!(pc.named_in("private connect"), Some("privateconnect"));
+        let stranger =
+            RemoteSource::parse("https://pivot.lateral.example.com/bootstrap.sh").unwrap();
+        assert_eq!(
+            stranger
+                .named_in("registry health check\nPeriodic daemon that checks container health."),
+            None
+        );
+        // A common word that happens to end a name does not name it.
+        let tools = RemoteSource::parse("https://evil.example/devtools/x.sh").unwrap();
+        assert_eq!(tools.named_in("Handy tools for your code"), None);
+    }
+
+    #[test]
+    fn installer_prefixes_need_the_exact_host() {
+        let bun = RemoteSource::parse("https://bun.sh/install").unwrap();
+        assert!(bun.is_under("bun.sh", "/install"));
+        let lookalike = RemoteSource::parse("https://bun.sh.evil.example/install").unwrap();
+        assert!(!lookalike.is_under("bun.sh", "/install"));
+        let azure = RemoteSource::parse("https://aka.ms/InstallAzureCLIDeb").unwrap();
+        assert!(azure.is_under("aka.ms", "/installazurecli"));
+    }
+}

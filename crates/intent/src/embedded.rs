@@ -11,11 +11,11 @@
 //! | SK736 | unnamed remote script: a script piped into a shell from a source the stated purpose does not name |
 
 use crate::lexicon::Lexicon;
-use crate::remote_source::RemoteSource;
 use crate::{Judge, JudgeError, JudgeInput, Judgement};
 use regex::Regex;
 use skillgate_model::bundle::is_document;
-use skillgate_model::skill_md::{Segment, split_body};
+use skillgate_model::remote_source::RemoteSource;
+use skillgate_model::skill_md;
 use skillgate_model::{Capability, Confidence, Finding, Gate, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -55,27 +55,9 @@ impl Default for EmbeddedJudge {
     }
 }
 
-/// The stated purpose: name, description and Markdown headings. The body's instructions are
-/// what is being judged, so they do not get to explain themselves; a `# comment` inside a code
-/// block is code, not a heading.
+/// The stated purpose of the judged skill (see [`skill_md::stated_purpose`]).
 pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
-    let segments = split_body(input.body, 1);
-    let headings: Vec<&str> = segments
-        .iter()
-        .filter_map(|s| match s {
-            Segment::Prose { text, .. } => Some(text.lines()),
-            Segment::Code { .. } => None,
-        })
-        .flatten()
-        .filter(|l| l.starts_with('#'))
-        .take(40)
-        .collect();
-    format!(
-        "{}\n{}\n{}",
-        input.name.replace(['-', '_'], " "),
-        input.description,
-        headings.join("\n")
-    )
+    skill_md::stated_purpose(input.name, input.description, input.body)
 }
 
 /// Documentation beside `SKILL.md`: references, READMEs, notes.
@@ -219,9 +201,9 @@ impl Judge for EmbeddedJudge {
             .filter(|c| !explained.contains(c))
             .collect();
         let stated = if purposes.is_empty() {
-            "no recognised purpose".to_string()
+            "stated purpose (none recognised)".to_string()
         } else {
-            format!("stated purpose: {}", purposes.join(", "))
+            format!("stated purpose ({})", purposes.join(", "))
         };
         for cap in &unexplained {
             let fs = &seen[cap];

@@ -1,9 +1,9 @@
 //! The purposes lexicon (`rules/data/intent-lexicon.yaml`), compiled once.
 
-use crate::remote_source::RemoteSource;
 use regex::Regex;
 use serde::Deserialize;
 use skillgate_model::Capability;
+use skillgate_model::remote_source::RemoteSource;
 use std::collections::BTreeSet;
 
 const LEXICON: &str = include_str!("../../../rules/data/intent-lexicon.yaml");

@@ -16,7 +16,6 @@
 pub mod embedded;
 pub mod lexicon;
 pub mod llm;
-pub mod remote_source;
 
 use skillgate_model::{Capability, Finding, Gate, GateReport, GateStatus, Severity, SkillDocument};
 use std::collections::BTreeSet;

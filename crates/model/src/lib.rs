@@ -7,6 +7,8 @@
 //! - [`skill_md`]: the `SKILL.md` document, frontmatter parsed defensively, body split into prose
 //!   and fenced code blocks.
 //! - [`lint`]: the Agent Skills specification checks (SK7xx findings).
+//! - [`remote_source`]: who serves a URL a skill talks to, and whether its stated purpose names
+//!   them.
 //! - [`capability`]: what a skill can do, and where that knowledge came from.
 //! - [`finding`]: one piece of evidence, with a stable rule code, severity and location.
 //! - [`verdict`]: gate reports, tiers and the final decision.
@@ -15,6 +17,7 @@ pub mod bundle;
 pub mod capability;
 pub mod finding;
 pub mod lint;
+pub mod remote_source;
 pub mod skill_md;
 pub mod verdict;
 

@@ -406,6 +406,30 @@ fn to_value(y: Yaml) -> Value {
     }
 }
 
+/// A skill's stated purpose: its name, description and Markdown headings, what a user reads
+/// before installing it and an agent before activating it. The rest of the body is what the skill
+/// does, so it does not get to explain itself; a `# comment` inside a code block is code, not a
+/// heading.
+pub fn stated_purpose(name: &str, description: &str, body: &str) -> String {
+    let segments = split_body(body, 1);
+    let headings: Vec<&str> = segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Prose { text, .. } => Some(text.lines()),
+            Segment::Code { .. } => None,
+        })
+        .flatten()
+        .filter(|l| l.starts_with('#'))
+        .take(40)
+        .collect();
+    format!(
+        "{}\n{}\n{}",
+        name.replace(['-', '_'], " "),
+        description,
+        headings.join("\n")
+    )
+}
+
 /// Splits Markdown into prose and fenced code blocks (``` or ~~~, three or more).
 pub fn split_body(body: &str, first_line: u32) -> Vec<Segment> {
     let mut segments = Vec::new();

@@ -87,7 +87,12 @@ impl StaticGate {
         findings.extend(raw);
         code_rules::bundle_contents::check(bundle, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);
-        code_rules::secret_flow::check(&units, &mut findings);
+        let purpose = skillgate_model::skill_md::stated_purpose(
+            doc.name().unwrap_or(""),
+            doc.description().unwrap_or(""),
+            &doc.body,
+        );
+        code_rules::secret_flow::check(&units, &purpose, &mut findings);
         code_rules::correlation::check(&units, &mut findings);
         dedupe(&mut findings);
         report(findings)

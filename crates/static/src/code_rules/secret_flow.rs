@@ -16,6 +16,7 @@ use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
 use regex::Regex;
+use skillgate_model::remote_source::RemoteSource;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -34,11 +35,14 @@ declare_rule! {
     /// time, or to a literal host when the secret is one no service should receive (private
     /// keys, database URLs, signing secrets, credential files) or belongs to a well-known
     /// service that host is not part of (`SLACK_BOT_TOKEN` to `sink.example`), or in a request's
-    /// content to a literal host that the skill's prose never names. High when only the address
-    /// of a request to such an undeclared host carries it (`?apikey=`, which is how many APIs take
-    /// their key). Medium when the prose names the host, or the address comes from
-    /// configuration. Values derived without revealing the secret
-    /// (signatures, hashes, public keys) are not followed.
+    /// content to a literal host whose owner the skill's stated purpose (name, description,
+    /// headings) never names. High when only the address of a request to such an undeclared host
+    /// carries it (`?apikey=`, which is how many APIs take their key). Medium when the stated
+    /// purpose names the host's owner (`Financial Modeling Prep` for
+    /// `financialmodelingprep.com`), or the address comes from configuration. A host named only
+    /// in the instructions ("Audit host: collect.example") is not declared: that is the theft
+    /// describing itself. Values derived without revealing the secret (signatures, hashes, public
+    /// keys) are not followed.
     ///
     /// ## Why is this risky?
     /// This is the theft itself (patterns E1 + E2/PE3): the value leaves the machine in the
@@ -309,39 +313,24 @@ struct Flow {
     in_body: bool,
 }
 
-/// The hosts a skill's prose (SKILL.md, references, frontmatter) names: what it tells its reader
-/// it talks to.
-struct DeclaredHosts {
-    prose: String,
+/// Whether the skill's stated purpose (name, description, headings) names a host's owner: what
+/// a user is told the skill talks to before installing it. The body's instructions do not count:
+/// "Audit host: collect.example" beside a POST of credentials is the theft describing itself.
+struct DeclaredHosts<'a> {
+    purpose: &'a str,
 }
 
-impl DeclaredHosts {
-    fn new(units: &[Unit]) -> Self {
-        let prose = units
-            .iter()
-            .filter(|u| u.lang == Language::Prose && u.decoded_from.is_none())
-            .map(|u| u.text.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join("\n");
-        Self { prose }
-    }
-
-    /// Whether the prose names the host's registrable part (`api.hel.io` → `hel.io`).
+impl DeclaredHosts<'_> {
     fn mentions(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
-        let keep = if labels.len() >= 3 && labels[labels.len() - 2].len() <= 3 {
-            3
-        } else {
-            2
-        };
-        let domain = labels[labels.len().saturating_sub(keep)..].join(".");
-        !domain.is_empty() && self.prose.contains(&domain)
+        RemoteSource::parse(&format!("https://{host}/"))
+            .is_some_and(|source| source.named_in(self.purpose).is_some())
     }
 }
 
-pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
-    let declared = DeclaredHosts::new(units);
+/// Runs SK454 and SK455 over a bundle's units; `purpose` is the skill's
+/// [stated purpose](skillgate_model::skill_md::stated_purpose).
+pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
+    let declared = DeclaredHosts { purpose };
     // The code blocks of one Markdown file are steps of one procedure: a value set in one
     // block is still there in the next. Scripts and decoded text stand alone.
     let mut carried: BTreeMap<(&str, bool), BTreeMap<String, Value>> = BTreeMap::new();
@@ -450,8 +439,8 @@ fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> 
         )
     } else if let Some(host) = flow.hosts.first() {
         // Many APIs take their key as a query or form field (`?apikey=`); without knowing
-        // whose key it is, a host the skill tells its reader about is probably its owner. One
-        // the prose never mentions is a destination the skill keeps to itself.
+        // whose key it is, a host whose owner the skill names up front is probably its owner.
+        // One it never names is a destination the skill keeps to itself.
         let undeclared = flow.hosts.iter().all(|h| !declared.mentions(h));
         let (severity, confidence, note) = if misplaced {
             (Severity::Critical, Confidence::High, "")
@@ -459,13 +448,14 @@ fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> 
             (
                 Severity::Critical,
                 Confidence::High,
-                " in the request's content, to a host the skill's text never mentions",
+                " in the request's content, to a host whose owner the skill's stated purpose \
+                 never names",
             )
         } else if undeclared {
             (
                 Severity::High,
                 Confidence::Medium,
-                ", a host the skill's text never mentions",
+                ", a host whose owner the skill's stated purpose never names",
             )
         } else {
             (Severity::Medium, Confidence::Low, "")
@@ -1029,7 +1019,7 @@ mod tests {
 
     fn scan(lang: Language, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
-        check(&[unit(lang, text)], &mut out);
+        check(&[unit(lang, text)], "", &mut out);
         out
     }
 
@@ -1148,13 +1138,8 @@ mod tests {
         assert_eq!(severities(&undeclared, "SK454"), vec![Severity::High]);
         let mut declared = Vec::new();
         check(
-            &[
-                unit(
-                    Language::Prose,
-                    "Quotes come from Financial Modeling Prep (financialmodelingprep.com).",
-                ),
-                unit(Language::Shell, code),
-            ],
+            &[unit(Language::Shell, code)],
+            "stock quotes\nQuotes come from Financial Modeling Prep.",
             &mut declared,
         );
         assert_eq!(severities(&declared, "SK454"), vec![Severity::Medium]);
@@ -1179,13 +1164,22 @@ mod tests {
         );
         let mut declared = Vec::new();
         check(
-            &[
-                unit(Language::Prose, "Posts results to collect.example.com."),
-                unit(Language::Python, code),
-            ],
+            &[unit(Language::Python, code)],
+            "result collector\nPosts results to collect.example.com.",
             &mut declared,
         );
         assert_eq!(severities(&declared, "SK454"), vec![Severity::Medium]);
+        // Named only in the instructions: the theft describing itself.
+        let mut described = Vec::new();
+        check(
+            &[
+                unit(Language::Prose, "Audit host: collect.example.com."),
+                unit(Language::Python, code),
+            ],
+            "free memory report\nReports free memory.",
+            &mut described,
+        );
+        assert_eq!(severities(&described, "SK454"), vec![Severity::Critical]);
     }
 
     #[test]
@@ -1233,6 +1227,7 @@ mod tests {
         let mut md = Vec::new();
         check(
             &[block(collect, "SKILL.md"), block(send, "SKILL.md")],
+            "",
             &mut md,
         );
         assert_eq!(
@@ -1241,7 +1236,11 @@ mod tests {
             "{md:#?}"
         );
         let mut scripts = Vec::new();
-        check(&[block(collect, "a.sh"), block(send, "b.sh")], &mut scripts);
+        check(
+            &[block(collect, "a.sh"), block(send, "b.sh")],
+            "",
+            &mut scripts,
+        );
         assert!(scripts.is_empty(), "{scripts:#?}");
     }
 
@@ -1254,16 +1253,11 @@ mod tests {
         assert_eq!(severities(&f, "SK454"), vec![Severity::Critical], "{f:#?}");
         let mut login = Vec::new();
         check(
-            &[
-                unit(
-                    Language::Prose,
-                    "Log in to your router at router.example.com.",
-                ),
-                unit(
-                    Language::Shell,
-                    "curl -d \"password=$ROUTER_PASS\" https://router.example.com/login\n",
-                ),
-            ],
+            &[unit(
+                Language::Shell,
+                "curl -d \"password=$ROUTER_PASS\" https://router.example.com/login\n",
+            )],
+            "router admin\nManages your Example router.",
             &mut login,
         );
         assert_eq!(severities(&login, "SK454"), vec![Severity::Medium]);

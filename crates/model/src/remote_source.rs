@@ -1,12 +1,12 @@
-//! Who serves a remote script that a skill pipes into a shell, and whether the skill's stated
-//! purpose names them (SK736).
+//! Who is on the other end of a URL a skill talks to, and whether the skill's stated purpose
+//! ([`stated_purpose`](crate::skill_md::stated_purpose)) names them.
 //!
-//! A vendor's installer comes from the vendor: `cli.tavily.com` for a Tavily skill,
-//! `github.com/nodetool-ai/nodetool` for a NodeTool skill. A fake prerequisite comes from
-//! whoever the attacker is, and the skill it hides in is about something else. The party serving
-//! a script is the registrable domain of its host (by the Public Suffix List, so
-//! `someone.github.io` is `someone`), the account and repository on a code host, and the path's
-//! product name (`astral.sh/uv`).
+//! A vendor's installer comes from the vendor (`cli.tavily.com` for a Tavily skill,
+//! `github.com/nodetool-ai/nodetool` for a NodeTool skill), and an API key goes to the API the
+//! skill is about. A fake prerequisite, or a collector of stolen keys, belongs to whoever the
+//! attacker is, inside a skill that is about something else. The party is the registrable domain
+//! of the host (by the Public Suffix List, so `someone.github.io` is `someone`), the account and
+//! repository on a code host, and the path's product name (`astral.sh/uv`).
 
 use std::collections::BTreeSet;
 use url::{Host, Url};

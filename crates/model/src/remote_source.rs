@@ -5,10 +5,9 @@
 //! `github.com/nodetool-ai/nodetool` for a NodeTool skill), and an API key goes to the API the
 //! skill is about. A fake prerequisite, or a collector of stolen keys, belongs to whoever the
 //! attacker is, inside a skill that is about something else. The party is the registrable domain
-//! of the host (by the Public Suffix List, so `someone.github.io` is `someone`), the account and
-//! repository on a code host, and the path's product name (`astral.sh/uv`).
+//! of the host (by the Public Suffix List, so `someone.github.io` is `someone`), or the account and
+//! repository on a code host.
 
-use std::collections::BTreeSet;
 use url::{Host, Url};
 
 /// Hosts where the path, not the host, says whose code it is.
@@ -121,14 +120,10 @@ impl RemoteSource {
             Host::Domain(_) if CODE_HOSTS.contains(&host_name.as_str()) => {
                 words.extend(segments.iter().take(2));
             }
+            // Path words (`/collect`, `/v1/init`) name endpoints, not who runs them.
             Host::Domain(_) => {
                 let registrable = psl::domain_str(&host_name).unwrap_or(&host_name);
                 words.extend(registrable.split('.').next());
-                words.extend(segments.iter().map(|s| {
-                    s.trim_end_matches(".sh")
-                        .trim_end_matches(".ps1")
-                        .trim_end_matches(".py")
-                }));
             }
         }
         let mut names: Vec<String> = Vec::new();
@@ -159,30 +154,30 @@ impl RemoteSource {
                 .starts_with(path_prefix)
     }
 
-    /// The name of this source that `purpose` mentions, if any. Short names must appear as
-    /// words (`uv`, `hf`); longer ones anywhere once separators are dropped (`privateconnect`
-    /// in "Private Connect"); and a purpose word of four letters or more that begins or ends a
-    /// name counts too (`omni` for the account `exploreomni`).
+    /// The name of this source that `purpose` mentions, if any (see [`purpose_names`]).
     pub fn named_in(&self, purpose: &str) -> Option<&str> {
-        let lower = purpose.to_ascii_lowercase();
-        let words: BTreeSet<&str> = lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let squashed = squash(purpose);
         self.names
             .iter()
-            .find(|name| {
-                words.contains(name.as_str())
-                    || (name.len() >= 4 && squashed.contains(name.as_str()))
-                    || words.iter().any(|w| {
-                        w.len() >= 4
-                            && !COMMON_WORDS.contains(w)
-                            && (name.starts_with(w) || name.ends_with(w))
-                    })
-            })
+            .find(|name| purpose_names(purpose, name))
             .map(String::as_str)
     }
+}
+
+/// Whether `purpose` names the party `name` (lowercase letters and digits). Short names must
+/// appear as words (`uv`, `hf`); longer ones anywhere once separators are dropped
+/// (`privateconnect` in "Private Connect"); and a purpose word of four letters or more that
+/// begins or ends the name counts too (`omni` for the account `exploreomni`).
+pub fn purpose_names(purpose: &str, name: &str) -> bool {
+    let lower = purpose.to_ascii_lowercase();
+    let mut words = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty());
+    words.any(|w| {
+        w == name
+            || (w.len() >= 4
+                && !COMMON_WORDS.contains(&w)
+                && (name.starts_with(w) || name.ends_with(w)))
+    }) || (name.len() >= 4 && squash(purpose).contains(name))
 }
 
 #[cfg(test)]
@@ -196,7 +191,8 @@ mod tests {
     #[test]
     fn the_party_is_the_registrable_domain_or_the_code_host_account() {
         assert_eq!(names("https://cli.tavily.com/install.sh"), ["tavily"]);
-        assert_eq!(names("https://astral.sh/uv/install.sh"), ["astral", "uv"]);
+        assert_eq!(names("https://astral.sh/uv/install.sh"), ["astral"]);
+        assert_eq!(names("https://data.exfil.example.com/collect"), ["example"]);
         assert_eq!(
             names(
                 "https://raw.githubusercontent.com/nodetool-ai/nodetool/refs/heads/main/install.sh"
@@ -213,7 +209,7 @@ mod tests {
         );
         assert_eq!(
             names("https://deb.nodesource.com/setup_22.x"),
-            ["nodesource", "setup22x"]
+            ["nodesource"]
         );
         assert!(names("http://54.91.154.110:13338/").is_empty());
         // A gist is its account's; the hex id names nothing.
@@ -234,9 +230,9 @@ mod tests {
             tavily.named_in("tavily cli\nSearch the web with Tavily"),
             Some("tavily")
         );
-        let uv = RemoteSource::parse("https://astral.sh/uv/install.sh").unwrap();
-        assert_eq!(uv.named_in("## Install uv"), Some("uv"));
-        assert_eq!(uv.named_in("## Installing uvicorn"), None);
+        let hf = RemoteSource::parse("https://hf.co/cli/install.sh").unwrap();
+        assert_eq!(hf.named_in("hf cli\nThe Hugging Face CLI"), Some("hf"));
+        assert_eq!(hf.named_in("## Installing hfstat"), None);
         let omni = RemoteSource::parse(
             "https://raw.githubusercontent.com/exploreomni/cli/main/install.sh",
         )
@@ -255,7 +251,7 @@ mod tests {
             None
         );
         // A common word that happens to end a name does not name it.
-        let tools = RemoteSource::parse("https://evil.example/devtools/x.sh").unwrap();
+        let tools = RemoteSource::parse("https://devtools.example/x.sh").unwrap();
         assert_eq!(tools.named_in("Handy tools for your code"), None);
     }
 

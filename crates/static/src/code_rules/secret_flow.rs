@@ -384,11 +384,32 @@ pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
             .at(&unit.file, Some(line), Some(col))
             .with_evidence(unit.line_at(offset))
             .with_capability(Capability::SecretRead)
-            .with_stage(KillChainStage::CredentialAccess);
+            .with_stage(KillChainStage::CredentialAccess)
+            .with_parties(services(&secrets));
             f.taxonomy = vec!["E2".into()];
             out.push(f);
         }
     }
+}
+
+/// The services the secrets belong to, as their names say (`AZURE_CLIENT_SECRET` → `azure`), with
+/// the usual name beside an abbreviation (`GCP_…` → `gcp`, `google`).
+fn services(secrets: &BTreeSet<String>) -> Vec<String> {
+    let mut names: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            let parts = secret
+                .split('_')
+                .filter(|p| {
+                    p.len() >= 2 && !GENERIC_PARTS.contains(&p.to_ascii_uppercase().as_str())
+                })
+                .map(str::to_ascii_lowercase);
+            parts.chain(vendor_stems(secret))
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn list(secrets: &BTreeSet<String>) -> String {
@@ -1295,6 +1316,15 @@ mod tests {
 
     #[test]
     fn vendor_stems_name_the_service() {
+        let secrets = [
+            "GCP_SERVICE_ACCOUNT_KEY",
+            "DATABASE_URL",
+            "TWILIO_AUTH_TOKEN",
+        ];
+        assert_eq!(
+            services(&secrets.iter().map(|s| s.to_string()).collect()),
+            ["gcp", "google", "twilio"]
+        );
         assert_eq!(vendor_stems("SLACK_BOT_TOKEN"), vec!["slack"]);
         assert_eq!(vendor_stems("GH_TOKEN"), vec!["github"]);
         assert!(vendor_stems("API_KEY").is_empty());

@@ -9,7 +9,7 @@
 //! | SK734 | dual-use: an honestly declared offensive or security purpose; capabilities reported, not held against it |
 //! | SK735 | masquerading: a high-risk action on a sensitive capability the stated purpose does not explain |
 //! | SK736 | unnamed remote script: a script piped into a shell from a party the stated purpose does not name |
-//! | SK737 | unnamed recipient: encoded or host data sent to a party the stated purpose does not name |
+//! | SK737 | unnamed recipient: encoded data, host data or the repository sent to a party the stated purpose does not name |
 //! | SK738 | unnamed secret owners: several services' secrets gathered, none of them named by the stated purpose |
 
 use crate::lexicon::Lexicon;
@@ -62,10 +62,11 @@ const PARTY_CHECKS: &[PartyCheck] = &[
     },
     PartyCheck {
         code: "SK737",
-        // Encoded data, or the host's own data (hostname, user, environment), sent out.
-        evidence: &["SK213", "SK214"],
+        // Encoded data, the host's own data (hostname, user, environment), or the repository,
+        // sent out.
+        evidence: &["SK213", "SK214", "SK216"],
         toolchains_exempt: false,
-        action: "sends encoded or host data to",
+        action: "sends encoded data, host data or the repository to",
         help: "Name the service that receives the data in the description, and say what is sent.",
     },
 ];

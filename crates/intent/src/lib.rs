@@ -214,9 +214,10 @@ Example: `name: registry-health-check`, `description: Checks container health`, 
         code: "SK737",
         slug: "unnamed-recipient",
         severity: Severity::High,
-        summary: "encoded or host data sent to a party the stated purpose does not name",
+        summary: "encoded data, host data or the repository sent to a party the stated purpose does not name",
         docs: "What: for each upload of encoded data or of the host's own data (hostname, user, \
-environment) that SKILL.md or a bundled script makes (SK213, SK214, high), finds who receives it, \
+environment), and each push of the repository to a hard-coded server, that SKILL.md or a bundled \
+script makes (SK213, SK214, SK216, high), finds who receives it, \
 as SK736 does (registrable domain, code-host account), and fires when the skill's name, \
 description and headings never name them. Stage: defense evasion (masquerading).\n\
 Why: an integration sends data to the service it is about, and says so up front. Data encoded \

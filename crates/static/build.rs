@@ -46,6 +46,7 @@ fn main() {
     for (name, file) in [
         ("POPULAR_PYPI", "popular/pypi.txt"),
         ("POPULAR_NPM", "popular/npm.txt"),
+        ("PACKAGE_SOURCES", "package-sources.txt"),
     ] {
         let path = data.join(file);
         println!("cargo:rerun-if-changed={}", path.display());

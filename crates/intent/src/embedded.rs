@@ -10,6 +10,7 @@
 //! | SK735 | masquerading: a high-risk action on a sensitive capability the stated purpose does not explain |
 //! | SK736 | unnamed remote script: a script piped into a shell from a party the stated purpose does not name |
 //! | SK737 | unnamed recipient: encoded data, host data or the repository sent to a party the stated purpose does not name |
+//! | SK739 | unnamed package source: packages installed from a private index or URL of a party the stated purpose does not name |
 //! | SK738 | unnamed secret owners: several services' secrets gathered, none of them named by the stated purpose |
 
 use crate::lexicon::Lexicon;
@@ -68,6 +69,16 @@ const PARTY_CHECKS: &[PartyCheck] = &[
         toolchains_exempt: false,
         action: "sends encoded data, host data or the repository to",
         help: "Name the service that receives the data in the description, and say what is sent.",
+    },
+    PartyCheck {
+        code: "SK739",
+        // From a custom index, or an archive or repository URL, on a server that is not a
+        // public index, mirror or code host.
+        evidence: &["SK305", "SK306"],
+        toolchains_exempt: false,
+        action: "installs packages from",
+        help: "Install from the public registry, or name whose index it is in the description \
+               (an internal registry of the company the skill is for).",
     },
 ];
 

@@ -246,6 +246,22 @@ Example: `name: coverage-line-annotator` whose code builds \
 `json.dumps({\"AZURE_CLIENT_SECRET\": …, \"TWILIO_AUTH_TOKEN\": …})`.",
     },
     RuleInfo {
+        code: "SK739",
+        slug: "unnamed-package-source",
+        severity: Severity::High,
+        summary: "packages installed from a private index or URL of a party the stated purpose does not name",
+        docs: "What: for each install from a custom package index or from an archive or \
+repository URL on a server that is not a public index, mirror or code host (SK305, SK306, high), \
+finds whose server it is, as SK736 does, and fires when the skill's name, description and \
+headings never name them. Stage: defense evasion (masquerading).\n\
+Why: an internal registry belongs to the company a skill is written for, and the skill says so. \
+\"Our registry\" in the instructions of a general-purpose skill is the shape of dependency \
+confusion and of patched look-alike packages: the server decides what code runs at install \
+time. Beside the install itself this is a second, independent sign.\n\
+Example: `# Dependency Helper` running \
+`pip install --index-url https://internal-packages.dev/simple/ project-core-utils`.",
+    },
+    RuleInfo {
         code: "SK734",
         slug: "declared-dual-use",
         severity: Severity::Info,

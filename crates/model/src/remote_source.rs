@@ -85,6 +85,9 @@ pub struct RemoteSource {
     /// What the source is called, lowercase ASCII letters and digits only. Empty for a bare IP
     /// address: it names nobody.
     pub names: Vec<String>,
+    /// The names are an account and repository on a code host, which often add a suffix or
+    /// prefix to the product's name (`exploreomni` for Omni, `nodetool-ai` for NodeTool).
+    accounts: bool,
     url: Url,
 }
 
@@ -115,9 +118,10 @@ impl RemoteSource {
             .map(|s| s.filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
         let mut words: Vec<&str> = Vec::new();
+        let accounts = CODE_HOSTS.contains(&host_name.as_str());
         match host {
             Host::Ipv4(_) | Host::Ipv6(_) => {}
-            Host::Domain(_) if CODE_HOSTS.contains(&host_name.as_str()) => {
+            Host::Domain(_) if accounts => {
                 words.extend(segments.iter().take(2));
             }
             // Path words (`/collect`, `/v1/init`) name endpoints, not who runs them.
@@ -140,6 +144,7 @@ impl RemoteSource {
         Some(Self {
             host: host_name,
             names,
+            accounts,
             url,
         })
     }
@@ -154,30 +159,39 @@ impl RemoteSource {
                 .starts_with(path_prefix)
     }
 
-    /// The name of this source that `purpose` mentions, if any (see [`purpose_names`]).
+    /// The name of this source that `purpose` mentions, if any (see [`purpose_names`]). An
+    /// account on a code host is also named by a purpose word of four letters or more that
+    /// begins or ends it (`omni` for `exploreomni`); a domain is not (`custom` does not name
+    /// `custom-registry.dev`).
     pub fn named_in(&self, purpose: &str) -> Option<&str> {
         self.names
             .iter()
-            .find(|name| purpose_names(purpose, name))
+            .find(|name| {
+                purpose_names(purpose, name) || (self.accounts && purpose_affixes(purpose, name))
+            })
             .map(String::as_str)
     }
 }
 
 /// Whether `purpose` names the party `name` (lowercase letters and digits). Short names must
 /// appear as words (`uv`, `hf`); longer ones anywhere once separators are dropped
-/// (`privateconnect` in "Private Connect"); and a purpose word of four letters or more that
-/// begins or ends the name counts too (`omni` for the account `exploreomni`).
+/// (`privateconnect` in "Private Connect").
 pub fn purpose_names(purpose: &str, name: &str) -> bool {
     let lower = purpose.to_ascii_lowercase();
     let mut words = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty());
-    words.any(|w| {
-        w == name
-            || (w.len() >= 4
-                && !COMMON_WORDS.contains(&w)
-                && (name.starts_with(w) || name.ends_with(w)))
-    }) || (name.len() >= 4 && squash(purpose).contains(name))
+    words.any(|w| w == name) || (name.len() >= 4 && squash(purpose).contains(name))
+}
+
+/// Whether a distinctive purpose word (four letters or more, not a common word) begins or ends
+/// `name`.
+fn purpose_affixes(purpose: &str, name: &str) -> bool {
+    let lower = purpose.to_ascii_lowercase();
+    let mut words = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() >= 4 && !COMMON_WORDS.contains(w));
+    words.any(|w| name.starts_with(w) || name.ends_with(w))
 }
 
 #[cfg(test)]
@@ -250,9 +264,12 @@ mod tests {
                 .named_in("registry health check\nPeriodic daemon that checks container health."),
             None
         );
-        // A common word that happens to end a name does not name it.
+        // A common word that happens to end a name does not name it; nor does a word that
+        // begins a domain's name.
         let tools = RemoteSource::parse("https://devtools.example/x.sh").unwrap();
         assert_eq!(tools.named_in("Handy tools for your code"), None);
+        let custom = RemoteSource::parse("https://custom-registry.dev/x.tar.gz").unwrap();
+        assert_eq!(custom.named_in("Custom Linter"), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 }
 
-pub(crate) use embedded::{POPULAR_NPM, POPULAR_PYPI};
+pub(crate) use embedded::{PACKAGE_SOURCES, POPULAR_NPM, POPULAR_PYPI};
 
 /// Identity and documentation of a rule implemented in Rust (shared by every gate).
 pub use skillgate_model::RuleInfo as CodeRuleInfo;
@@ -75,7 +75,8 @@ impl Registry {
     }
 
     /// SHA-256 over everything that shapes G1's findings besides the code itself: every data
-    /// rule file, the popular-package lists, and the code rules' identities.
+    /// rule file, the popular-package lists, the public package sources, and the code rules'
+    /// identities.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -87,6 +88,7 @@ impl Registry {
         }
         h.update(POPULAR_PYPI.as_bytes());
         h.update(POPULAR_NPM.as_bytes());
+        h.update(PACKAGE_SOURCES.as_bytes());
         for info in crate::code_rules::ALL.iter().chain(crate::deps::RULES) {
             h.update(info.code.as_bytes());
             h.update([info.severity as u8]);

@@ -10,6 +10,7 @@ use crate::registry::{CodeRuleInfo, declare_rule};
 use crate::units::Unit;
 use advisories::{AdvisoryDb, Ecosystem};
 use extract::Pin;
+use skillgate_model::remote_source::RemoteSource;
 use skillgate_model::{Bundle, Capability, Confidence, Finding, KillChainStage, Severity};
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -69,10 +70,12 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Flags dependencies installed from a URL, a VCS repository or an archive path rather than
-    /// a registry release.
+    /// a registry release. High when the URL's host is neither a public package index or mirror
+    /// nor a public code host (`rules/data/package-sources.txt`).
     ///
     /// ## Why is this risky?
     /// The content behind a URL can change at any time and bypasses registry malware scanning.
+    /// A server of the skill's own choosing decides what code the user installs.
     ///
     /// ## Example
     /// `pip install git+https://github.com/x/y`, `"dep": "https://host/x.tgz"`
@@ -82,11 +85,14 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Flags custom package indexes: `--index-url`, `--extra-index-url`, `--trusted-host`,
-    /// `--registry`.
+    /// `--registry`. High when the index is not a public index or one of its long-standing
+    /// mirrors (`rules/data/package-sources.txt`: PyPI, npm, their mirrors, the PyTorch and
+    /// NVIDIA wheel indexes).
     ///
     /// ## Why is this risky?
     /// An extra index lets an attacker win dependency confusion by publishing a higher version
-    /// of an internal name; `--trusted-host` disables TLS checks.
+    /// of an internal name; `--trusted-host` disables TLS checks. An index on a server of the
+    /// skill's own choosing decides what code every install brings.
     ///
     /// ## Example
     /// `pip install --extra-index-url http://pkgs.example/simple corp-utils`
@@ -260,6 +266,49 @@ fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
     .then_some(name)
 }
 
+/// Public indexes, mirrors and code hosts: host and lowercase path prefix.
+static PUBLIC_SOURCES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    crate::registry::PACKAGE_SOURCES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let l = l.to_ascii_lowercase();
+            let (host, path) = l.split_once('/').unwrap_or((&l, ""));
+            (host.to_string(), format!("/{path}"))
+        })
+        .collect()
+});
+
+/// Whether a package location is on a public index, mirror or code host; `None` for a local
+/// path, which names no one else's server. `bare_host` reads `pkgs.example` as a host (an
+/// index given by `--trusted-host`), not as a path.
+fn on_public_source(location: &str, bare_host: bool) -> Option<bool> {
+    // `--index-url https://…`, `--registry=https://…`: the location is the flag's value.
+    let token = location.split_whitespace().last()?;
+    let value = match token.strip_prefix('-') {
+        Some(flag) => flag.split_once('=')?.1,
+        None => token,
+    };
+    let location = value.trim_matches(['"', '\'']).trim_start_matches("git+");
+    let has_scheme = location.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    let url = if has_scheme {
+        location.to_string()
+    } else if bare_host && !location.contains('/') {
+        format!("https://{location}")
+    } else {
+        return None;
+    };
+    let source = RemoteSource::parse(&url)?;
+    Some(
+        PUBLIC_SOURCES
+            .iter()
+            .any(|(host, path)| source.is_under(host, path)),
+    )
+}
+
 pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Finding>) {
     let deps = extract::extract(bundle, units);
     let mut seen = HashSet::new();
@@ -273,15 +322,21 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
                 .with_capability(Capability::ProcExec)
         };
         if let Some(idx) = &dep.index {
-            out.push(
-                at(finding(
-                    &CustomPackageIndex::INFO,
-                    Confidence::High,
-                    "supply-chain",
-                    format!("installs from custom index `{idx}`"),
-                ))
-                .with_stage(KillChainStage::Execution),
-            );
+            let mut f = at(finding(
+                &CustomPackageIndex::INFO,
+                Confidence::High,
+                "supply-chain",
+                format!("installs from custom index `{idx}`"),
+            ))
+            .with_stage(KillChainStage::Execution);
+            if on_public_source(idx, true) == Some(false) {
+                f.severity = Severity::High;
+                f.confidence = Confidence::Medium;
+                f.message = format!(
+                    "installs from custom index `{idx}`, which is not a public index or mirror"
+                );
+            }
+            out.push(f);
             continue;
         }
         if dep.name.is_empty() && !matches!(dep.pin, Pin::Url(_)) {
@@ -330,8 +385,15 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
                     ),
                 ))
                 .with_stage(KillChainStage::Execution);
+                if on_public_source(u, false) == Some(false) {
+                    f.severity = Severity::High;
+                    f.confidence = Confidence::Medium;
+                    f.message
+                        .push_str(", a server that is not a public index or code host");
+                }
                 if let Some(popular) = masquerading_popular(dep.ecosystem, u) {
                     f.severity = Severity::Critical;
+                    f.confidence = Confidence::High;
                     f.message = format!(
                         "popular package `{popular}` installed from an unofficial source `{}`",
                         skillgate_model::finding::clip(u, 100)
@@ -389,6 +451,48 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_sources_are_indexes_mirrors_and_code_hosts() {
+        let public = |location: &str, bare: bool| on_public_source(location, bare);
+        assert_eq!(
+            public("--index-url https://download.pytorch.org/whl/cu121", false),
+            Some(true)
+        );
+        assert_eq!(public("-i https://pypi.org/simple/", false), Some(true));
+        assert_eq!(
+            public("--registry=https://registry.npmjs.org/", false),
+            Some(true)
+        );
+        assert_eq!(public("--trusted-host pypi.org", true), Some(true));
+        assert_eq!(public("git+https://github.com/o/r.git", false), Some(true));
+        assert_eq!(
+            public(
+                "--extra-index-url https://internal-packages.dev/simple/",
+                false
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            public("--trusted-host internal-packages.dev", true),
+            Some(false)
+        );
+        assert_eq!(
+            public("https://custom-registry.dev/tools/x-1.0.tar.gz", false),
+            Some(false)
+        );
+        // A look-alike of a public host is not it.
+        assert_eq!(
+            public("https://pypi.org.mirror-cdn.example/simple", false),
+            Some(false)
+        );
+        // Local paths and text that only contains a URL name nobody's server.
+        assert_eq!(public("/tmp/stubs/x.whl", false), None);
+        assert_eq!(
+            public("@nuxt/ui',High,https://ui.nuxt.com/docs", false),
+            None
+        );
+    }
 
     #[test]
     fn one_edit_apart_agrees_with_damerau_levenshtein() {

@@ -43,14 +43,17 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Flags a package name one edit away from a popular package (top PyPI names from GuardDog,
-    /// npm-high-impact) that is not itself popular.
+    /// npm-high-impact) that is not itself popular: medium, high when installed at run time
+    /// unpinned. Critical when the name spells a popular package with look-alike characters
+    /// (`react-devtooIs` with a capital I, `0` for `o`, `rn` for `m`).
     ///
     /// ## Why is this risky?
     /// Typosquats are the commonest malicious-package vector; an agent typing `reqeusts`
-    /// installs whatever the squatter published.
+    /// installs whatever the squatter published. A look-alike spelling is no typo: nobody types
+    /// it by accident, so the name exists to deceive a reader.
     ///
     /// ## Example
-    /// `pip install reqeusts`
+    /// `pip install reqeusts`, `npm install react-devtooIs`
     pub struct TyposquatPackage { code: "SK303", slug: "typosquat-package", severity: Medium, summary: "package name imitates a popular package" }
 }
 
@@ -413,11 +416,12 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
             }
         }
         if let Some(target) = typosquat_of(dep.ecosystem, &dep.name) {
+            let look_alike = confusable_skeleton(&dep.name) == target;
             let mut f = at(finding(
                 &TyposquatPackage::INFO,
                 Confidence::Medium,
                 "supply-chain",
-                if confusable_skeleton(&dep.name) == target {
+                if look_alike {
                     format!(
                         "`{}` spells popular package `{target}` with look-alike characters",
                         dep.name
@@ -426,8 +430,13 @@ pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Fin
                     format!("`{}` is one edit from popular package `{target}`", dep.name)
                 },
             ));
-            // A squatted name installed at run time and unpinned is how the attack lands.
-            if dep.inline && !matches!(dep.pin, Pin::Exact(_)) {
+            if look_alike {
+                // Nobody types a capital I for an l by accident: the name is built to deceive.
+                f.severity = Severity::Critical;
+                f.confidence = Confidence::High;
+                f.kill_chain = KillChainStage::Execution;
+            } else if dep.inline && !matches!(dep.pin, Pin::Exact(_)) {
+                // A squatted name installed at run time and unpinned is how the attack lands.
                 f.severity = Severity::High;
                 f.kill_chain = KillChainStage::Execution;
             }

@@ -436,6 +436,14 @@ mod tests {
             .at("scripts/x.py", Some(3), None)
     }
 
+    /// Evidence at `severity` (ev's is medium).
+    fn ev_at(severity: Severity, code: &str, cap: Capability, stage: KillChainStage) -> Finding {
+        Finding {
+            severity,
+            ..ev(code, cap, stage)
+        }
+    }
+
     fn judge(name: &str, description: &str, evidence: &[Finding]) -> Vec<String> {
         judge_body(name, description, "# Usage\n", evidence)
     }
@@ -495,12 +503,12 @@ mod tests {
 
     #[test]
     fn an_unexplained_high_risk_action_is_a_masquerade() {
-        let mut bundled = ev(
+        let mut bundled = ev_at(
+            Severity::High,
             "SK455",
             Capability::SecretRead,
             KillChainStage::CredentialAccess,
         );
-        bundled.severity = Severity::High;
         assert_eq!(
             judge(
                 "ndjson-splitter",
@@ -524,12 +532,12 @@ mod tests {
             ["SK730"]
         );
         // Unexplained defence evasion is one sign, not two.
-        let mut teardown = ev(
+        let teardown = ev_at(
+            Severity::Critical,
             "SK458",
             Capability::Privilege,
             KillChainStage::DefenseEvasion,
         );
-        teardown.severity = Severity::Critical;
         assert_eq!(
             judge("ndjson-splitter", "Splits NDJSON files.", &[teardown]),
             ["SK730"]
@@ -539,8 +547,12 @@ mod tests {
     #[test]
     fn a_remote_script_from_a_source_the_purpose_does_not_name_is_a_masquerade() {
         let piped = |url: &str, file: &str| {
-            let mut f = ev("SK201", Capability::ProcExec, KillChainStage::Execution);
-            f.severity = Severity::High;
+            let mut f = ev_at(
+                Severity::High,
+                "SK201",
+                Capability::ProcExec,
+                KillChainStage::Execution,
+            );
             f.evidence = Some(format!("curl -fsSL {url} | bash"));
             f.file = Some(file.into());
             f
@@ -620,12 +632,12 @@ mod tests {
 
     #[test]
     fn secrets_of_services_the_purpose_never_names_are_a_masquerade() {
-        let mut gathered = ev(
+        let mut gathered = ev_at(
+            Severity::High,
             "SK455",
             Capability::SecretRead,
             KillChainStage::CredentialAccess,
         );
-        gathered.severity = Severity::High;
         gathered.parties = vec!["azure".into(), "twilio".into()];
         let cover = "Probe verifying cluster certificate expiry.";
         assert_eq!(

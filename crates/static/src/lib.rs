@@ -85,6 +85,7 @@ impl StaticGate {
         code_rules::encoded_payload::escalate(&decoded, &decoded_findings, &mut findings);
         raw.extend(decoded_findings);
         findings.extend(raw);
+        code_rules::decoded_exec::check(&units, &mut findings);
         code_rules::bundle_contents::check(bundle, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);
         let purpose = skillgate_model::skill_md::stated_purpose(

@@ -3,6 +3,7 @@
 
 pub mod bundle_contents;
 pub mod correlation;
+pub mod decoded_exec;
 pub mod encoded_payload;
 pub mod hidden_text;
 pub mod secret_flow;
@@ -16,6 +17,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     hidden_text::HiddenComment::INFO,
     hidden_text::WhitespacePadding::INFO,
     encoded_payload::EncodedDangerousPayload::INFO,
+    decoded_exec::DecodedVariableExecuted::INFO,
     bundle_contents::BundledExecutable::INFO,
     bundle_contents::BytecodeWithoutSource::INFO,
     bundle_contents::SymlinkOutsideBundle::INFO,

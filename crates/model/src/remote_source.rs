@@ -233,6 +233,17 @@ mod tests {
             ),
             ["someuser"]
         );
+        // Hostile spellings: an IPv6 literal names nobody; userinfo is not the host; a
+        // trailing dot or upper case changes nothing; an internationalised name is compared in
+        // its ASCII form.
+        assert!(names("http://[2001:db8::1]:8080/x.sh").is_empty());
+        assert_eq!(
+            names("https://tavily.com@collect.example.net/x.sh"),
+            ["example"]
+        );
+        assert_eq!(names("https://CLI.Tavily.COM./install.sh"), ["tavily"]);
+        assert_eq!(names("https://bücher.example/x.sh"), ["xnbcherkva"]);
+        assert!(RemoteSource::parse(&format!("https://{}.example/", "a".repeat(5000))).is_some());
         assert!(RemoteSource::parse("ftp://x.example/a").is_none());
         assert!(RemoteSource::parse("not a url").is_none());
     }

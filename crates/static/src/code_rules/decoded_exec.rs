@@ -32,6 +32,17 @@ crate::pattern::lazy_regex! {
     PYTHON_DECODED = r"(?m)^[ \t]*([A-Za-z_]\w*)\s*=\s*[^\n]*\b(?:b64decode|b32decode|b16decode|b85decode|a85decode|urlsafe_b64decode|unhexlify|a2b_base64|a2b_hex|fromhex|decompress|marshal\.loads)\s*\(";
 }
 
+/// Literals every decoding the patterns above match contains: a unit without one is skipped.
+const SHELL_DECODERS: &[&str] = &["base64", "base32", "xxd", "openssl"];
+const PYTHON_DECODERS: &[&str] = &[
+    "decode",
+    "unhexlify",
+    "a2b_",
+    "fromhex",
+    "decompress",
+    "marshal",
+];
+
 /// The ways a shell runs the text a variable holds.
 fn shell_runs(name: &str) -> Regex {
     let v = format!(r#"["']?\$\{{?{}\b\}}?["']?"#, regex::escape(name));
@@ -53,11 +64,14 @@ fn python_runs(name: &str) -> Regex {
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     for unit in units {
-        let (decoded, runs): (&Regex, fn(&str) -> Regex) = match unit.lang {
-            Language::Shell => (&SHELL_DECODED, shell_runs),
-            Language::Python => (&PYTHON_DECODED, python_runs),
+        let (decoded, runs, words): (&Regex, fn(&str) -> Regex, &[&str]) = match unit.lang {
+            Language::Shell => (&SHELL_DECODED, shell_runs, SHELL_DECODERS),
+            Language::Python => (&PYTHON_DECODED, python_runs, PYTHON_DECODERS),
             _ => continue,
         };
+        if !words.iter().any(|w| unit.text.contains(w)) {
+            continue;
+        }
         let found = decoded.captures_iter(&unit.text).find_map(|c| {
             let assignment = c.get(0)?;
             let name = c.get(1)?.as_str();

@@ -176,7 +176,8 @@ impl EmbeddedJudge {
             else {
                 continue;
             };
-            if (check.toolchains_exempt && self.lexicon.is_toolchain_installer(&source))
+            if source.is_local()
+                || (check.toolchains_exempt && self.lexicon.is_toolchain_installer(&source))
                 || source.named_in(purpose).is_some()
                 || unnamed.iter().any(|(_, s)| s.host == source.host)
             {
@@ -255,6 +256,11 @@ impl Judge for EmbeddedJudge {
             codes.truncate(4);
             codes.join(", ")
         };
+        // Who a skill deals with must be named whatever its purpose: an honest red-team tool
+        // fetches from its own project or the operator's machine, both of which it can name.
+        for check in PARTY_CHECKS {
+            findings.extend(self.unnamed_party(check, input, &purpose));
+        }
         if let Some(keyword) = self.lexicon.dual_use(&purpose) {
             if !seen.is_empty() {
                 let caps: Vec<&str> = seen.keys().map(|c| c.as_str()).collect();
@@ -367,9 +373,6 @@ impl Judge for EmbeddedJudge {
                 .with_capability(Capability::NetEgress)
                 .with_stage(KillChainStage::Exfiltration),
             );
-        }
-        for check in PARTY_CHECKS {
-            findings.extend(self.unnamed_party(check, input, &purpose));
         }
         if !self.lexicon.keeps_secrets(&purpose) {
             findings.extend(unnamed_secret_owners(input, &purpose));
@@ -587,6 +590,26 @@ mod tests {
         let ip = piped("http://54.91.154.110:13338/", "SKILL.md");
         assert_eq!(
             judge("polymarket", "Trade on Polymarket.", &[ip]),
+            ["SK736"]
+        );
+        // The operator's own machine or a placeholder is nobody else's; a declared red-team
+        // purpose does not excuse a stranger's server.
+        let operator = piped("http://ATTACKER/PrivescCheck.ps1", "SKILL.md");
+        assert!(
+            judge(
+                "privesccheck",
+                "Red-team privilege escalation checks.",
+                &[operator]
+            )
+            .is_empty()
+        );
+        let stranger_for_red_team = piped("https://cdn.toolz.example.net/x.sh", "SKILL.md");
+        assert_eq!(
+            judge(
+                "privesccheck",
+                "Red-team privilege escalation checks.",
+                &[stranger_for_red_team]
+            ),
             ["SK736"]
         );
         // A heading can name the vendor.

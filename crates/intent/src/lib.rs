@@ -200,9 +200,11 @@ SK202), finds who serves it: the registrable domain of the host (by the Public S
 account and repository on a code host (GitHub, GitLab, gists), and the product in the path \
 (`astral.sh/uv`). Fires when the skill's name, description and headings name none of them and the \
 URL is not a widely used toolchain's official installer (`toolchain_installers` in \
-rules/data/intent-lexicon.yaml: rustup, uv, bun, nvm, Docker, Tailscale, Ollama, …). A bare IP \
-address names nobody. Reference documents are not checked, nor are honestly declared dual-use \
-skills. Stage: defense evasion (masquerading).\n\
+rules/data/intent-lexicon.yaml: rustup, uv, bun, nvm, Docker, Tailscale, Ollama, …). A bare public \
+IP address names nobody. Hosts off the public internet (a name without a dot such as `ATTACKER`, \
+localhost, private addresses) are the operator's own and are not flagged. Reference documents are \
+not checked. A declared dual-use purpose exempts no skill from SK736–SK739: an honest red-team \
+tool can name where its code comes from. Stage: defense evasion (masquerading).\n\
 Why: a vendor's installer comes from the vendor the skill is about (`cli.tavily.com` in a Tavily \
 skill). A fake prerequisite comes from the attacker, inside a skill about something else: that \
 is how the ClawHavoc campaign's \"install openclaw-core first\" droppers looked. Beside the \

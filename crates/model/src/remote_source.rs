@@ -121,8 +121,13 @@ impl RemoteSource {
         let accounts = CODE_HOSTS.contains(&host_name.as_str());
         match host {
             Host::Ipv4(_) | Host::Ipv6(_) => {}
+            // The account, the repository, and the file it serves (a release asset such as
+            // `linpeas.sh` of `peass-ng/PEASS-ng`): all chosen by the account's owner.
             Host::Domain(_) if accounts => {
                 words.extend(segments.iter().take(2));
+                if let Some(file) = segments.get(2..).and_then(<[&str]>::last) {
+                    words.extend(file.split('.').next());
+                }
             }
             // Path words (`/collect`, `/v1/init`) name endpoints, not who runs them.
             Host::Domain(_) => {
@@ -147,6 +152,22 @@ impl RemoteSource {
             accounts,
             url,
         })
+    }
+
+    /// Whether the host is off the public internet: a name without a dot (`ATTACKER`,
+    /// `buildbox`: a placeholder or a machine on the user's own network), `localhost`, or a
+    /// loopback, private or link-local address. Such a host is the operator's own, not a third
+    /// party's.
+    pub fn is_local(&self) -> bool {
+        match self.url.host() {
+            Some(Host::Domain(d)) => {
+                let d = d.trim_end_matches('.');
+                !d.contains('.') || d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")
+            }
+            Some(Host::Ipv4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+            None => true,
+        }
     }
 
     /// Whether the URL is under `host/path_prefix` (host exact, path prefix case-insensitive).
@@ -245,6 +266,22 @@ mod tests {
         assert_eq!(names("https://bücher.example/x.sh"), ["xnbcherkva"]);
         assert!(RemoteSource::parse(&format!("https://{}.example/", "a".repeat(5000))).is_some());
         assert!(RemoteSource::parse("ftp://x.example/a").is_none());
+        // Off the public internet: the operator's own machines and placeholders.
+        for local in [
+            "http://ATTACKER/PrivescCheck.ps1",
+            "http://localhost:8000/x.sh",
+            "http://192.168.1.20/x.sh",
+            "http://10.0.0.5:8080/x",
+            "http://[::1]/x",
+        ] {
+            assert!(RemoteSource::parse(local).unwrap().is_local(), "{local}");
+        }
+        for public in [
+            "http://54.91.154.110:13338/",
+            "https://collect.example.net/x",
+        ] {
+            assert!(!RemoteSource::parse(public).unwrap().is_local(), "{public}");
+        }
         assert!(RemoteSource::parse("not a url").is_none());
     }
 

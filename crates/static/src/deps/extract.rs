@@ -38,7 +38,9 @@ pub struct Dependency {
 static REQ_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$").unwrap());
 static INSTALL: LazyLock<Regex> = LazyLock::new(|| {
-    crate::pattern::compile(r"(?m)\b(?:(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*\s+install|uv\s+pip\s+install|uv\s+add|pipx\s+(?:install|run)|(npm)\s+(?:i|install|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|i|install)|(npx)|bun\s+add)\b([^\n;&|`]*)").unwrap()
+    // `pip download` resolves like `pip install`, and builds sdists (running their code) to
+    // read their metadata.
+    crate::pattern::compile(r"(?m)\b(?:(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*\s+(?:install|download)|uv\s+pip\s+install|uv\s+add|pipx\s+(?:install|run)|(npm)\s+(?:i|install|add)|yarn\s+(?:global\s+)?add|pnpm\s+(?:add|i|install)|(npx)|bun\s+add)\b([^\n;&|`]*)").unwrap()
 });
 
 /// Parses one PEP 508 requirement or pip argument.
@@ -365,6 +367,15 @@ const VALUE_OPTIONS: &[&str] = &[
     "-p",
     "--registry",
     "--cache",
+    // pip download
+    "-d",
+    "--dest",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--only-binary",
+    "--no-binary",
 ];
 const INDEX_OPTIONS: &[&str] = &[
     "-i",
@@ -412,6 +423,11 @@ fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
             .peekable();
         let mut npx_yes = false;
         while let Some(tok) = tokens.next() {
+            // A command substitution (`$(pip freeze)`) computes the packages at run time: what
+            // follows is its own command line, not package names.
+            if tok.starts_with("$(") || tok.starts_with('`') {
+                break;
+            }
             if tok.starts_with('<')
                 || tok.starts_with('$')
                 || tok.starts_with('{')
@@ -531,6 +547,24 @@ mod tests {
                 ("flask", false, false),
                 ("evil-cli", false, true)
             ]
+        );
+        // `pip download` resolves from the index too; its destination and a command
+        // substitution are not packages.
+        let unit = Unit::new(
+            "s.sh",
+            Language::Shell,
+            "pip download --no-deps -d /tmp/stubs -q --index-url https://stubs.example/simple/ $(pip freeze | tr x y)\n",
+            1,
+        );
+        let mut out = Vec::new();
+        inline_installs(&unit, &mut out);
+        let found: Vec<_> = out
+            .iter()
+            .map(|d| (d.name.as_str(), d.index.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("", Some("--index-url https://stubs.example/simple/"))]
         );
     }
 }

@@ -96,11 +96,6 @@ impl Default for EmbeddedJudge {
     }
 }
 
-/// The stated purpose of the judged skill (see [`skill_md::stated_purpose`]).
-pub fn stated_purpose(input: &JudgeInput<'_>) -> String {
-    skill_md::stated_purpose(input.name, input.description, input.body)
-}
-
 /// G1 codes whose parties are the services whose secrets the skill gathers.
 const GATHERED_SECRETS: &[&str] = &["SK455"];
 
@@ -224,7 +219,7 @@ impl Judge for EmbeddedJudge {
     }
 
     fn judge(&self, input: &JudgeInput<'_>) -> Result<Judgement, JudgeError> {
-        let purpose = stated_purpose(input);
+        let purpose = skill_md::stated_purpose(input.name, input.description, input.body);
         let (purposes, explained) = self.lexicon.explained(&purpose);
         // Evidence per capability: which rules saw it, where.
         let mut seen: BTreeMap<Capability, Vec<&Finding>> = BTreeMap::new();

@@ -3,7 +3,7 @@
 use regex::Regex;
 use serde::Deserialize;
 use skillgate_model::Capability;
-use skillgate_model::remote_source::RemoteSource;
+use skillgate_model::remote_source::{RemoteSource, SourcePrefix};
 use std::collections::BTreeSet;
 
 const LEXICON: &str = include_str!("../../../rules/data/intent-lexicon.yaml");
@@ -44,8 +44,8 @@ pub struct Lexicon {
     pub purposes: Vec<Purpose>,
     dual_use: Regex,
     secret_custody: Regex,
-    /// Official toolchain installers: host, and a lowercase path prefix.
-    toolchain_installers: Vec<(String, String)>,
+    /// Official toolchain installers.
+    toolchain_installers: Vec<SourcePrefix>,
 }
 
 fn keyword_regex(words: &[String]) -> Regex {
@@ -86,11 +86,7 @@ impl Lexicon {
             toolchain_installers: spec
                 .toolchain_installers
                 .iter()
-                .map(|entry| {
-                    let entry = entry.to_ascii_lowercase();
-                    let (host, path) = entry.split_once('/').unwrap_or((&entry, ""));
-                    (host.to_string(), format!("/{path}"))
-                })
+                .map(|entry| SourcePrefix::parse(entry))
                 .collect(),
         }
     }
@@ -117,7 +113,7 @@ impl Lexicon {
     pub fn is_toolchain_installer(&self, source: &RemoteSource) -> bool {
         self.toolchain_installers
             .iter()
-            .any(|(host, path)| source.is_under(host, path))
+            .any(|prefix| prefix.contains(source))
     }
 
     /// The dual-use keyword the text announces, if any.

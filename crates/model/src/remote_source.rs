@@ -170,16 +170,6 @@ impl RemoteSource {
         }
     }
 
-    /// Whether the URL is under `host/path_prefix` (host exact, path prefix case-insensitive).
-    pub fn is_under(&self, host: &str, path_prefix: &str) -> bool {
-        self.host == host
-            && self
-                .url
-                .path()
-                .to_ascii_lowercase()
-                .starts_with(path_prefix)
-    }
-
     /// The name of this source that `purpose` mentions, if any (see [`purpose_names`]). An
     /// account on a code host is also named by a purpose word of four letters or more that
     /// begins or ends it (`omni` for `exploreomni`); a domain is not (`custom` does not name
@@ -191,6 +181,36 @@ impl RemoteSource {
                 purpose_names(purpose, name) || (self.accounts && purpose_affixes(purpose, name))
             })
             .map(String::as_str)
+    }
+}
+
+/// An entry of a list of known sources (`bun.sh/install`, `pypi.org`): a host, matched exactly,
+/// and a path prefix, matched case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePrefix {
+    host: String,
+    path: String,
+}
+
+impl SourcePrefix {
+    /// Reads `host[/path-prefix]`.
+    pub fn parse(entry: &str) -> Self {
+        let entry = entry.trim().to_ascii_lowercase();
+        let (host, path) = entry.split_once('/').unwrap_or((&entry, ""));
+        Self {
+            host: host.to_string(),
+            path: format!("/{path}"),
+        }
+    }
+
+    /// Whether `source`'s URL is under this host and path.
+    pub fn contains(&self, source: &RemoteSource) -> bool {
+        source.host == self.host
+            && source
+                .url
+                .path()
+                .to_ascii_lowercase()
+                .starts_with(&self.path)
     }
 }
 
@@ -323,10 +343,14 @@ mod tests {
     #[test]
     fn installer_prefixes_need_the_exact_host() {
         let bun = RemoteSource::parse("https://bun.sh/install").unwrap();
-        assert!(bun.is_under("bun.sh", "/install"));
+        assert!(SourcePrefix::parse("bun.sh/install").contains(&bun));
         let lookalike = RemoteSource::parse("https://bun.sh.evil.example/install").unwrap();
-        assert!(!lookalike.is_under("bun.sh", "/install"));
+        assert!(!SourcePrefix::parse("bun.sh/install").contains(&lookalike));
         let azure = RemoteSource::parse("https://aka.ms/InstallAzureCLIDeb").unwrap();
-        assert!(azure.is_under("aka.ms", "/installazurecli"));
+        assert!(SourcePrefix::parse("aka.ms/InstallAzureCLI").contains(&azure));
+        assert!(
+            SourcePrefix::parse("pypi.org")
+                .contains(&RemoteSource::parse("https://pypi.org/simple/").unwrap())
+        );
     }
 }

@@ -186,8 +186,17 @@ crate::pattern::lazy_regex! {
     SECRET_NAME = r"(?i)(API_?KEY|SECRET|TOKENS?$|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|_KEY$|^DATABASE_URL$|_DSN$|COOKIE|MNEMONIC|SEED_PHRASE)";
 }
 
-/// Whose key it is, as host fragments: `SLACK_BOT_TOKEN` → `slack`, `GH_TOKEN` → `github`.
-fn vendor_stems(secret: &str) -> Vec<String> {
+/// The parts of a secret's name that say whose it is (`SLACK_BOT_TOKEN` → `SLACK`), upper case.
+fn owner_parts(secret: &str) -> impl Iterator<Item = String> + '_ {
+    secret
+        .split('_')
+        .filter(|part| part.len() >= 2)
+        .map(str::to_ascii_uppercase)
+        .filter(|part| !GENERIC_PARTS.contains(&part.as_str()))
+}
+
+/// The usual name behind an abbreviation in a secret's name.
+fn alias(part: &str) -> Option<&'static str> {
     const ALIASES: &[(&str, &str)] = &[
         ("GH", "github"),
         ("HF", "huggingface"),
@@ -198,17 +207,16 @@ fn vendor_stems(secret: &str) -> Vec<String> {
         ("AZ", "azure"),
         ("TG", "telegram"),
     ];
-    secret
-        .split('_')
-        .filter(|part| part.len() >= 2)
-        .map(str::to_ascii_uppercase)
-        .filter(|part| !GENERIC_PARTS.contains(&part.as_str()))
-        .map(
-            |part| match ALIASES.iter().find(|(alias, _)| *alias == part) {
-                Some((_, stem)) => (*stem).to_string(),
-                None => part.to_ascii_lowercase(),
-            },
-        )
+    ALIASES
+        .iter()
+        .find(|(abbreviation, _)| *abbreviation == part)
+        .map(|(_, name)| *name)
+}
+
+/// Whose key it is, as host fragments: `SLACK_BOT_TOKEN` → `slack`, `GH_TOKEN` → `github`.
+fn vendor_stems(secret: &str) -> Vec<String> {
+    owner_parts(secret)
+        .map(|part| alias(&part).map_or_else(|| part.to_ascii_lowercase(), str::to_string))
         .collect()
 }
 
@@ -397,15 +405,12 @@ pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
 fn services(secrets: &BTreeSet<String>) -> Vec<String> {
     let mut names: Vec<String> = secrets
         .iter()
-        .flat_map(|secret| {
-            let parts = secret
-                .split('_')
-                .filter(|p| {
-                    p.len() >= 2 && !GENERIC_PARTS.contains(&p.to_ascii_uppercase().as_str())
-                })
-                .map(str::to_ascii_lowercase);
-            parts.chain(vendor_stems(secret))
+        .flat_map(|secret| owner_parts(secret))
+        .flat_map(|part| {
+            let name = part.to_ascii_lowercase();
+            [Some(name), alias(&part).map(str::to_string)]
         })
+        .flatten()
         .collect();
     names.sort_unstable();
     names.dedup();

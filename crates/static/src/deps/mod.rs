@@ -10,7 +10,7 @@ use crate::registry::{CodeRuleInfo, declare_rule};
 use crate::units::Unit;
 use advisories::{AdvisoryDb, Ecosystem};
 use extract::Pin;
-use skillgate_model::remote_source::RemoteSource;
+use skillgate_model::remote_source::{RemoteSource, SourcePrefix};
 use skillgate_model::{Bundle, Capability, Confidence, Finding, KillChainStage, Severity};
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -269,17 +269,13 @@ fn masquerading_popular(eco: Ecosystem, url: &str) -> Option<String> {
     .then_some(name)
 }
 
-/// Public indexes, mirrors and code hosts: host and lowercase path prefix.
-static PUBLIC_SOURCES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+/// Public indexes, mirrors and code hosts.
+static PUBLIC_SOURCES: LazyLock<Vec<SourcePrefix>> = LazyLock::new(|| {
     crate::registry::PACKAGE_SOURCES
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let l = l.to_ascii_lowercase();
-            let (host, path) = l.split_once('/').unwrap_or((&l, ""));
-            (host.to_string(), format!("/{path}"))
-        })
+        .map(SourcePrefix::parse)
         .collect()
 });
 
@@ -305,11 +301,7 @@ fn on_public_source(location: &str, bare_host: bool) -> Option<bool> {
         return None;
     };
     let source = RemoteSource::parse(&url)?;
-    Some(
-        PUBLIC_SOURCES
-            .iter()
-            .any(|(host, path)| source.is_under(host, path)),
-    )
+    Some(PUBLIC_SOURCES.iter().any(|prefix| prefix.contains(&source)))
 }
 
 pub fn check(bundle: &Bundle, units: &[Unit], db: &AdvisoryDb, out: &mut Vec<Finding>) {

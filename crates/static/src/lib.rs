@@ -87,6 +87,7 @@ impl StaticGate {
         findings.extend(raw);
         code_rules::decoded_exec::check(&units, &mut findings);
         code_rules::bundle_contents::check(bundle, &mut findings);
+        code_rules::companion_scripts::check(bundle, &units, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);
         let purpose = skillgate_model::skill_md::stated_purpose(
             doc.name().unwrap_or(""),

@@ -2,6 +2,7 @@
 //! its documentation through [`declare_rule!`](crate::registry::declare_rule).
 
 pub mod bundle_contents;
+pub mod companion_scripts;
 pub mod correlation;
 pub mod decoded_exec;
 pub mod encoded_payload;
@@ -25,6 +26,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     bundle_contents::TooLargeToAnalyse::INFO,
     bundle_contents::NestedArchiveUnopened::INFO,
     bundle_contents::OpaqueFile::INFO,
+    companion_scripts::MissingBundledScript::INFO,
     secret_flow::SecretSentOut::INFO,
     secret_flow::SecretsBundled::INFO,
     correlation::CredentialExfiltration::INFO,

@@ -1,0 +1,253 @@
+//! Scripts the instructions run that the skill says it ships, and does not.
+
+use super::finding;
+use crate::registry::declare_rule;
+use crate::rule::{Language, TsLanguage};
+use crate::units::Unit;
+use skillgate_model::bundle::{Bundle, is_document};
+use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
+
+declare_rule! {
+    /// ## What it does
+    /// Fires when the skill says it ships its own scripts ("the bundled script", "the companion
+    /// scripts", "`setup.sh` ships alongside this skill") and a command block of its
+    /// instructions runs a script by a relative path (`bash setup.sh`, `./install.sh`,
+    /// `source env.sh`, `. ./init.sh`, `python3 scripts/run.py`) that no file of the bundle
+    /// provides. Commands after a `cd` in the same block are left alone: they run in the
+    /// user's project, not in the skill.
+    ///
+    /// ## Why is this risky?
+    /// This is the trojan-horse delivery (progent class 04): the SKILL.md submitted for review
+    /// is clean, and the code it runs arrives by another channel (a repository checkout, a
+    /// second download, an earlier skill) under the name the instructions call. No gate has
+    /// seen that code, and G3 has nothing to run. A genuine skill passes once it is submitted
+    /// with its scripts.
+    ///
+    /// ## Example
+    /// "The scaffolding script `scaffold.sh` is bundled alongside this skill." followed by
+    /// `bash scaffold.sh --template default`, in a bundle holding only `SKILL.md`.
+    pub struct MissingBundledScript { code: "SK517", slug: "missing-bundled-script", severity: Critical, summary: "instructions run a script the skill claims to ship but does not" }
+}
+
+crate::pattern::lazy_regex! {
+    /// The skill presenting scripts as part of itself.
+    CLAIMS_TO_SHIP = r"(?i)\b(?:bundled|companion)\s+(?:[\w-]+\s+){0,2}(?:scripts?|tools?|helpers?|utilit(?:y|ies)|binar(?:y|ies)|executables?)\b|\bscripts?\b(?:[^.\n]|\.\w){0,60}?\b(?:ships|shipped|included|packaged|provided|bundled)\s+(?:alongside|with|in)\s+this\s+skill\b|\bscripts?\s+in\s+this\s+skill'?s\s+(?:directory|folder)\b";
+}
+
+/// Interpreters whose first non-option argument is the script they run.
+const INTERPRETERS: &[&str] = &[
+    "bash", "sh", "zsh", "dash", "ksh", "source", ".", "python", "python3", "node", "ruby", "perl",
+    "pwsh",
+];
+
+/// Extensions of scripts a skill would ship.
+const SCRIPT_EXTENSIONS: &[&str] = &[
+    "sh", "bash", "zsh", "py", "js", "mjs", "cjs", "ts", "rb", "pl", "ps1",
+];
+
+/// A relative path naming a script file, normalised (`./` dropped); `None` for anything else:
+/// variables, globs, absolute or home paths, options.
+fn script_path(word: &str) -> Option<String> {
+    let word = word.trim_matches(|c| c == '"' || c == '\'');
+    if word.is_empty()
+        || word.starts_with(['-', '/', '~', '$'])
+        || word.contains(['$', '*', '{', '<', '>', '`', '?'])
+        || word.split('/').any(|part| part == "..")
+    {
+        return None;
+    }
+    let (_, extension) = word.rsplit_once('.')?;
+    if !SCRIPT_EXTENSIONS.contains(&extension) {
+        return None;
+    }
+    let path = word.trim_start_matches("./");
+    (!path.is_empty()).then(|| path.to_string())
+}
+
+/// The relative script a `command` node runs, with its byte offset.
+fn script_run_by(command: tree_sitter::Node, text: &str) -> Option<(String, usize)> {
+    let name = command.child_by_field_name("name")?;
+    let word = name.utf8_text(text.as_bytes()).ok()?;
+    if INTERPRETERS.contains(&word) {
+        let mut cursor = command.walk();
+        for argument in command.children_by_field_name("argument", &mut cursor) {
+            let word = argument.utf8_text(text.as_bytes()).ok()?;
+            // `python3 -c CODE`, `python3 -m MODULE`, `node -e CODE`: no script file.
+            if matches!(word, "-c" | "-m" | "-e" | "--eval" | "-p" | "--print") {
+                return None;
+            }
+            if !word.starts_with('-') {
+                return script_path(word).map(|path| (path, argument.start_byte()));
+            }
+        }
+        return None;
+    }
+    // Run directly: `./setup.sh` or `scripts/setup.sh`, never a bare name looked up in PATH.
+    (word.contains('/'))
+        .then(|| script_path(word))
+        .flatten()
+        .map(|path| (path, name.start_byte()))
+}
+
+/// Relative scripts a shell block runs before any `cd`, in order.
+fn scripts_run(unit: &Unit) -> Vec<(String, usize)> {
+    let Some(tree) = crate::engine::parse(TsLanguage::Bash, &unit.text) else {
+        return Vec::new();
+    };
+    let mut commands = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "command" {
+            commands.push(node);
+        }
+        // Only commands the block itself runs: not the text of strings or heredocs.
+        if !matches!(node.kind(), "string" | "raw_string" | "heredoc_body") {
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+    }
+    commands.sort_by_key(|c| c.start_byte());
+    let mut out = Vec::new();
+    for command in commands {
+        let name = command
+            .child_by_field_name("name")
+            .and_then(|n| n.utf8_text(unit.text.as_bytes()).ok());
+        if name == Some("cd") || name == Some("pushd") {
+            break;
+        }
+        out.extend(script_run_by(command, &unit.text));
+    }
+    out
+}
+
+/// Whether the bundle provides `path`: at that path, or (read leniently, as a reader would)
+/// under that file name anywhere.
+fn provided(files: &[&str], path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    files
+        .iter()
+        .any(|f| *f == path || f.rsplit('/').next() == Some(name))
+}
+
+/// SK517 over the units of a bundle whose files are `files`.
+pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
+    let documents = || units.iter().filter(|u| is_document(&u.file));
+    let Some(claim) = documents()
+        .filter(|u| u.lang == Language::Prose && u.decoded_from.is_none())
+        .find_map(|u| CLAIMS_TO_SHIP.find(&u.text).map(|m| m.as_str().to_string()))
+    else {
+        return;
+    };
+    let mut reported = Vec::new();
+    for unit in documents().filter(|u| u.lang == Language::Shell && u.decoded_from.is_none()) {
+        for (path, at) in scripts_run(unit) {
+            if provided(files, &path) || reported.contains(&path) {
+                continue;
+            }
+            let (line, col) = unit.position(at);
+            let mut f = finding(
+                &MissingBundledScript::INFO,
+                Confidence::High,
+                "malware-delivery",
+                format!(
+                    "the instructions run `{path}`, which the skill presents as its own (\"{claim}\") but does not contain: the code that would run was never reviewed"
+                ),
+            )
+            .at(&unit.file, Some(line), Some(col))
+            .with_evidence(unit.line_at(at).trim())
+            .with_capability(Capability::ProcExec)
+            .with_stage(KillChainStage::Execution);
+            f.taxonomy = vec!["SC2".into()];
+            out.push(f);
+            reported.push(path);
+        }
+    }
+}
+
+pub fn check(bundle: &Bundle, units: &[Unit], out: &mut Vec<Finding>) {
+    let files: Vec<&str> = bundle.files.iter().map(|f| f.path.as_str()).collect();
+    check_files(&files, units, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(files: &[&str], prose: &str, block: &str) -> Vec<String> {
+        let units = [
+            Unit::new("SKILL.md", Language::Prose, prose, 1),
+            Unit::new("SKILL.md", Language::Shell, block, 5),
+        ];
+        let mut out = Vec::new();
+        check_files(files, &units, &mut out);
+        out.into_iter()
+            .map(|f| f.evidence.unwrap_or_default())
+            .collect()
+    }
+
+    const CLAIM: &str = "The companion scripts configure the environment.";
+
+    #[test]
+    fn scripts_the_skill_claims_and_lacks_are_found() {
+        for block in [
+            "bash scaffold.sh --template default --name \"$(basename $(pwd))\"",
+            "./setup-ci.sh --platform github",
+            "source toolchain-env.sh --arch aarch64 && ./build.sh",
+            ". ./provision.sh --refresh",
+            "sh cleanup.sh --deep && ./finalize.sh",
+            "python3 scripts/register.py NAME --server http://h:1",
+        ] {
+            assert!(!missing(&["SKILL.md"], CLAIM, block).is_empty(), "{block}");
+        }
+        for claim in [
+            "The scaffolding script `scaffold.sh` is bundled alongside this skill file.",
+            "The initialization script `init.sh` ships alongside this skill.",
+            "Run the bundled setup script from the project root.",
+            "Use the scripts in this skill's directory.",
+        ] {
+            assert_eq!(
+                missing(&["SKILL.md"], claim, "bash init.sh"),
+                ["bash init.sh"],
+                "{claim}"
+            );
+        }
+    }
+
+    #[test]
+    fn shipped_scripts_project_scripts_and_unclaimed_ones_are_not() {
+        // Shipped, at that path or under that name.
+        assert!(
+            missing(
+                &["SKILL.md", "scripts/setup.sh"],
+                CLAIM,
+                "bash scripts/setup.sh"
+            )
+            .is_empty()
+        );
+        assert!(missing(&["SKILL.md", "scripts/setup.sh"], CLAIM, "./setup.sh").is_empty());
+        // No claim that the skill ships scripts: the user's own project.
+        for unclaimed in [
+            "Builds your project.",
+            "If a type isn't shown in the documentation included in this skill, write the file.",
+        ] {
+            assert!(missing(&["SKILL.md"], unclaimed, "./build.sh --release").is_empty());
+        }
+        for block in [
+            // After `cd`, in the user's project.
+            "cd backend && python server.py",
+            // Inside a string: an argument, not a command of the block.
+            "python3 scripts/with_server.py --server \"python server.py\" --port 3000",
+            // Variables, globs, absolute paths, commands on PATH.
+            "bash \"$SCRIPT_DIR/setup.sh\"",
+            "bash /opt/tool/install.sh",
+            "for f in *.sh; do sh \"$f\"; done",
+            "npm run build && make test",
+            "python3 -m pytest tests/",
+        ] {
+            assert!(
+                missing(&["SKILL.md", "scripts/with_server.py"], CLAIM, block).is_empty(),
+                "{block}"
+            );
+        }
+    }
+}

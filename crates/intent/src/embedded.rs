@@ -12,6 +12,7 @@
 //! | SK737 | unnamed recipient: encoded data, host data or the repository sent to a party the stated purpose does not name |
 //! | SK739 | unnamed package source: packages installed from a private index or URL of a party the stated purpose does not name |
 //! | SK738 | unnamed secret owners: several services' secrets gathered, none of them named by the stated purpose |
+//! | SK742 | false assurance: the stated purpose promises a property (safe, parameterised, efficient) the code breaks |
 
 use crate::lexicon::Lexicon;
 use crate::{Judge, JudgeError, JudgeInput, Judgement};
@@ -94,6 +95,78 @@ impl Default for EmbeddedJudge {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A property a stated purpose can promise, and the G1 findings that break it.
+struct Assurance {
+    claim: &'static LazyLock<Regex>,
+    broken_by: &'static [&'static str],
+    severity: Severity,
+    confidence: Confidence,
+}
+
+static SAFE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:safe|safely|secure|securely|validat\w*|saniti[sz]\w*)\b")
+        .expect("valid regex")
+});
+static PARAMETERISED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bparameteri[sz]ed\b|\bprepared\s+statements?\b").expect("valid regex")
+});
+static EFFICIENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:efficient(?:ly)?|lightweight|bounded)\b").expect("valid regex")
+});
+
+const ASSURANCES: &[Assurance] = &[
+    Assurance {
+        claim: &PARAMETERISED,
+        broken_by: &["SK115"],
+        severity: Severity::Critical,
+        confidence: Confidence::High,
+    },
+    Assurance {
+        claim: &SAFE,
+        broken_by: &["SK114", "SK115", "SK116"],
+        severity: Severity::Critical,
+        confidence: Confidence::High,
+    },
+    Assurance {
+        claim: &EFFICIENT,
+        broken_by: &["SK117", "SK118"],
+        severity: Severity::High,
+        confidence: Confidence::Medium,
+    },
+];
+
+/// SK742: the first promise of the stated purpose that G1 evidence in SKILL.md or a script
+/// breaks.
+fn false_assurance(input: &JudgeInput<'_>, purpose: &str) -> Option<Finding> {
+    ASSURANCES.iter().find_map(|a| {
+        let claim = a.claim.find(purpose)?;
+        let broken = input.evidence.iter().find(|f| {
+            a.broken_by.contains(&f.code.as_str())
+                && !f.file.as_deref().is_some_and(is_side_document)
+        })?;
+        let mut f = Finding::new(
+            "SK742",
+            Gate::G2,
+            a.severity,
+            a.confidence,
+            "intent",
+            format!(
+                "the stated purpose promises \"{}\", and the skill's own code breaks it: {} ({})",
+                claim.as_str(),
+                broken.message,
+                broken.code
+            ),
+        )
+        .with_stage(KillChainStage::DefenseEvasion)
+        .with_help("Fix the code, or stop promising what it does not do.");
+        if let Some(file) = &broken.file {
+            f = f.at(file.clone(), broken.line, broken.column);
+        }
+        f.evidence.clone_from(&broken.evidence);
+        Some(f)
+    })
 }
 
 /// G1 codes whose parties are the services whose secrets the skill gathers.
@@ -256,6 +329,7 @@ impl Judge for EmbeddedJudge {
         for check in PARTY_CHECKS {
             findings.extend(self.unnamed_party(check, input, &purpose));
         }
+        findings.extend(false_assurance(input, &purpose));
         if let Some(keyword) = self.lexicon.dual_use(&purpose) {
             if !seen.is_empty() {
                 let caps: Vec<&str> = seen.keys().map(|c| c.as_str()).collect();

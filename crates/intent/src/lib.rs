@@ -264,6 +264,24 @@ Example: `# Dependency Helper` running \
 `pip install --index-url https://internal-packages.dev/simple/ project-core-utils`.",
     },
     RuleInfo {
+        code: "SK742",
+        slug: "false-assurance",
+        severity: Severity::Critical,
+        summary: "the stated purpose promises a property the skill's own code breaks",
+        docs: "What: the skill's name, description or headings promise a property, and G1 found \
+code in SKILL.md or a bundled script that breaks exactly that property: \"safe\", \"secure\", \
+\"validated\" or \"sanitised\" beside input evaluated as code (SK114), SQL built from input \
+(SK115) or a path that escapes its base directory (SK116); \"parameterised\" or \"prepared \
+statements\" beside SK115. Critical with high confidence: the policy rejects. \"Efficient\", \
+\"lightweight\" or \"bounded\" beside a loop that never ends (SK117) or a memory bomb (SK118) \
+is high. Stage: defense evasion. Runs whatever the declared purpose.\n\
+Why: a vulnerable helper is a flaw; one that tells the user and the agent it is safe is either \
+a planted backdoor (an `eval`-based \"safe calculator\" runs any text an agent passes it) or so \
+careless that no one should run it. The promise is what makes a reviewer look away.\n\
+Example: `description: Query database safely with parameterized statements` with \
+`conn.execute(f\"SELECT * FROM users WHERE id = {user_id}\")`.",
+    },
+    RuleInfo {
         code: "SK734",
         slug: "declared-dual-use",
         severity: Severity::Info,

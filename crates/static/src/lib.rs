@@ -86,6 +86,8 @@ impl StaticGate {
         raw.extend(decoded_findings);
         findings.extend(raw);
         code_rules::decoded_exec::check(&units, &mut findings);
+        code_rules::injection_sinks::check(&units, &mut findings);
+        code_rules::resource_exhaustion::check(&units, &mut findings);
         code_rules::bundle_contents::check(bundle, &mut findings);
         code_rules::companion_scripts::check(bundle, &units, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);

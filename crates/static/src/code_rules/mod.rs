@@ -7,6 +7,8 @@ pub mod correlation;
 pub mod decoded_exec;
 pub mod encoded_payload;
 pub mod hidden_text;
+pub mod injection_sinks;
+pub mod resource_exhaustion;
 pub mod secret_flow;
 
 use crate::registry::CodeRuleInfo;
@@ -19,6 +21,11 @@ pub const ALL: &[CodeRuleInfo] = &[
     hidden_text::WhitespacePadding::INFO,
     encoded_payload::EncodedDangerousPayload::INFO,
     decoded_exec::DecodedVariableExecuted::INFO,
+    injection_sinks::InputReachesEval::INFO,
+    injection_sinks::SqlBuiltFromInput::INFO,
+    injection_sinks::PathEscapesBase::INFO,
+    resource_exhaustion::EndlessBusyLoop::INFO,
+    resource_exhaustion::MemoryBomb::INFO,
     bundle_contents::BundledExecutable::INFO,
     bundle_contents::BytecodeWithoutSource::INFO,
     bundle_contents::SymlinkOutsideBundle::INFO,

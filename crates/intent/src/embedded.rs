@@ -574,6 +574,58 @@ mod tests {
     }
 
     #[test]
+    fn a_promise_the_code_breaks_is_false_assurance() {
+        let sql = Finding::new(
+            "SK115",
+            Gate::G1,
+            Severity::High,
+            Confidence::Medium,
+            "t",
+            "m",
+        )
+        .at("scripts/query.py", Some(9), None);
+        let loop_ = Finding::new(
+            "SK117",
+            Gate::G1,
+            Severity::High,
+            Confidence::Medium,
+            "t",
+            "m",
+        )
+        .with_stage(KillChainStage::Impact)
+        .at("analyze.py", Some(4), None);
+        for (description, evidence) in [
+            (
+                "Query the database safely with parameterized statements.",
+                &sql,
+            ),
+            ("Reads records with validated input.", &sql),
+            ("Analyze data efficiently.", &loop_),
+        ] {
+            assert_eq!(
+                judge("tool", description, std::slice::from_ref(evidence)),
+                ["SK742"],
+                "{description}"
+            );
+        }
+        // No promise, a promise the evidence does not touch, or the flaw only in a reference.
+        let documented = Finding {
+            file: Some("references/examples.md".into()),
+            ..sql.clone()
+        };
+        for (description, evidence) in [
+            ("Query the database.", &sql),
+            ("Analyze data efficiently.", &sql),
+            ("Query the database safely.", &documented),
+        ] {
+            assert!(
+                judge("tool", description, std::slice::from_ref(evidence)).is_empty(),
+                "{description}"
+            );
+        }
+    }
+
+    #[test]
     fn an_unexplained_high_risk_action_is_a_masquerade() {
         let mut bundled = ev_at(
             Severity::High,

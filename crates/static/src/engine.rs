@@ -296,13 +296,10 @@ fn run_applicable(
     let needs_tree = applicable
         .iter()
         .any(|(r, _)| matches!(r.matcher, Matcher::TreeSitter { .. }));
-    let tree = match (needs_tree, unit.tree_sitter) {
-        (true, Some(lang)) => parse(lang, &unit.text),
-        _ => None,
-    };
+    let tree = if needs_tree { unit.tree() } else { None };
     for (rule, windows) in applicable {
         let mut reported = 0;
-        for hit in matches(rule, unit, tree.as_ref(), *windows) {
+        for hit in matches(rule, unit, tree, *windows) {
             if rule
                 .unless
                 .as_ref()

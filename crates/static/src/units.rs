@@ -21,6 +21,8 @@ pub struct Unit {
     pub line: u32,
     /// Set when the text was decoded from an encoding found at `line`.
     pub decoded_from: Option<&'static str>,
+    /// The tree-sitter parse, made on first use and shared by every rule that reads it.
+    pub parsed: std::cell::OnceCell<Option<tree_sitter::Tree>>,
 }
 
 impl Unit {
@@ -34,7 +36,18 @@ impl Unit {
             text: text.into(),
             line,
             decoded_from: None,
+            parsed: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The unit's tree-sitter parse, when its language has a grammar; parsed once.
+    pub fn tree(&self) -> Option<&tree_sitter::Tree> {
+        self.parsed
+            .get_or_init(|| {
+                self.tree_sitter
+                    .and_then(|lang| crate::engine::parse(lang, &self.text))
+            })
+            .as_ref()
     }
 
     /// Line and column (1-based) of a byte offset in `text`.

@@ -2,7 +2,7 @@
 
 use super::finding;
 use crate::registry::declare_rule;
-use crate::rule::{Language, TsLanguage};
+use crate::rule::Language;
 use crate::units::Unit;
 use skillgate_model::bundle::{Bundle, is_document};
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
@@ -33,6 +33,15 @@ crate::pattern::lazy_regex! {
     /// The skill presenting scripts as part of itself.
     CLAIMS_TO_SHIP = r"(?i)\b(?:bundled|companion)\s+(?:[\w-]+\s+){0,2}(?:scripts?|tools?|helpers?|utilit(?:y|ies)|binar(?:y|ies)|executables?)\b|\bscripts?\b(?:[^.\n]|\.\w){0,60}?\b(?:ships|shipped|included|packaged|provided|bundled)\s+(?:alongside|with|in)\s+this\s+skill\b|\bscripts?\s+in\s+this\s+skill'?s\s+(?:directory|folder)\b";
 }
+
+/// Words every claim holds: a screen far cheaper than the claim's regex.
+static CLAIM_WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["bundled", "companion", "this skill"])
+            .expect("literal patterns")
+    });
 
 /// Interpreters whose first non-option argument is the script they run.
 const INTERPRETERS: &[&str] = &[
@@ -91,7 +100,7 @@ fn script_run_by(command: tree_sitter::Node, text: &str) -> Option<(String, usiz
 
 /// Relative scripts a shell block runs before any `cd`, in order.
 fn scripts_run(unit: &Unit) -> Vec<(String, usize)> {
-    let Some(tree) = crate::engine::parse(TsLanguage::Bash, &unit.text) else {
+    let Some(tree) = unit.tree() else {
         return Vec::new();
     };
     let mut commands = Vec::new();
@@ -134,6 +143,7 @@ pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
     let documents = || units.iter().filter(|u| is_document(&u.file));
     let Some(claim) = documents()
         .filter(|u| u.lang == Language::Prose && u.decoded_from.is_none())
+        .filter(|u| CLAIM_WORDS.is_match(&u.text))
         .find_map(|u| CLAIMS_TO_SHIP.find(&u.text).map(|m| m.as_str().to_string()))
     else {
         return;

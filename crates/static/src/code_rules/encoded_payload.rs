@@ -153,6 +153,7 @@ fn push_decoded(out: &mut Vec<Unit>, file: &str, line: u32, kind: &'static str, 
             text: text.clone(),
             line,
             decoded_from: Some(kind),
+            parsed: Default::default(),
         });
     }
 }

@@ -209,6 +209,7 @@ fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {
         text: decoded,
         line,
         decoded_from: Some("unicode-tag"),
+        parsed: Default::default(),
     })
 }
 

@@ -8,7 +8,7 @@
 
 use super::finding;
 use crate::registry::declare_rule;
-use crate::rule::{Language, TsLanguage};
+use crate::rule::Language;
 use crate::units::Unit;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
 use std::collections::HashSet;
@@ -64,8 +64,17 @@ declare_rule! {
     pub struct PathEscapesBase { code: "SK116", slug: "path-escapes-base", severity: High, summary: "a file path joins a base directory with unchecked input" }
 }
 
-/// Literals a unit must contain for the rules here to have anything to find.
-const SINK_WORDS: &[&str] = &["eval(", "exec(", "execute", "read_sql", "open("];
+/// A cheap screen before parsing: most scripts open files, few join a base with input or build
+/// SQL.
+fn may_hold_a_sink(text: &str) -> bool {
+    let code = text.contains("eval(") || text.contains("exec(");
+    let sql = (text.contains("execute") || text.contains("read_sql")) && SQL_TEXT.is_match(text);
+    let path = text.contains("open(")
+        && ["path.join", "joinpath", "f\"/", "f'/"]
+            .iter()
+            .any(|w| text.contains(w));
+    code || sql || path
+}
 
 /// Calls that confine a path to its base directory, or cut it to a file name.
 const PATH_CHECKS: &[&str] = &[
@@ -416,10 +425,10 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         .iter()
         .filter(|u| u.lang == Language::Python && u.decoded_from.is_none())
     {
-        if !SINK_WORDS.iter().any(|w| unit.text.contains(w)) {
+        if !may_hold_a_sink(&unit.text) {
             continue;
         }
-        let Some(tree) = crate::engine::parse(TsLanguage::Python, &unit.text) else {
+        let Some(tree) = unit.tree() else {
             continue;
         };
         let mut hits = Vec::new();

@@ -43,6 +43,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::CredentialSweep::INFO,
     correlation::RemoteControlledSkill::INFO,
     correlation::SecurityTeardown::INFO,
+    correlation::CredentialHuntingLoop::INFO,
 ];
 
 /// Builds a finding for a code rule.

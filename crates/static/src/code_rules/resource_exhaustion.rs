@@ -3,7 +3,7 @@
 
 use super::finding;
 use crate::registry::declare_rule;
-use crate::rule::{Language, TsLanguage};
+use crate::rule::Language;
 use crate::units::Unit;
 use skillgate_model::{Confidence, Finding, KillChainStage};
 use std::collections::HashSet;
@@ -38,6 +38,11 @@ declare_rule! {
     /// ## Example
     /// `result.extend([item] * 10000000)`
     pub struct MemoryBomb { code: "SK118", slug: "memory-bomb", severity: Medium, summary: "an allocation of tens of millions of elements from a literal" }
+}
+
+crate::pattern::lazy_regex! {
+    /// A literal that could reach the sizes [`MemoryBomb`] flags: eight digits, or a power of ten.
+    BIG_LITERAL = r"\d{8}|\b10\s*\*\*\s*\d";
 }
 
 /// Calls that stay in memory and return.
@@ -207,11 +212,11 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         .filter(|u| u.lang == Language::Python && u.decoded_from.is_none())
     {
         let loops = unit.text.contains("while True") || unit.text.contains("while 1");
-        let big = unit.text.contains("0000000") || unit.text.contains("**");
+        let big = BIG_LITERAL.is_match(&unit.text);
         if !loops && !big {
             continue;
         }
-        let Some(tree) = crate::engine::parse(TsLanguage::Python, &unit.text) else {
+        let Some(tree) = unit.tree() else {
             continue;
         };
         let root = tree.root_node();

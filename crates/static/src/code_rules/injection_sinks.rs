@@ -6,7 +6,7 @@
 //! The analysis is per function and flow-insensitive within it: a function's parameters are
 //! tainted, and so is every local assigned from an expression that mentions a tainted name.
 
-use super::finding;
+use super::{callee_name, finding};
 use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
@@ -293,19 +293,6 @@ fn body_nodes(body: Node) -> Vec<Node> {
         stack.extend(children.into_iter().rev());
     }
     out
-}
-
-fn callee_name<'t>(call: Node, text: &'t str) -> &'t str {
-    let Some(function) = call.child_by_field_name("function") else {
-        return "";
-    };
-    let name = match function.kind() {
-        "attribute" => function
-            .child_by_field_name("attribute")
-            .unwrap_or(function),
-        _ => function,
-    };
-    name.utf8_text(text.as_bytes()).unwrap_or("")
 }
 
 fn first_argument(call: Node) -> Option<Node> {

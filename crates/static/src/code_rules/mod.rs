@@ -62,3 +62,17 @@ pub(crate) fn finding(
         message,
     )
 }
+
+/// The name a Python `call` node calls: `open` for `open(…)`, `execute` for `conn.execute(…)`.
+pub(crate) fn callee_name<'t>(call: tree_sitter::Node, text: &'t str) -> &'t str {
+    let Some(function) = call.child_by_field_name("function") else {
+        return "";
+    };
+    let name = match function.kind() {
+        "attribute" => function
+            .child_by_field_name("attribute")
+            .unwrap_or(function),
+        _ => function,
+    };
+    name.utf8_text(text.as_bytes()).unwrap_or("")
+}

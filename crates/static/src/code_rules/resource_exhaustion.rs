@@ -1,7 +1,7 @@
 //! Python that can only exhaust the machine: a loop that never ends and never waits, and
 //! allocations of tens of millions of elements from a literal.
 
-use super::finding;
+use super::{callee_name, finding};
 use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
@@ -65,19 +65,6 @@ const NO_EXIT: &[&str] = &[
 
 fn text_of<'t>(node: Node, text: &'t str) -> &'t str {
     node.utf8_text(text.as_bytes()).unwrap_or("")
-}
-
-fn callee_name<'t>(call: Node, text: &'t str) -> &'t str {
-    let Some(function) = call.child_by_field_name("function") else {
-        return "";
-    };
-    let name = match function.kind() {
-        "attribute" => function
-            .child_by_field_name("attribute")
-            .unwrap_or(function),
-        _ => function,
-    };
-    text_of(name, text)
 }
 
 /// Nodes under `root`, not descending into nested functions or classes.

@@ -21,8 +21,9 @@ pub struct Unit {
     pub line: u32,
     /// Set when the text was decoded from an encoding found at `line`.
     pub decoded_from: Option<&'static str>,
-    /// The tree-sitter parse, made on first use and shared by every rule that reads it.
-    pub parsed: std::cell::OnceCell<Option<tree_sitter::Tree>>,
+    /// The tree-sitter parse of `text`, made on first use and shared by every rule that reads
+    /// it. Private, so no unit is built with another text's parse: see [`Unit::with_text`].
+    parsed: std::cell::OnceCell<Option<tree_sitter::Tree>>,
 }
 
 impl Unit {
@@ -36,6 +37,33 @@ impl Unit {
             text: text.into(),
             line,
             decoded_from: None,
+            parsed: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// A unit of `text` decoded from `kind` at `line` of `file`.
+    pub fn decoded(
+        file: &str,
+        lang: Language,
+        text: String,
+        line: u32,
+        kind: &'static str,
+    ) -> Self {
+        Unit {
+            decoded_from: Some(kind),
+            ..Unit::new(file, lang, text, line)
+        }
+    }
+
+    /// The same unit (file, language, position) holding `text` instead, unparsed.
+    pub fn with_text(&self, text: String) -> Self {
+        Unit {
+            file: self.file.clone(),
+            lang: self.lang,
+            tree_sitter: self.tree_sitter,
+            text,
+            line: self.line,
+            decoded_from: self.decoded_from,
             parsed: std::cell::OnceCell::new(),
         }
     }

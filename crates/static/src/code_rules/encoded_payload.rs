@@ -3,7 +3,7 @@
 
 use super::finding;
 use crate::registry::declare_rule;
-use crate::rule::{Language, TsLanguage};
+use crate::rule::Language;
 use crate::units::Unit;
 use base64::Engine as _;
 use regex::Regex;
@@ -142,19 +142,8 @@ pub fn decode_units(units: &[Unit]) -> Vec<Unit> {
 
 /// Decoded text is read both as shell (commands) and as prose (instructions).
 fn push_decoded(out: &mut Vec<Unit>, file: &str, line: u32, kind: &'static str, text: String) {
-    for (lang, ts) in [
-        (Language::Shell, Some(TsLanguage::Bash)),
-        (Language::Prose, None),
-    ] {
-        out.push(Unit {
-            file: file.to_string(),
-            lang,
-            tree_sitter: ts,
-            text: text.clone(),
-            line,
-            decoded_from: Some(kind),
-            parsed: Default::default(),
-        });
+    for lang in [Language::Shell, Language::Prose] {
+        out.push(Unit::decoded(file, lang, text.clone(), line, kind));
     }
 }
 

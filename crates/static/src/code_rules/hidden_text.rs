@@ -157,10 +157,7 @@ fn without_invisibles(unit: &Unit) -> Option<Unit> {
     if !unit.text.chars().any(hidden) {
         return None;
     }
-    Some(Unit {
-        text: unit.text.chars().filter(|c| !hidden(*c)).collect(),
-        ..unit.clone()
-    })
+    Some(unit.with_text(unit.text.chars().filter(|c| !hidden(*c)).collect()))
 }
 
 fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {
@@ -202,15 +199,13 @@ fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {
         f.severity = Severity::High;
     }
     out.push(f);
-    Some(Unit {
-        file: unit.file.clone(),
-        lang: Language::Prose,
-        tree_sitter: None,
-        text: decoded,
+    Some(Unit::decoded(
+        &unit.file,
+        Language::Prose,
+        decoded,
         line,
-        decoded_from: Some("unicode-tag"),
-        parsed: Default::default(),
-    })
+        "unicode-tag",
+    ))
 }
 
 fn comments(unit: &Unit, out: &mut Vec<Finding>) {

@@ -6,7 +6,7 @@
 //! The analysis is per function and flow-insensitive within it: a function's parameters are
 //! tainted, and so is every local assigned from an expression that mentions a tainted name.
 
-use super::{callee_name, finding};
+use super::{callee_name, finding, python_scope_nodes};
 use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
@@ -279,22 +279,6 @@ fn parameter_names<'t>(params: Node, text: &'t str) -> HashSet<&'t str> {
     names
 }
 
-/// Nodes of a function body in source order, not descending into nested functions or classes.
-fn body_nodes(body: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![body];
-    while let Some(node) = stack.pop() {
-        out.push(node);
-        if matches!(node.kind(), "function_definition" | "class_definition") && node != body {
-            continue;
-        }
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
-    out
-}
-
 fn first_argument(call: Node) -> Option<Node> {
     call.child_by_field_name("arguments")?
         .named_child(0)
@@ -327,7 +311,7 @@ fn analyse_function<'t>(def: Node, text: &'t str, hits: &mut Vec<Hit<'t>>) {
     if f.tainted.is_empty() {
         return;
     }
-    let nodes = body_nodes(body);
+    let nodes = python_scope_nodes(body);
     let checks_paths = nodes
         .iter()
         .any(|n| n.kind() == "call" && PATH_CHECKS.contains(&callee_name(*n, text)));

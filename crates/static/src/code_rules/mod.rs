@@ -76,3 +76,20 @@ pub(crate) fn callee_name<'t>(call: tree_sitter::Node, text: &'t str) -> &'t str
     };
     name.utf8_text(text.as_bytes()).unwrap_or("")
 }
+
+/// The nodes of one Python scope in source order: `root` and everything under it except nested
+/// function and class definitions, which are scopes of their own.
+pub(crate) fn python_scope_nodes(root: tree_sitter::Node) -> Vec<tree_sitter::Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node != root && matches!(node.kind(), "function_definition" | "class_definition") {
+            continue;
+        }
+        out.push(node);
+        let mut cursor = node.walk();
+        let children: Vec<tree_sitter::Node> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}

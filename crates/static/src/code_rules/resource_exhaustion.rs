@@ -1,7 +1,7 @@
 //! Python that can only exhaust the machine: a loop that never ends and never waits, and
 //! allocations of tens of millions of elements from a literal.
 
-use super::{callee_name, finding};
+use super::{callee_name, finding, python_scope_nodes};
 use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
@@ -67,75 +67,63 @@ fn text_of<'t>(node: Node, text: &'t str) -> &'t str {
     node.utf8_text(text.as_bytes()).unwrap_or("")
 }
 
-/// Nodes under `root`, not descending into nested functions or classes.
-fn nodes_within(root: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        if node != root && matches!(node.kind(), "function_definition" | "class_definition") {
-            continue;
-        }
-        out.push(node);
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-    }
-    out
-}
-
 /// Whether a body only computes in memory: none of `exits`, no call but `allowed` ones.
 fn only_computes(body: Node, text: &str, exits: &[&str], allowed: &dyn Fn(&str) -> bool) -> bool {
-    nodes_within(body).into_iter().all(|n| {
+    python_scope_nodes(body).into_iter().all(|n| {
         !exits.contains(&n.kind()) && (n.kind() != "call" || allowed(callee_name(n, text)))
     })
 }
 
 fn endless_loops(root: Node, text: &str) -> Vec<usize> {
-    let all = nodes_within(root);
-    let mut defs = std::collections::HashMap::new();
+    let mut defs = Vec::new();
+    let mut loops = Vec::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
-        if node.kind() == "function_definition"
-            && let (Some(name), Some(body)) = (
-                node.child_by_field_name("name"),
-                node.child_by_field_name("body"),
-            )
-        {
-            defs.insert(text_of(name, text), body);
+        match node.kind() {
+            "function_definition" => defs.extend(
+                node.child_by_field_name("name")
+                    .zip(node.child_by_field_name("body")),
+            ),
+            "while_statement"
+                if node
+                    .child_by_field_name("condition")
+                    .is_some_and(|c| matches!(text_of(c, text), "True" | "1")) =>
+            {
+                loops.extend(
+                    node.child_by_field_name("body")
+                        .map(|b| (node.start_byte(), b)),
+                );
+            }
+            _ => {}
         }
         let mut cursor = node.walk();
         stack.extend(node.children(&mut cursor));
     }
-    // The script's functions that compute in memory and return, calling only builtins.
+    // The script's functions that compute in memory and return, calling only builtins: every
+    // definition of the name, when it is defined more than once.
+    let computes =
+        |body: Node| only_computes(body, text, &NO_EXIT[1..], &|c| IN_MEMORY.contains(&c));
+    let impure: HashSet<&str> = defs
+        .iter()
+        .filter(|(_, body)| !computes(*body))
+        .map(|(name, _)| text_of(*name, text))
+        .collect();
     let pure: HashSet<&str> = defs
         .iter()
-        .filter(|(_, body)| only_computes(**body, text, &NO_EXIT[1..], &|c| IN_MEMORY.contains(&c)))
-        .map(|(name, _)| *name)
+        .map(|(name, _)| text_of(*name, text))
+        .filter(|name| !impure.contains(name))
         .collect();
-    let mut loops: Vec<usize> = Vec::new();
-    let mut stack: Vec<Node> = all;
-    stack.extend(defs.values().copied());
-    let mut seen = HashSet::new();
-    while let Some(node) = stack.pop() {
-        if !seen.insert(node.id()) {
-            continue;
-        }
-        if node.kind() == "while_statement"
-            && node
-                .child_by_field_name("condition")
-                .is_some_and(|c| matches!(text_of(c, text), "True" | "1"))
-            && let Some(body) = node.child_by_field_name("body")
-            && only_computes(body, text, NO_EXIT, &|c| {
+    let mut endless: Vec<usize> = loops
+        .into_iter()
+        .filter(|(_, body)| {
+            only_computes(*body, text, NO_EXIT, &|c| {
                 IN_MEMORY.contains(&c) || pure.contains(c)
             })
-        {
-            loops.push(node.start_byte());
-        }
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
-    }
-    loops.sort_unstable();
-    loops.dedup();
-    loops
+        })
+        .map(|(at, _)| at)
+        .collect();
+    endless.sort_unstable();
+    endless
 }
 
 fn integer(node: Node, text: &str) -> Option<u128> {

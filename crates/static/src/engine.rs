@@ -59,11 +59,15 @@ pub fn matches(
 ) -> Vec<Hit> {
     let mut hits = Vec::new();
     match &rule.matcher {
-        Matcher::Regex(re) => {
+        Matcher::Regex { exact, screen } => {
             let whole = 0..unit.text.len();
             let windows = windows.unwrap_or(std::slice::from_ref(&whole));
             'windows: for window in windows {
-                for m in re.find_iter(&unit.text[window.clone()]) {
+                let text = &unit.text[window.clone()];
+                if screen.as_ref().is_some_and(|s| !s.is_match(text)) {
+                    continue;
+                }
+                for m in exact.find_iter(text) {
                     hits.push(Hit {
                         start: window.start + m.start(),
                         end: window.start + m.end(),

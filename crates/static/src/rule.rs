@@ -99,7 +99,12 @@ pub struct Examples {
 
 /// A compiled matcher.
 pub enum Matcher {
-    Regex(regex::Regex),
+    Regex {
+        exact: regex::Regex,
+        /// A superset of `exact` that is cheaper to search (see [`crate::pattern::screen`]):
+        /// a window it does not match holds no match.
+        screen: Option<regex::Regex>,
+    },
     TreeSitter {
         language: TsLanguage,
         query: tree_sitter::Query,
@@ -146,9 +151,11 @@ impl DataRule {
             )));
         }
         let matcher = match (&spec.matcher.regex, &spec.matcher.tree_sitter) {
-            (Some(re), None) => Matcher::Regex(
-                crate::pattern::compile(re).map_err(|e| invalid(format!("bad regex: {e}")))?,
-            ),
+            (Some(re), None) => Matcher::Regex {
+                exact: crate::pattern::compile(re)
+                    .map_err(|e| invalid(format!("bad regex: {e}")))?,
+                screen: crate::pattern::screen(re),
+            },
             (None, Some(ts)) => {
                 let language = crate::engine::ts_language(ts.language);
                 let query = tree_sitter::Query::new(&language, &ts.query)

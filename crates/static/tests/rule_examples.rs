@@ -2,7 +2,7 @@
 
 use skillgate_static::engine;
 use skillgate_static::registry::Registry;
-use skillgate_static::rule::Language;
+use skillgate_static::rule::{Language, Matcher};
 use skillgate_static::units::Unit;
 
 /// A file the rule applies to: `SKILL.md`, or one ending in the rule's first path suffix.
@@ -48,6 +48,19 @@ fn every_rule_matches_its_examples() {
         for ex in &rule.spec.examples.negative {
             if fires(ex) {
                 failures.push(format!("{} should not match: {ex}", rule.spec.code));
+            }
+        }
+        // A screen that refused a text its exact pattern matches would lose findings silently.
+        if let Matcher::Regex {
+            exact,
+            screen: Some(screen),
+        } = &rule.matcher
+        {
+            let examples = rule.spec.examples.positive.iter();
+            for ex in examples.chain(&rule.spec.examples.negative) {
+                if exact.is_match(ex) && !screen.is_match(ex) {
+                    failures.push(format!("{}'s screen refuses: {ex}", rule.spec.code));
+                }
             }
         }
     }

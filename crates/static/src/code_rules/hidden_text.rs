@@ -79,12 +79,23 @@ fn is_bidi(c: char) -> bool {
     matches!(c as u32, 0x202A..=0x202E | 0x2066..=0x2069)
 }
 
+/// A character that renders as nothing and is dropped from the copy rules read again: zero-width
+/// characters, the joiner, bidi controls and the soft hyphen.
+fn is_hidden(c: char) -> bool {
+    is_zero_width(c) || is_bidi(c) || c == '\u{200D}' || c == '\u{00AD}'
+}
+
+fn is_tag(c: char) -> bool {
+    matches!(c as u32, 0xE0000..=0xE007F)
+}
+
 /// Runs the hidden-text rules; returns units decoded from Unicode tags for further analysis.
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) -> Vec<Unit> {
     let mut derived = Vec::new();
     for unit in units {
-        // Zero-width, bidi and tag characters are all outside ASCII.
-        if !unit.text.is_ascii() {
+        // Zero-width, bidi and tag characters are all outside ASCII, and most non-ASCII text
+        // (accents, dashes, emoji) holds none: one pass rules them out before the slower ones.
+        if !unit.text.is_ascii() && unit.text.chars().any(|c| is_hidden(c) || is_tag(c)) {
             invisible(unit, out);
             if let Some(d) = tags(unit, out) {
                 derived.push(d);
@@ -153,11 +164,10 @@ fn invisible(unit: &Unit, out: &mut Vec<Finding>) {
 /// between letters (`ig\u{200b}nore`) break every word a rule looks for. Newlines are kept, so
 /// findings in the copy point at the right lines.
 fn without_invisibles(unit: &Unit) -> Option<Unit> {
-    let hidden = |c: char| is_zero_width(c) || is_bidi(c) || c == '\u{200D}' || c == '\u{00AD}';
-    if !unit.text.chars().any(hidden) {
+    if !unit.text.chars().any(is_hidden) {
         return None;
     }
-    Some(unit.with_text(unit.text.chars().filter(|c| !hidden(*c)).collect()))
+    Some(unit.with_text(unit.text.chars().filter(|c| !is_hidden(*c)).collect()))
 }
 
 fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {
@@ -166,7 +176,7 @@ fn tags(unit: &Unit, out: &mut Vec<Finding>) -> Option<Unit> {
     let mut prev_flag = false;
     for (off, c) in unit.text.char_indices() {
         let cp = c as u32;
-        if (0xE0000..=0xE007F).contains(&cp) {
+        if is_tag(c) {
             // 🏴 + tag letters + cancel tag is a legitimate subdivision flag.
             if prev_flag {
                 continue;

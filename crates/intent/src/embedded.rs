@@ -125,7 +125,7 @@ const ASSURANCES: &[Assurance] = &[
     },
     Assurance {
         claim: &SAFE,
-        broken_by: &["SK114", "SK115", "SK116"],
+        broken_by: &["SK114", "SK115", "SK116", "SK119"],
         severity: Severity::Critical,
         confidence: Confidence::High,
     },

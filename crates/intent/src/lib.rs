@@ -271,7 +271,8 @@ Example: `# Dependency Helper` running \
         docs: "What: the skill's name, description or headings promise a property, and G1 found \
 code in SKILL.md or a bundled script that breaks exactly that property: \"safe\", \"secure\", \
 \"validated\" or \"sanitised\" beside input evaluated as code (SK114), SQL built from input \
-(SK115) or a path that escapes its base directory (SK116); \"parameterised\" or \"prepared \
+(SK115), a path that escapes its base directory (SK116) or a shell command built from input \
+(SK119); \"parameterised\" or \"prepared \
 statements\" beside SK115. Critical with high confidence: the policy rejects. \"Efficient\", \
 \"lightweight\" or \"bounded\" beside a loop that never ends (SK117) or a memory bomb (SK118) \
 is high. Stage: defense evasion. Runs whatever the declared purpose.\n\

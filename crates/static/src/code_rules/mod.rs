@@ -24,6 +24,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     injection_sinks::InputReachesEval::INFO,
     injection_sinks::SqlBuiltFromInput::INFO,
     injection_sinks::PathEscapesBase::INFO,
+    injection_sinks::CommandBuiltFromInput::INFO,
     resource_exhaustion::EndlessBusyLoop::INFO,
     resource_exhaustion::MemoryBomb::INFO,
     bundle_contents::BundledExecutable::INFO,

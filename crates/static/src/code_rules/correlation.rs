@@ -541,8 +541,22 @@ fn names(line: &str, file: &str) -> bool {
 
 /// `*` matches any run of characters; everything else matches itself.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let anchored = format!("^{}$", regex::escape(pattern).replace(r"\*", ".*"));
-    Regex::new(&anchored).is_ok_and(|re| re.is_match(text))
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let middle: Vec<&str> = parts.collect();
+    let Some((last, middle)) = middle.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {
@@ -780,6 +794,12 @@ mod tests {
         );
         assert!(wildcard_match("*.sh", "run.sh") && wildcard_match("r*n*.sh", "run.sh"));
         assert!(!wildcard_match("*.sh", "run.py") && !wildcard_match("x*", "run.sh"));
+        assert!(
+            wildcard_match("*", "")
+                && wildcard_match("run.sh", "run.sh")
+                && !wildcard_match("a*a", "a")
+        );
+        assert!(wildcard_match("a*b*c", "aXbYbc") && !wildcard_match("a*b*c", "acb"));
         // A vendor archive fetched, and the script's own launcher marked executable.
         assert!(
             found("wget -q https://vendor.example/gw.zip\nunzip gw.zip\nchmod +x start.sh")

@@ -43,30 +43,27 @@ const PYTHON_DECODERS: &[&str] = &[
     "marshal",
 ];
 
-/// The ways a shell runs the text a variable holds.
-fn shell_runs(name: &str) -> Regex {
-    let v = format!(r#"["']?\$\{{?{}\b\}}?["']?"#, regex::escape(name));
-    crate::pattern::compile(&format!(
-        r#"(?m)\beval\s+{v}|\b(?:ba|z|da|k)?sh\s+-c\s+{v}|^[ \t]*{v}[ \t]*(?:$|;|&&|\|\|)|\b(?:echo|printf)\s+(?:-\w+\s+)*{v}\s*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\bsource\s+<\(\s*(?:echo|printf)[^)\n]*\$\{{?{name}\b|\b(?:python[0-9.]*|node|perl|ruby)\s+-[ce]\s+{v}"#,
-        name = regex::escape(name),
-    ))
-    .expect("escaped name")
+crate::pattern::lazy_regex! {
+    /// The ways a shell runs the text a variable holds; the variable's name is the one group
+    /// that took part.
+    SHELL_RUNS = r#"(?m)\beval\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?|\b(?:ba|z|da|k)?sh\s+-c\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?|^[ \t]*["']?\$\{?([A-Za-z_]\w*)\b\}?["']?[ \t]*(?:$|;|&&|\|\|)|\b(?:echo|printf)\s+(?:-\w+\s+)*["']?\$\{?([A-Za-z_]\w*)\b\}?["']?\s*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\bsource\s+<\(\s*(?:echo|printf)[^)\n]*\$\{?([A-Za-z_]\w*)\b|\b(?:python[0-9.]*|node|perl|ruby)\s+-[ce]\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?"#;
+    /// The ways Python runs the text a name holds.
+    PYTHON_RUNS = r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\b";
 }
 
-/// The ways Python runs the text a name holds.
-fn python_runs(name: &str) -> Regex {
-    crate::pattern::compile(&format!(
-        r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?{}\b",
-        regex::escape(name)
-    ))
-    .expect("escaped name")
+/// Where `text` first runs the variable `name`, by one of `runs`.
+fn first_run(runs: &Regex, text: &str, name: &str) -> Option<usize> {
+    runs.captures_iter(text).find_map(|c| {
+        let ran = c.iter().skip(1).flatten().next()?;
+        (ran.as_str() == name).then(|| c.get(0).map_or(0, |m| m.start()))
+    })
 }
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     for unit in units {
-        let (decoded, runs, words): (&Regex, fn(&str) -> Regex, &[&str]) = match unit.lang {
-            Language::Shell => (&SHELL_DECODED, shell_runs, SHELL_DECODERS),
-            Language::Python => (&PYTHON_DECODED, python_runs, PYTHON_DECODERS),
+        let (decoded, runs, words): (&Regex, &Regex, &[&str]) = match unit.lang {
+            Language::Shell => (&SHELL_DECODED, &SHELL_RUNS, SHELL_DECODERS),
+            Language::Python => (&PYTHON_DECODED, &PYTHON_RUNS, PYTHON_DECODERS),
             _ => continue,
         };
         if !words.iter().any(|w| unit.text.contains(w)) {
@@ -76,9 +73,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             let assignment = c.get(0)?;
             let name = c.get(1)?.as_str();
             let after = assignment.end();
-            runs(name)
-                .find(&unit.text[after..])
-                .map(|run| (name.to_string(), after + run.start()))
+            first_run(runs, &unit.text[after..], name).map(|run| (name.to_string(), after + run))
         });
         let Some((name, at)) = found else {
             continue;

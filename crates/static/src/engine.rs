@@ -303,7 +303,15 @@ fn run_applicable(
     let tree = if needs_tree { unit.tree() } else { None };
     for (rule, windows) in applicable {
         let mut reported = 0;
+        let mut distinct: Vec<&str> = Vec::new();
         for hit in matches(rule, unit, tree, *windows) {
+            // Past the cap, only a text not reported yet is still news: the same `sudo` three
+            // times must not hide a different match further on.
+            let text = &unit.text[hit.start..hit.end];
+            let new = !distinct.contains(&text);
+            if reported >= MAX_HITS_PER_UNIT && !new {
+                continue;
+            }
             if rule
                 .unless
                 .as_ref()
@@ -316,7 +324,10 @@ fn run_applicable(
             }
             out.push(finding_for(rule, unit, &hit));
             reported += 1;
-            if reported >= MAX_HITS_PER_UNIT {
+            if new {
+                distinct.push(text);
+            }
+            if distinct.len() >= MAX_HITS_PER_UNIT {
                 break;
             }
         }
@@ -483,5 +494,19 @@ mod tests {
             .filter(|(c, _)| c == "SK101")
             .collect();
         assert_eq!(hits, vec![("SK101".to_string(), Some(201))]);
+    }
+
+    #[test]
+    fn repeats_do_not_use_up_the_cap_before_a_different_match() {
+        let mut text = "--trusted-host a.example\n".repeat(5);
+        text.push_str("apt-get purge -y ca-certificates\n");
+        let unit = Unit::new("Dockerfile", crate::rule::Language::Shell, text, 1);
+        let lines: Vec<Option<u32>> = codes(&unit)
+            .into_iter()
+            .filter(|(code, _)| code == "SK106")
+            .map(|(_, line)| line)
+            .collect();
+        // The first three as before, then only what is new.
+        assert_eq!(lines, [Some(1), Some(2), Some(3), Some(6)]);
     }
 }

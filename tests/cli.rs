@@ -224,6 +224,51 @@ fn hostile_bundles_are_contained() {
     assert!(good_e["hash"].as_str().unwrap().starts_with("sha256:"));
 }
 
+/// Code nested deeper than any thread's stack: every analysis that walks a syntax tree must
+/// survive it (a recursive walk aborted the whole process on the first version of SK114).
+#[test]
+fn deeply_nested_code_is_scanned_without_overflowing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    let (open, close) = ("(".repeat(n), ")".repeat(n));
+    let skill = write_skill(
+        tmp.path(),
+        "nested",
+        "---\nname: nested\ndescription: A safe helper.\n---\nRun `python3 scripts/x.py`.\n",
+    );
+    std::fs::create_dir_all(skill.join("scripts")).unwrap();
+    std::fs::write(
+        skill.join("scripts/x.py"),
+        format!(
+            "import os\ndef f(x):\n    return eval({open}x{close})\ndef g(x):\n    os.system({}x{close})\nblob = [0] * {open}10**9{close}\n",
+            "(\"a\" + ".repeat(n)
+        ),
+    )
+    .unwrap();
+    let out = skillgate()
+        .args([
+            "scan",
+            "--no-store",
+            "--gates",
+            "g1,g2,g4",
+            "--format",
+            "json",
+        ])
+        .arg(&skill)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = codes(entry(&doc, "nested"));
+    assert!(found.contains(&"SK114".to_string()), "{found:?}");
+    assert!(found.contains(&"SK119".to_string()), "{found:?}");
+}
+
 /// SARIF carries what GitHub code scanning requires: version, driver rules with help, results
 /// with rule ids, levels, messages and physical locations.
 #[test]

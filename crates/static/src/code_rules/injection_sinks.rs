@@ -133,6 +133,10 @@ const PATH_CHECKS: &[&str] = &[
     "secure_filename",
 ];
 
+/// Parentheses looked through when asking whether a string is built from input; deeper nesting
+/// is not how anyone writes a command or a query.
+const MAX_NESTING: usize = 32;
+
 const SQL_SINKS: &[&str] = &[
     "execute",
     "executemany",
@@ -161,23 +165,37 @@ impl<'t> Function<'t> {
         node.utf8_text(self.text.as_bytes()).unwrap_or("")
     }
 
-    /// Whether `node` mentions a tainted name (not as an attribute or keyword name).
+    /// Whether `node` mentions a tainted name (not as an attribute or keyword name). Walked with
+    /// a stack: hostile code nests expressions deeper than any thread's stack.
     fn uses_taint(&self, node: Node) -> bool {
-        if node.kind() == "identifier" {
-            return self.tainted.contains(self.source(node));
+        let mut stack = vec![node];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "identifier" {
+                if self.tainted.contains(self.source(node)) {
+                    return true;
+                }
+                continue;
+            }
+            let mut cursor = node.walk();
+            for (i, child) in node.children(&mut cursor).enumerate() {
+                let field = node.field_name_for_child(i as u32);
+                if field != Some("attribute")
+                    && !(node.kind() == "keyword_argument" && field == Some("name"))
+                {
+                    stack.push(child);
+                }
+            }
         }
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        children.into_iter().enumerate().any(|(i, child)| {
-            let field = node.field_name_for_child(i as u32);
-            field != Some("attribute")
-                && !(node.kind() == "keyword_argument" && field == Some("name"))
-                && self.uses_taint(child)
-        })
+        false
     }
 
     /// A string built by interpolating tainted input: f-string, `%`, `+` or `.format`.
     fn interpolates_taint(&self, node: Node) -> bool {
+        self.interpolates_taint_within(node, MAX_NESTING)
+    }
+
+    /// [`Self::interpolates_taint`] looking through at most `depth` parentheses.
+    fn interpolates_taint_within(&self, node: Node, depth: usize) -> bool {
         match node.kind() {
             "string" => {
                 let mut cursor = node.walk();
@@ -197,20 +215,28 @@ impl<'t> Function<'t> {
                     .is_some_and(|a| self.source(a) == "format");
                 is_format && self.uses_taint(node)
             }
-            "parenthesized_expression" | "concatenated_string" => self.interpolates_taint_any(node),
+            "parenthesized_expression" | "concatenated_string" if depth > 0 => {
+                let mut cursor = node.walk();
+                let children: Vec<Node> = node.children(&mut cursor).collect();
+                children
+                    .into_iter()
+                    .any(|c| self.interpolates_taint_within(c, depth - 1))
+            }
             _ => false,
         }
-    }
-
-    fn interpolates_taint_any(&self, node: Node) -> bool {
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.children(&mut cursor).collect();
-        children.into_iter().any(|c| self.interpolates_taint(c))
     }
 
     /// Whether the text `node` evaluates to ends with tainted input: `name`, `f"{name}"`,
     /// `"x_" + name`, but not `f"{name}.json"`, whose fixed extension limits what it can name.
     fn ends_in_input(&self, node: Node) -> bool {
+        let mut node = node;
+        // `a + (b + (c + …))`: follow the right-hand side down without recursing.
+        while node.kind() == "binary_operator" {
+            match node.child_by_field_name("right") {
+                Some(right) => node = right,
+                None => return false,
+            }
+        }
         match node.kind() {
             "string" => {
                 let mut cursor = node.walk();
@@ -220,9 +246,6 @@ impl<'t> Function<'t> {
                     .last();
                 last.is_some_and(|p| p.kind() == "interpolation" && self.uses_taint(p))
             }
-            "binary_operator" => node
-                .child_by_field_name("right")
-                .is_some_and(|r| self.ends_in_input(r)),
             _ => self.uses_taint(node),
         }
     }

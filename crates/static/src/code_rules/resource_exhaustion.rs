@@ -127,15 +127,24 @@ fn endless_loops(root: Node, text: &str) -> Vec<usize> {
 }
 
 fn integer(node: Node, text: &str) -> Option<u128> {
+    integer_within(node, text, MAX_NESTING)
+}
+
+/// Nesting a literal is read through: `(10 ** 9)`, `2 ** (3 ** 3)`; hostile code nests deeper
+/// than a thread's stack.
+const MAX_NESTING: usize = 16;
+
+fn integer_within(node: Node, text: &str, depth: usize) -> Option<u128> {
+    let inner = depth.checked_sub(1)?;
     match node.kind() {
         "integer" => text_of(node, text).replace('_', "").parse().ok(),
         "binary_operator" => {
             let op = node.child_by_field_name("operator")?;
-            let base = integer(node.child_by_field_name("left")?, text)?;
-            let power = integer(node.child_by_field_name("right")?, text)?;
+            let base = integer_within(node.child_by_field_name("left")?, text, inner)?;
+            let power = integer_within(node.child_by_field_name("right")?, text, inner)?;
             (text_of(op, text) == "**" && power <= 30).then(|| base.saturating_pow(power as u32))
         }
-        "parenthesized_expression" => integer(node.named_child(0)?, text),
+        "parenthesized_expression" => integer_within(node.named_child(0)?, text, inner),
         _ => None,
     }
 }

@@ -227,6 +227,7 @@ impl EmbeddedJudge {
         purpose: &str,
     ) -> Option<Finding> {
         let mut unnamed: Vec<(&Finding, RemoteSource)> = Vec::new();
+        let mut hosts_seen: std::collections::HashSet<String> = Default::default();
         for f in input.evidence.iter().filter(|f| {
             check.evidence.contains(&f.code.as_str())
                 && f.severity >= Severity::High
@@ -247,14 +248,23 @@ impl EmbeddedJudge {
             if source.is_local()
                 || (check.toolchains_exempt && self.lexicon.is_toolchain_installer(&source))
                 || source.named_in(purpose).is_some()
-                || unnamed.iter().any(|(_, s)| s.host == source.host)
+                || !hosts_seen.insert(source.host.clone())
             {
                 continue;
             }
             unnamed.push((f, source));
         }
         let (first, _) = unnamed.first()?;
-        let hosts: Vec<&str> = unnamed.iter().map(|(_, s)| s.host.as_str()).collect();
+        let mut hosts: Vec<&str> = unnamed
+            .iter()
+            .take(MAX_HOSTS_NAMED)
+            .map(|(_, s)| s.host.as_str())
+            .collect();
+        let more = unnamed.len().saturating_sub(MAX_HOSTS_NAMED);
+        let more = format!("{more} more hosts");
+        if unnamed.len() > MAX_HOSTS_NAMED {
+            hosts.push(&more);
+        }
         let mut f = Finding::new(
             check.code,
             Gate::G2,
@@ -285,6 +295,9 @@ impl EmbeddedJudge {
         Some(f)
     }
 }
+
+/// Hosts listed by name in one finding's message; the rest are counted.
+const MAX_HOSTS_NAMED: usize = 8;
 
 impl Judge for EmbeddedJudge {
     fn name(&self) -> String {

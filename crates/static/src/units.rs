@@ -24,6 +24,9 @@ pub struct Unit {
     /// The tree-sitter parse of `text`, made on first use and shared by every rule that reads
     /// it. Private, so no unit is built with another text's parse: see [`Unit::with_text`].
     parsed: std::cell::OnceCell<Option<tree_sitter::Tree>>,
+    /// Offsets of the `\n` bytes of `text`, found on first use: a unit with many findings
+    /// would otherwise count lines from the start once per finding.
+    newlines: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl Unit {
@@ -38,6 +41,7 @@ impl Unit {
             line,
             decoded_from: None,
             parsed: std::cell::OnceCell::new(),
+            newlines: std::cell::OnceCell::new(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Unit {
             line: self.line,
             decoded_from: self.decoded_from,
             parsed: std::cell::OnceCell::new(),
+            newlines: std::cell::OnceCell::new(),
         }
     }
 
@@ -84,10 +89,16 @@ impl Unit {
             return (self.line, 1);
         }
         let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
-        let before = &self.text[..offset];
-        let line = self.line + before.matches('\n').count() as u32;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-        (line, col)
+        let newlines = self.newlines();
+        let lines_before = newlines.partition_point(|&nl| nl < offset);
+        let line_start = lines_before.checked_sub(1).map_or(0, |i| newlines[i] + 1);
+        let col = self.text[line_start..offset].chars().count() as u32 + 1;
+        (self.line + lines_before as u32, col)
+    }
+
+    fn newlines(&self) -> &[usize] {
+        self.newlines
+            .get_or_init(|| memchr::memchr_iter(b'\n', self.text.as_bytes()).collect())
     }
 
     /// The whole line around a byte offset.
@@ -98,10 +109,10 @@ impl Unit {
     /// Byte range in `text` of the line around a byte offset.
     pub fn line_span(&self, offset: usize) -> std::ops::Range<usize> {
         let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
-        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let end = self.text[offset..]
-            .find('\n')
-            .map_or(self.text.len(), |i| offset + i);
+        let newlines = self.newlines();
+        let next = newlines.partition_point(|&nl| nl < offset);
+        let start = next.checked_sub(1).map_or(0, |i| newlines[i] + 1);
+        let end = newlines.get(next).copied().unwrap_or(self.text.len());
         start..end
     }
 }

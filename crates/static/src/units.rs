@@ -96,6 +96,11 @@ impl Unit {
         (self.line + lines_before as u32, col)
     }
 
+    /// The line in `file` of the unit's last line.
+    pub fn last_line(&self) -> u32 {
+        self.line + self.newlines().len() as u32
+    }
+
     fn newlines(&self) -> &[usize] {
         self.newlines
             .get_or_init(|| memchr::memchr_iter(b'\n', self.text.as_bytes()).collect())

@@ -8,6 +8,7 @@ use crate::rule::Language;
 use crate::units::Unit;
 use regex::Regex;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 declare_rule! {
@@ -168,10 +169,15 @@ fn distinct<'a>(
 
 /// SK459: unbounded invocation and credential collection on one line of one file.
 fn credential_hunting_loop(out: &[Finding]) -> Option<Finding> {
+    let collecting: HashMap<(Option<&str>, Option<u32>), &Finding> = out
+        .iter()
+        .filter(|c| c.code == "SK405")
+        .map(|c| ((c.file.as_deref(), c.line), c))
+        .rev()
+        .collect();
     let (unbounded, collect) = out.iter().filter(|f| f.code == "SK727").find_map(|u| {
-        out.iter()
-            .find(|c| c.code == "SK405" && c.file == u.file && c.line == u.line)
-            .map(|c| (u, c))
+        let c = collecting.get(&(u.file.as_deref(), u.line))?;
+        Some((u, *c))
     })?;
     let f = finding(
         &CredentialHuntingLoop::INFO,
@@ -425,20 +431,18 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
         let example = phrase && quoted(line, f.evidence.as_deref().unwrap_or(""));
         !table_row && !example
     };
-    let mut files: Vec<Option<&str>> = out.iter().map(|f| f.file.as_deref()).collect();
-    files.sort_unstable();
-    files.dedup();
-    let seen = files.into_iter().find_map(|file| {
+    let mut by_file: std::collections::BTreeMap<Option<&str>, Vec<&Finding>> = Default::default();
+    for f in out {
+        by_file.entry(f.file.as_deref()).or_default().push(f);
+    }
+    let seen = by_file.values().find_map(|in_file| {
         let seen: Vec<(&str, &Finding)> = MANIPULATION
             .iter()
             .filter_map(|(technique, codes)| {
-                out.iter()
-                    .find(|f| {
-                        f.file.as_deref() == file
-                            && codes.contains(&f.code.as_str())
-                            && instructs(f)
-                    })
-                    .map(|f| (*technique, f))
+                in_file
+                    .iter()
+                    .find(|f| codes.contains(&f.code.as_str()) && instructs(f))
+                    .map(|f| (*technique, *f))
             })
             .collect();
         // Writing AGENTS.md is ordinary and so is documenting a `--dangerously-…` flag; an
@@ -559,15 +563,34 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-fn unit_of<'a>(units: &'a [Unit], f: &Finding) -> Option<&'a Unit> {
-    let line = f.line?;
-    units
-        .iter()
-        .filter(|u| u.decoded_from.is_none() && Some(&u.file) == f.file.as_ref())
-        .find(|u| {
-            let end = u.line + u.text.matches('\n').count() as u32;
-            (u.line..=end).contains(&line)
-        })
+/// The unit each finding's line sits in: the first, in unit order, of its file (decoded text
+/// aside) whose lines hold it, by index in `units`. Found for all findings at once, so a bundle
+/// of thousands of units and findings is not searched once per pair.
+fn units_of<'f>(units: &[Unit], findings: &[&'f Finding]) -> HashMap<(&'f str, u32), usize> {
+    let mut wanted: HashMap<&str, BTreeSet<u32>> = HashMap::new();
+    for f in findings {
+        if let (Some(file), Some(line)) = (f.file.as_deref(), f.line) {
+            wanted.entry(file).or_default().insert(line);
+        }
+    }
+    let mut located = HashMap::new();
+    for (index, unit) in units.iter().enumerate() {
+        if unit.decoded_from.is_some() {
+            continue;
+        }
+        let Some(file) = wanted.get_key_value(unit.file.as_str()).map(|(f, _)| *f) else {
+            continue;
+        };
+        let Some(lines) = wanted.get_mut(file) else {
+            continue;
+        };
+        let held: Vec<u32> = lines.range(unit.line..=unit.last_line()).copied().collect();
+        for line in held {
+            lines.remove(&line);
+            located.insert((file, line), index);
+        }
+    }
+    located
 }
 
 /// A source and a sink that both sit in scripts (not documentation).
@@ -610,19 +633,30 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             let Some(source) = sources.first() else {
                 continue;
             };
+            let pairs: Vec<&Finding> = sources.iter().chain(&sinks).collect();
+            let located = units_of(units, &pairs);
+            let unit_of = |f: &Finding| {
+                let key = (f.file.as_deref()?, f.line?);
+                located.get(&key).copied()
+            };
+            let mut first_sink_in_unit: HashMap<usize, &Finding> = HashMap::new();
+            let mut first_sink_in_file: HashMap<&str, &Finding> = HashMap::new();
+            for k in &sinks {
+                if let Some(u) = unit_of(k) {
+                    first_sink_in_unit.entry(u).or_insert(k);
+                }
+                if let Some(file) = k.file.as_deref() {
+                    first_sink_in_file.entry(file).or_insert(k);
+                }
+            }
             let same_unit = sources.iter().find_map(|s| {
-                let u = unit_of(units, s)?;
-                sinks
-                    .iter()
-                    .find(|k| unit_of(units, k).is_some_and(|ku| std::ptr::eq(ku, u)))
-                    .map(|k| (s, k))
+                let k = first_sink_in_unit.get(&unit_of(s)?)?;
+                Some((s, *k))
             });
             let same_file = || {
                 sources.iter().find_map(|s| {
-                    sinks
-                        .iter()
-                        .find(|k| k.file.is_some() && k.file == s.file)
-                        .map(|k| (s, k))
+                    let k = first_sink_in_file.get(s.file.as_deref()?)?;
+                    Some((s, *k))
                 })
             };
             // The closer the two, the likelier one feeds the other: a reference page that

@@ -227,11 +227,6 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
     let Ok(doc) = text.parse::<toml::Table>() else {
         return;
     };
-    let line_of = |needle: &str| {
-        text.lines()
-            .position(|l| l.contains(needle))
-            .map_or(1, |i| i as u32 + 1)
-    };
     let mut reqs: Vec<String> = Vec::new();
     if let Some(project) = doc.get("project").and_then(|p| p.as_table()) {
         if let Some(list) = project.get("dependencies").and_then(|d| d.as_array()) {
@@ -246,19 +241,28 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
             }
         }
     }
-    for r in reqs {
-        if let Some((name, pin)) = parse_requirement(&r) {
-            let line = line_of(&r);
-            out.push(dep(Ecosystem::PyPI, name, pin, file, line, &r, false));
-        }
-    }
-    if let Some(poetry) = doc
+    let poetry = doc
         .get("tool")
         .and_then(|t| t.get("poetry"))
         .and_then(|p| p.get("dependencies"))
-        .and_then(|d| d.as_table())
-    {
-        for (name, v) in poetry {
+        .and_then(|d| d.as_table());
+    let needles: Vec<&str> = reqs
+        .iter()
+        .map(String::as_str)
+        .chain(
+            poetry
+                .into_iter()
+                .flat_map(|t| t.keys().map(String::as_str)),
+        )
+        .collect();
+    let lines = first_lines(text, &needles);
+    for (r, &line) in reqs.iter().zip(&lines) {
+        if let Some((name, pin)) = parse_requirement(r) {
+            out.push(dep(Ecosystem::PyPI, name, pin, file, line, r, false));
+        }
+    }
+    if let Some(poetry) = poetry {
+        for ((name, v), &line) in poetry.iter().zip(&lines[reqs.len()..]) {
             if name == "python" {
                 continue;
             }
@@ -276,7 +280,7 @@ fn pyproject(file: &str, text: &str, out: &mut Vec<Dependency>) {
                 name.clone(),
                 pin,
                 file,
-                line_of(name),
+                line,
                 name,
                 false,
             ));
@@ -288,28 +292,51 @@ fn package_json(file: &str, text: &str, out: &mut Vec<Dependency>) {
     let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(text) else {
         return;
     };
-    let line_of = |needle: &str| {
-        text.lines()
-            .position(|l| l.contains(&format!("\"{needle}\"")))
-            .map_or(1, |i| i as u32 + 1)
-    };
-    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
-        let Some(serde_json::Value::Object(deps)) = doc.get(section) else {
-            continue;
-        };
-        for (name, v) in deps {
-            let value = v.as_str().unwrap_or("");
-            out.push(dep(
-                Ecosystem::Npm,
-                name.clone(),
-                npm_value_pin(value),
-                file,
-                line_of(name),
-                &format!("\"{name}\": \"{value}\""),
-                false,
-            ));
-        }
+    let sections: Vec<&serde_json::Map<String, serde_json::Value>> =
+        ["dependencies", "devDependencies", "optionalDependencies"]
+            .iter()
+            .filter_map(|section| doc.get(*section).and_then(|d| d.as_object()))
+            .collect();
+    let quoted: Vec<String> = sections
+        .iter()
+        .flat_map(|deps| deps.keys().map(|name| format!("\"{name}\"")))
+        .collect();
+    let needles: Vec<&str> = quoted.iter().map(String::as_str).collect();
+    let lines = first_lines(text, &needles);
+    let entries = sections.iter().flat_map(|deps| deps.iter());
+    for ((name, v), &line) in entries.zip(&lines) {
+        let value = v.as_str().unwrap_or("");
+        out.push(dep(
+            Ecosystem::Npm,
+            name.clone(),
+            npm_value_pin(value),
+            file,
+            line,
+            &format!("\"{name}\": \"{value}\""),
+            false,
+        ));
     }
+}
+
+/// For each needle, the first line (1-based) of `text` that contains it, or 1. One pass over
+/// the text for all of them: a manifest of 100,000 dependencies must not be read 100,000 times.
+fn first_lines(text: &str, needles: &[&str]) -> Vec<u32> {
+    let mut lines = vec![1; needles.len()];
+    let Ok(searcher) = aho_corasick::AhoCorasick::new(needles) else {
+        return lines;
+    };
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+    let mut found = vec![false; needles.len()];
+    for m in searcher.find_overlapping_iter(text) {
+        let i = m.pattern().as_usize();
+        // A needle spanning a line break is not on one line.
+        if found[i] || text[m.range()].contains('\n') {
+            continue;
+        }
+        found[i] = true;
+        lines[i] = newlines.partition_point(|&nl| nl < m.start()) as u32 + 1;
+    }
+    lines
 }
 
 /// npm lifecycle hooks that run at install time.
@@ -483,6 +510,15 @@ fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_lines_finds_each_needle_once_in_one_pass() {
+        let text = "{\n  \"a\": \"1\",\n  \"ab\": \"2\",\n  \"a\": \"3\"\n}";
+        assert_eq!(
+            first_lines(text, &["\"a\"", "\"ab\"", "\"a\"", "\"zz\"", "b"]),
+            [2, 3, 2, 1, 3]
+        );
+    }
 
     #[test]
     fn requirement_pins() {

@@ -320,7 +320,7 @@ pub fn report(bundle: &Bundle, plan: &Plan, evidence: &Evidence, runner: &str) -
         problems.push(format!("steps that could not start: {}", failed.join("; ")));
     }
     if !plan.not_run.is_empty() {
-        problems.push(format!("not run: {}", plan.not_run.join("; ")));
+        problems.push(format!("not run: {}", plan.not_run_summary()));
     }
     let timed_out = evidence.steps.iter().filter(|s| s.timed_out).count();
     let layers = &evidence.layers;

@@ -172,7 +172,10 @@ impl Sandbox {
             _ => !plan.steps.is_empty(),
         };
         if !runnable {
-            let mut why = plan.not_run.clone();
+            let mut why: Vec<String> = (!plan.not_run.is_empty())
+                .then(|| plan.not_run_summary())
+                .into_iter()
+                .collect();
             if self.runners == Runners::Wasi {
                 why.push("no pure-Python step for the WASI runner".into());
             }

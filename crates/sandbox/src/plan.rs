@@ -127,6 +127,28 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
     plan
 }
 
+/// Steps named in a note before the rest are counted: a bundle of 9,000 scripts must not make a
+/// note of megabytes.
+const NOT_RUN_NAMED: usize = 10;
+
+impl Plan {
+    /// What was not run, for a note: the first few by name, then how many more.
+    pub fn not_run_summary(&self) -> String {
+        let mut named: Vec<&str> = self
+            .not_run
+            .iter()
+            .take(NOT_RUN_NAMED)
+            .map(String::as_str)
+            .collect();
+        let more = self.not_run.len().saturating_sub(NOT_RUN_NAMED);
+        let more = format!("{more} more");
+        if self.not_run.len() > NOT_RUN_NAMED {
+            named.push(&more);
+        }
+        named.join("; ")
+    }
+}
+
 fn looks_like_shell(text: &str) -> bool {
     let first = text.trim_start().trim_start_matches("$ ");
     [
@@ -185,6 +207,30 @@ fn interpreter_for(path: &str, bytes: &[u8]) -> Result<&'static str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_not_run_list_is_summarised() {
+        let mut plan = Plan {
+            not_run: (0..25)
+                .map(|i| format!("s{i}.js: no interpreter"))
+                .collect(),
+            ..Plan::default()
+        };
+        let summary = plan.not_run_summary();
+        assert!(
+            summary.starts_with("s0.js: no interpreter; s1.js"),
+            "{summary}"
+        );
+        assert!(
+            summary.ends_with("s9.js: no interpreter; 15 more"),
+            "{summary}"
+        );
+        plan.not_run.truncate(2);
+        assert_eq!(
+            plan.not_run_summary(),
+            "s0.js: no interpreter; s1.js: no interpreter"
+        );
+    }
     use std::fs;
 
     fn load(files: &[(&str, &str)]) -> (Bundle, SkillDocument) {

@@ -27,6 +27,27 @@ fn scan_json(paths: &[&Path]) -> (Value, i32) {
     (doc, code)
 }
 
+/// `scan --gates g1,g2,g4` without a store: the static gates, with no sandbox run.
+fn scan_static_json(path: &Path) -> (Value, i32) {
+    let out = skillgate()
+        .args([
+            "scan",
+            "--no-store",
+            "--gates",
+            "g1,g2,g4",
+            "--format",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = (out.status.code()).unwrap_or_else(|| panic!("killed by a signal: {stderr}"));
+    let doc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {stderr}"));
+    (doc, code)
+}
+
 fn write_skill(dir: &Path, name: &str, skill_md: &str) -> PathBuf {
     let d = dir.join(name);
     std::fs::create_dir_all(&d).unwrap();
@@ -245,25 +266,8 @@ fn deeply_nested_code_is_scanned_without_overflowing() {
         ),
     )
     .unwrap();
-    let out = skillgate()
-        .args([
-            "scan",
-            "--no-store",
-            "--gates",
-            "g1,g2,g4",
-            "--format",
-            "json",
-        ])
-        .arg(&skill)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (doc, code) = scan_static_json(&skill);
+    assert_eq!(code, 1);
     let found = codes(entry(&doc, "nested"));
     assert!(found.contains(&"SK114".to_string()), "{found:?}");
     assert!(found.contains(&"SK119".to_string()), "{found:?}");
@@ -282,20 +286,8 @@ fn mass_repetition_gives_a_bounded_report() {
         "repeated",
         &format!("---\nname: repeated\ndescription: Sets things up.\n---\n{blocks}"),
     );
-    let out = skillgate()
-        .args([
-            "scan",
-            "--no-store",
-            "--gates",
-            "g1,g2,g4",
-            "--format",
-            "json",
-        ])
-        .arg(&skill)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (doc, code) = scan_static_json(&skill);
+    assert_eq!(code, 1);
     let skill = entry(&doc, "repeated");
     assert_eq!(skill["decision"], "reject");
     let listed = codes(skill).iter().filter(|c| *c == "SK201").count();

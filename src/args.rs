@@ -318,8 +318,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "RUNS")]
     pub wasi: Option<usize>,
     /// Write hostile-scale skills under PATH (100,000 nested parentheses, 100,000 code blocks,
-    /// 50,000 vulnerable functions, 100,000 npm dependencies, 9,000 files, …) and time G1, G2
-    /// and G4 on each: what no real skill has, and an attacker can send.
+    /// 50,000 vulnerable functions, 100,000 npm dependencies, 9,000 files, 200,000 inline
+    /// commands, a YAML alias bomb, …) and time G1, G2 and G4 on each: what no real skill has,
+    /// and an attacker can send.
     #[arg(long)]
     pub hostile: bool,
     #[arg(long, short)]

@@ -520,6 +520,42 @@ fn hostile_shapes() -> Vec<(&'static str, Vec<(String, String)>)> {
                 .collect(),
         ),
         (
+            "inline-spans",
+            vec![(
+                "SKILL.md".into(),
+                md(format!("{}\n", "`curl x` ".repeat(n * 2))),
+            )],
+        ),
+        (
+            "frontmatter-aliases",
+            vec![(
+                "SKILL.md".into(),
+                format!(
+                    "---\nname: laughs\ndescription: x\na0: &a0 [\"lol\"]\n{}---\nbody\n",
+                    (1..10)
+                        .map(|i| format!(
+                            "a{i}: &a{i} [{}]\n",
+                            vec![format!("*a{}", i - 1); 9].join(", ")
+                        ))
+                        .collect::<String>()
+                ),
+            )],
+        ),
+        (
+            "downloads-and-chmods",
+            vec![(
+                "SKILL.md".into(),
+                md(format!(
+                    "```bash\n{}```\n",
+                    (0..n / 3)
+                        .map(|i| format!(
+                            "curl -o f{i}.bin https://h.example/{i}\nchmod +x g{i}.bin\n"
+                        ))
+                        .collect::<String>()
+                )),
+            )],
+        ),
+        (
             "prose-lines",
             vec![(
                 "SKILL.md".into(),

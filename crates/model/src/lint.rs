@@ -180,6 +180,15 @@ pub fn lint(bundle: &Bundle, doc: &SkillDocument) -> Vec<Finding> {
                 file,
                 Some(2),
             ),
+            FrontmatterProblem::TooManyNodes => finding(
+                "SK703",
+                format!(
+                    "frontmatter aliases expand to more than {} nodes; not parsed",
+                    crate::skill_md::MAX_FRONTMATTER_NODES
+                ),
+                file,
+                Some(2),
+            ),
             FrontmatterProblem::DuplicateKey { key, line } => finding(
                 "SK704",
                 format!("key `{key}` appears more than once"),

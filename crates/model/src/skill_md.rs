@@ -12,6 +12,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 pub const MAX_FRONTMATTER_BYTES: usize = 64 * 1024;
 /// Nesting deeper than this is not parsed as YAML: deep nesting is an attack on the parser.
 pub const MAX_FRONTMATTER_DEPTH: usize = 32;
+/// Nodes the frontmatter may hold once its aliases are expanded: nine anchors of nine aliases
+/// each ("billion laughs") fit in a few hundred bytes and expand to 387 million strings.
+pub const MAX_FRONTMATTER_NODES: usize = 10_000;
 
 /// What went wrong reading the frontmatter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum FrontmatterProblem {
     TooLarge(usize),
     /// Nesting is deeper than [`MAX_FRONTMATTER_DEPTH`].
     TooDeep(usize),
+    /// Aliases expand the frontmatter past [`MAX_FRONTMATTER_NODES`] nodes.
+    TooManyNodes,
     /// The YAML parser refused it.
     InvalidYaml(String),
     /// The top level is not a mapping.
@@ -208,6 +213,48 @@ fn split_frontmatter(text: &str) -> Split<'_> {
 }
 
 /// Deepest nesting by flow brackets or by indentation steps, computed without a parser.
+/// Nodes `yaml` holds with its aliases expanded, counted from the parser's events without
+/// building anything, stopping once past `limit`. A YAML error counts as within the limit: the
+/// loader reports it.
+fn expanded_nodes(yaml: &str, limit: usize) -> Option<usize> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(yaml);
+    let mut anchored: std::collections::HashMap<usize, usize> = Default::default();
+    // Containers not yet closed: their anchor and the nodes counted in them so far.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let Ok((event, _)) = parser.next_token() else {
+            return Some(total);
+        };
+        let (anchor, nodes) = match event {
+            Event::StreamEnd => return Some(total),
+            Event::Scalar(_, _, anchor, _) => (anchor, 1),
+            Event::Alias(id) => (0, anchored.get(&id).copied().unwrap_or(1)),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, 1));
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => match open.pop() {
+                Some(closed) => closed,
+                None => return Some(total),
+            },
+            _ => continue,
+        };
+        if anchor != 0 {
+            anchored.insert(anchor, nodes);
+        }
+        let count = match open.last_mut() {
+            Some((_, count)) => count,
+            None => &mut total,
+        };
+        *count = count.saturating_add(nodes);
+        if *count > limit {
+            return None;
+        }
+    }
+}
+
 fn nesting_depth(yaml: &str) -> usize {
     let mut flow: usize = 0;
     let mut max_flow = 0;
@@ -268,6 +315,10 @@ fn parse_fields(yaml: &str, problems: &mut Vec<FrontmatterProblem>) -> Vec<Field
     let depth = nesting_depth(yaml);
     if depth > MAX_FRONTMATTER_DEPTH {
         problems.push(FrontmatterProblem::TooDeep(depth));
+        return fallback_fields(yaml);
+    }
+    if expanded_nodes(yaml, MAX_FRONTMATTER_NODES).is_none_or(|n| n > MAX_FRONTMATTER_NODES) {
+        problems.push(FrontmatterProblem::TooManyNodes);
         return fallback_fields(yaml);
     }
     let docs = match YamlLoader::load_from_str(yaml) {
@@ -586,6 +637,24 @@ mod tests {
             p,
             FrontmatterProblem::TooLarge(_) | FrontmatterProblem::TooDeep(_)
         )));
+    }
+
+    #[test]
+    fn alias_bombs_are_not_expanded() {
+        let mut yaml = String::from("---\nname: laughs\ndescription: x\na0: &a0 [\"lol\"]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            yaml.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        yaml.push_str("---\nbody\n");
+        let doc = SkillDocument::parse(yaml.as_bytes());
+        assert!(doc.problems.contains(&FrontmatterProblem::TooManyNodes));
+        assert_eq!(doc.name(), Some("laughs"));
+        // A few aliases are still YAML.
+        let doc = SkillDocument::parse(
+            b"---\nname: a\ndescription: x\nmetadata: &m {k: v}\nother: *m\n---\n",
+        );
+        assert!(doc.problems.is_empty(), "{:?}", doc.problems);
     }
 
     #[test]

@@ -284,6 +284,8 @@ const COMMAND_WORDS: &[&str] = &[
 fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>) {
     let mut rest = text;
     let mut consumed = 0usize;
+    let (mut line, mut counted_to) = (first_line, 0usize);
+    let mut judged: Option<(u32, bool)> = None;
     while let Some(open) = rest.find('`') {
         let after = &rest[open + 1..];
         let Some(close) = after.find('`') else { break };
@@ -313,12 +315,19 @@ fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>)
         } else {
             continue;
         };
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        if skillgate_model::skill_md::quoted_as_example(&text[line_start..line_end]) {
+        // Spans come in order: lines are counted on from the last one, and a line holding many
+        // spans is judged once, so a paragraph of 100,000 spans is read in one pass.
+        line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted_to..start]).count() as u32;
+        counted_to = start;
+        if judged.is_none_or(|(judged_line, _)| judged_line != line) {
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            let example = skillgate_model::skill_md::quoted_as_example(&text[line_start..line_end]);
+            judged = Some((line, example));
+        }
+        if judged.is_some_and(|(_, example)| example) {
             continue;
         }
-        let line = first_line + text[..start].matches('\n').count() as u32;
         out.push(Unit::new(file, lang, span.to_string(), line));
     }
 }

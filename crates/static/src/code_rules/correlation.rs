@@ -8,7 +8,7 @@ use crate::rule::Language;
 use crate::units::Unit;
 use regex::Regex;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 declare_rule! {
@@ -516,31 +516,76 @@ fn saved_name(download: &str) -> Option<String> {
 /// The first download in `text` whose saved file a `chmod +x` (or `os.chmod`, `Start-Process`,
 /// quarantine removal) line names.
 fn dropped_and_made_executable(text: &str) -> Option<regex::Match<'_>> {
-    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
-    let marked: Vec<&str> = MAKE_EXECUTABLE
-        .find_iter(text)
-        .map(|m| {
-            let start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
-            &text[start..line_end(m.start())]
-        })
-        .collect();
-    if marked.is_empty() {
+    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+    // The line holding `at` is the one ending at the first newline at or after it.
+    let line_of = |at: usize| newlines.partition_point(|&nl| nl < at);
+    let line_end = |at: usize| newlines.get(line_of(at)).copied().unwrap_or(text.len());
+    let line_start = |at: usize| line_of(at).checked_sub(1).map_or(0, |i| newlines[i] + 1);
+    let marks = ExecutableMarks::new(
+        MAKE_EXECUTABLE
+            .find_iter(text)
+            .map(|m| &text[line_start(m.start())..line_end(m.start())]),
+    );
+    if marks.lines.is_empty() {
         return None;
     }
     DOWNLOAD_TO_FILE.find_iter(text).find(|d| {
-        saved_name(&text[d.start()..line_end(d.start())])
-            .is_some_and(|name| marked.iter().any(|m| names(m, &name)))
+        saved_name(&text[d.start()..line_end(d.start())]).is_some_and(|name| marks.name(&name))
     })
 }
 
-/// Whether a `chmod` line names `file`: literally, or by a `*` pattern (`chmod +x dir/*.sh`).
-fn names(line: &str, file: &str) -> bool {
-    line.contains(file)
-        || line
-            .split(|c: char| c.is_whitespace() || "'\"(),".contains(c))
-            .filter_map(|token| token.rsplit('/').next())
-            .filter(|last| last.contains('*'))
-            .any(|pattern| wildcard_match(pattern, file))
+/// Lines that make something executable, indexed so that each download is checked against all
+/// of them at once.
+struct ExecutableMarks<'t> {
+    lines: Vec<&'t str>,
+    /// Each whitespace- or quote-separated token of the lines, whole and as its last path part.
+    tokens: HashSet<&'t str>,
+    /// `*` patterns the lines name files by (`chmod +x dir/*.sh`).
+    patterns: Vec<&'t str>,
+}
+
+/// Up to this many lines a name is looked for anywhere in them, as text; past it (only hostile
+/// input has thousands of `chmod` lines) as a whole token, which an index answers at once.
+const MARK_LINES_SEARCHED_AS_TEXT: usize = 256;
+/// Wildcard patterns kept; past it further patterns are not tried.
+const MAX_MARK_PATTERNS: usize = 256;
+
+impl<'t> ExecutableMarks<'t> {
+    fn new(lines: impl Iterator<Item = &'t str>) -> Self {
+        let mut unique = HashSet::new();
+        let lines: Vec<&str> = lines.filter(|l| unique.insert(*l)).collect();
+        let mut tokens = HashSet::new();
+        let mut patterns = Vec::new();
+        for token in lines
+            .iter()
+            .flat_map(|l| l.split(|c: char| c.is_whitespace() || "'\"(),".contains(c)))
+        {
+            let last = token.rsplit('/').next().unwrap_or(token);
+            if last.contains('*') {
+                if patterns.len() < MAX_MARK_PATTERNS && !patterns.contains(&last) {
+                    patterns.push(last);
+                }
+            } else {
+                tokens.insert(token);
+                tokens.insert(last);
+            }
+        }
+        Self {
+            lines,
+            tokens,
+            patterns,
+        }
+    }
+
+    /// Whether a line names `file`: literally, or by a `*` pattern.
+    fn name(&self, file: &str) -> bool {
+        let literally = if self.lines.len() <= MARK_LINES_SEARCHED_AS_TEXT {
+            self.lines.iter().any(|l| l.contains(file))
+        } else {
+            self.tokens.contains(file)
+        };
+        literally || self.patterns.iter().any(|p| wildcard_match(p, file))
+    }
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -844,6 +889,15 @@ mod tests {
             found("echo \"use: curl -o- https://h.example/install.sh | bash\"\nchmod +x \"$L\"")
                 .is_none()
         );
+
+        // Thousands of chmod lines are looked up by token, all at once.
+        let many: String = (0..1_000)
+            .map(|i| format!("chmod +x ./tool{i}\n"))
+            .collect();
+        let dropper = format!("{many}curl -o /tmp/tool999 https://h.example/t\n");
+        assert!(found(&dropper).is_some());
+        let unrelated = format!("{many}curl -o /tmp/other https://h.example/t\n");
+        assert!(found(&unrelated).is_none());
     }
 
     #[test]

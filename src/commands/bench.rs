@@ -568,6 +568,17 @@ fn hostile_shapes() -> Vec<(&'static str, Vec<(String, String)>)> {
             ],
         ),
         (
+            "edit-calls",
+            vec![(
+                "SKILL.md".into(),
+                md(format!(
+                    "```\n{}{}```\n",
+                    "edit_file('a', old_string='bandit', new_string='')\n".repeat(n / 2),
+                    "edit_file('".repeat(n / 2)
+                )),
+            )],
+        ),
+        (
             "prose-lines",
             vec![(
                 "SKILL.md".into(),

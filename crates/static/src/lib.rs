@@ -97,6 +97,7 @@ impl StaticGate {
             &doc.body,
         );
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
+        code_rules::security_edits::check(&units, &mut findings);
         code_rules::correlation::check(&units, &mut findings);
         dedupe(&mut findings);
         report(findings)

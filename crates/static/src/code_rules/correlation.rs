@@ -196,9 +196,10 @@ fn credential_hunting_loop(out: &[Finding]) -> Option<Finding> {
     Some(f)
 }
 
-/// SK458: distinct controls switched off (SK106 evidence, compared case-insensitively).
+/// SK458: distinct controls switched off (SK106 and SK120 evidence, compared
+/// case-insensitively).
 fn security_teardown(out: &[Finding]) -> Option<Finding> {
-    let (disabled, controls) = distinct(out, &["SK106"], |f| {
+    let (disabled, controls) = distinct(out, &["SK106", "SK120"], |f| {
         f.evidence.as_deref().map(str::to_ascii_lowercase)
     });
     if controls.len() < 3 {

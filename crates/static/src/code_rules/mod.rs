@@ -10,6 +10,7 @@ pub mod hidden_text;
 pub mod injection_sinks;
 pub mod resource_exhaustion;
 pub mod secret_flow;
+pub mod security_edits;
 
 use crate::registry::CodeRuleInfo;
 
@@ -27,6 +28,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     injection_sinks::CommandBuiltFromInput::INFO,
     resource_exhaustion::EndlessBusyLoop::INFO,
     resource_exhaustion::MemoryBomb::INFO,
+    security_edits::SecurityEditedOut::INFO,
     bundle_contents::BundledExecutable::INFO,
     bundle_contents::BytecodeWithoutSource::INFO,
     bundle_contents::SymlinkOutsideBundle::INFO,

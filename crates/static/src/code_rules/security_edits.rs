@@ -86,7 +86,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
 
 /// Security tools the old text names and the new one does not.
 fn dropped_tools(edit: &Edit) -> Vec<String> {
-    let kept: Vec<String> = SECURITY_TOOL
+    let kept: std::collections::HashSet<String> = SECURITY_TOOL
         .find_iter(&edit.new)
         .map(|m| m.as_str().to_ascii_lowercase())
         .collect();
@@ -112,12 +112,13 @@ fn switched_off(edit: &Edit) -> Vec<String> {
             })
             .collect()
     };
-    let before = setting(&edit.old);
+    let on_before: std::collections::HashSet<String> = setting(&edit.old)
+        .into_iter()
+        .filter_map(|(key, on)| on.then_some(key))
+        .collect();
     setting(&edit.new)
         .into_iter()
-        .filter(|(key, on)| {
-            !on && GUARD_WORD.is_match(key) && before.iter().any(|(k, was_on)| k == key && *was_on)
-        })
+        .filter(|(key, on)| !on && on_before.contains(key) && GUARD_WORD.is_match(key))
         .map(|(key, _)| format!("turns {key} off"))
         .collect()
 }

@@ -255,15 +255,13 @@ impl EmbeddedJudge {
             unnamed.push((f, source));
         }
         let (first, _) = unnamed.first()?;
-        let mut hosts: Vec<&str> = unnamed
+        let mut hosts: Vec<String> = unnamed
             .iter()
             .take(MAX_HOSTS_NAMED)
-            .map(|(_, s)| s.host.as_str())
+            .map(|(_, s)| s.host.clone())
             .collect();
-        let more = unnamed.len().saturating_sub(MAX_HOSTS_NAMED);
-        let more = format!("{more} more hosts");
         if unnamed.len() > MAX_HOSTS_NAMED {
-            hosts.push(&more);
+            hosts.push(format!("{} more hosts", unnamed.len() - MAX_HOSTS_NAMED));
         }
         let mut f = Finding::new(
             check.code,

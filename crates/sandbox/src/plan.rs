@@ -134,16 +134,9 @@ const NOT_RUN_NAMED: usize = 10;
 impl Plan {
     /// What was not run, for a note: the first few by name, then how many more.
     pub fn not_run_summary(&self) -> String {
-        let mut named: Vec<&str> = self
-            .not_run
-            .iter()
-            .take(NOT_RUN_NAMED)
-            .map(String::as_str)
-            .collect();
-        let more = self.not_run.len().saturating_sub(NOT_RUN_NAMED);
-        let more = format!("{more} more");
+        let mut named: Vec<String> = self.not_run.iter().take(NOT_RUN_NAMED).cloned().collect();
         if self.not_run.len() > NOT_RUN_NAMED {
-            named.push(&more);
+            named.push(format!("{} more", self.not_run.len() - NOT_RUN_NAMED));
         }
         named.join("; ")
     }

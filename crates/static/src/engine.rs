@@ -169,7 +169,6 @@ fn run_selected(
 ) {
     // Where each rule's keywords occur, as windows of lines around them.
     let mut windows: Vec<Windows> = vec![Windows::default(); set.rules.len()];
-    let mut lines: Option<LineIndex> = None;
     for m in set.keywords.find_overlapping_iter(&unit.text) {
         let owner = set.keyword_owner[m.pattern().as_usize()];
         let rule = &set.rules[owner];
@@ -179,8 +178,7 @@ fn run_selected(
             continue;
         }
         if rule.windowed {
-            let lines = lines.get_or_insert_with(|| LineIndex::new(&unit.text));
-            windows[owner].add(lines, m.start());
+            windows[owner].add(unit, m.start());
         } else {
             windows[owner].whole_unit();
         }
@@ -221,45 +219,12 @@ const LINES_AFTER: usize = 8;
 /// Windows this close are searched as one: a search has a fixed cost.
 const MERGE_GAP: usize = 512;
 
-/// Where each line of a text starts, for finding the lines around an offset without rescanning.
-struct LineIndex {
-    /// Offsets of the `\n` bytes, then the text's length.
-    ends: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        let mut ends: Vec<usize> = text
-            .bytes()
-            .enumerate()
-            .filter(|(_, b)| *b == b'\n')
-            .map(|(i, _)| i)
-            .collect();
-        ends.push(text.len());
-        Self { ends }
-    }
-
-    /// Lines `line - before ..= line + after` around the line holding `at`, as a byte range
-    /// without the final `\n`.
-    fn around(&self, at: usize, before: usize, after: usize) -> Range<usize> {
-        let line = self.ends.partition_point(|&end| end < at);
-        let first = line.saturating_sub(before);
-        let last = (line + after).min(self.ends.len() - 1);
-        let start = if first == 0 {
-            0
-        } else {
-            self.ends[first - 1] + 1
-        };
-        start..self.ends[last]
-    }
-}
-
 impl Windows {
-    fn add(&mut self, lines: &LineIndex, at: usize) {
+    fn add(&mut self, unit: &Unit, at: usize) {
         if self.overflow {
             return;
         }
-        let Range { start, end } = lines.around(at, 1, LINES_AFTER);
+        let Range { start, end } = unit.lines_around(at, 1, LINES_AFTER);
         if let Some(last) = self
             .ranges
             .last_mut()
@@ -441,13 +406,13 @@ mod tests {
     #[test]
     fn windows_cover_the_line_before_and_the_lines_after_a_keyword() {
         let text = "a\nb\nkey\nc\nd\ne\nf\ng\nh\ni\nj\nk\n";
-        let lines = LineIndex::new(text);
+        let lines = Unit::new("SKILL.md", crate::rule::Language::Prose, text, 1);
         let at = text.find("key").unwrap();
-        let window = lines.around(at, 1, LINES_AFTER);
+        let window = lines.lines_around(at, 1, LINES_AFTER);
         assert_eq!(&text[window], "b\nkey\nc\nd\ne\nf\ng\nh\ni\nj");
         // At the edges of the text.
-        assert_eq!(&text[lines.around(0, 1, 1)], "a\nb");
-        assert_eq!(&text[lines.around(text.len(), 1, 1)], "k\n");
+        assert_eq!(&text[lines.lines_around(0, 1, 1)], "a\nb");
+        assert_eq!(&text[lines.lines_around(text.len(), 1, 1)], "k\n");
     }
 
     #[test]

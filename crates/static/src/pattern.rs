@@ -90,7 +90,7 @@ pub fn screen(pattern: &str) -> Option<Regex> {
         .ok()
 }
 
-/// `hir` with every repetition of at most [`SCREEN_REPETITION`] or more made unbounded.
+/// `hir` with every repetition whose upper bound is [`SCREEN_REPETITION`] or more made unbounded.
 fn unbound_repetitions(hir: &Hir, relaxed_any: &mut bool) -> Hir {
     match hir.kind() {
         HirKind::Repetition(rep) => {

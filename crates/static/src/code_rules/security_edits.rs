@@ -46,9 +46,6 @@ struct Edit {
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     for unit in units.iter().filter(|u| u.decoded_from.is_none()) {
-        if !unit.text.contains('(') {
-            continue;
-        }
         // A call is read to its closing parenthesis; a call that starts inside text already
         // read is part of that one, so the unit is read once however many calls it holds.
         let mut read_to = 0;

@@ -265,6 +265,7 @@ fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
         steps: vec![Step {
             label: "true".into(),
             argv: vec!["/bin/true".into()],
+            probe: false,
         }],
     };
     let mut whole = Vec::new();

@@ -17,12 +17,25 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("loading {}", args.path.display()))?;
     let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
     let sandbox = super::scan::sandbox(args.profile.as_deref(), args.runner)?;
+    let observation = sandbox.observe(&bundle, &doc);
+    // What the run revealed is read by G1, as in a scan; the bundle's own G1 findings are not
+    // subtracted here, so this shows everything the run-time content holds.
+    let g1 = skillgate_static::StaticGate::new(Default::default())
+        .context("compiling the embedded rules")?;
+    let report = skillgate_pipeline::reveal(
+        &g1,
+        &observation,
+        &bundle,
+        &[],
+        &sandbox.profile().filesystem.home,
+    );
     let skillgate_sandbox::Observation {
         plan,
         python,
         evidence,
-        report,
-    } = sandbox.observe(&bundle, &doc);
+        coverage,
+        ..
+    } = observation;
     if let Some(path) = &args.events {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -38,6 +51,7 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
             "plan": plan,
             "wasi_steps": python,
             "evidence": evidence,
+            "coverage": coverage,
             "report": report,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -68,6 +82,13 @@ pub fn run(command: &SandboxCommand) -> anyhow::Result<ExitStatus> {
             println!(
                 "  [{i}] {} — {end}{timeout} ({} ms)",
                 s.label, s.duration_ms
+            );
+        }
+        for gap in coverage.not_exercised() {
+            println!(
+                "  not exercised: {}: {}",
+                gap.label,
+                gap.why_not.as_deref().unwrap_or("")
             );
         }
         println!(

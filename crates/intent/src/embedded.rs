@@ -56,7 +56,7 @@ const PARTY_CHECKS: &[PartyCheck] = &[
     PartyCheck {
         code: "SK736",
         // Piped (`curl … | bash`) or substituted (`bash -c "$(curl …)"`).
-        evidence: &["SK201", "SK202"],
+        evidence: &["SK201", "SK202", "SK460"],
         toolchains_exempt: true,
         action: "pipes a script into a shell from",
         help: "Ship the script in the skill, or name the tool and its vendor in the description \

@@ -131,7 +131,7 @@ impl Pipeline {
                     Gate::G1 => self.g1.scan(bundle, &doc),
                     Gate::G2 => self.g2.scan(&bundle.hash.to_string(), &doc, &reports),
                     Gate::G3 => match &self.g3 {
-                        Some(sandbox) => sandbox.check(bundle, &doc),
+                        Some(sandbox) => self.behaviour(sandbox, bundle, &doc, &reports),
                         None => no_sandbox(bundle, &doc),
                     },
                     Gate::G4 => skillgate_permissions::check(bundle, &doc, &reports),
@@ -142,6 +142,89 @@ impl Pipeline {
         let verdict = self.policy.decide(&reports);
         SkillReport::new(bundle, &doc, reports, verdict, &self.policy)
     }
+}
+
+impl Pipeline {
+    /// G3: the sandbox's own report, with what the run revealed read by G1's rules.
+    fn behaviour(
+        &self,
+        sandbox: &Sandbox,
+        bundle: &Bundle,
+        doc: &SkillDocument,
+        earlier: &[GateReport],
+    ) -> GateReport {
+        let observation = sandbox.observe(bundle, doc);
+        let static_findings: Vec<_> = earlier
+            .iter()
+            .filter(|r| r.gate == Gate::G1)
+            .flat_map(|r| r.findings.iter().cloned())
+            .collect();
+        reveal(
+            &self.g1,
+            &observation,
+            bundle,
+            &static_findings,
+            &sandbox.profile().filesystem.home,
+        )
+    }
+}
+
+/// G3's report for an observation, with what the run revealed (output, written files, decoded
+/// code) read by G1's rules (`home`: the run's fake HOME), and kept where the bundle does not hold it as written and G1 did
+/// not already report it (`static_findings`).
+pub fn reveal(
+    g1: &StaticGate,
+    observation: &skillgate_sandbox::Observation,
+    bundle: &Bundle,
+    static_findings: &[skillgate_model::Finding],
+    home: &str,
+) -> GateReport {
+    let mut report = observation.report.clone();
+    let (revealed, notes) =
+        skillgate_sandbox::revealed::collect(&observation.plan, &observation.evidence, home);
+    if revealed.is_empty() && notes.is_empty() {
+        return report;
+    }
+    let texts: Vec<_> = revealed
+        .iter()
+        .map(|r| {
+            use skillgate_sandbox::revealed::ReadAs;
+            use skillgate_static::units::RevealedAs;
+            let how = match r.read_as {
+                ReadAs::Instructions => RevealedAs::Instructions,
+                ReadAs::Shell => RevealedAs::Shell,
+                ReadAs::Python => RevealedAs::Python,
+                ReadAs::File => RevealedAs::File,
+            };
+            (r.label.clone(), r.path.clone(), how, r.text.clone())
+        })
+        .collect();
+    let found = skillgate_sandbox::revealed::judge(
+        &revealed,
+        g1.scan_revealed(&texts),
+        static_findings,
+        &skillgate_sandbox::revealed::BundleText::new(bundle),
+    );
+    let mut note = report.note.take().unwrap_or_default();
+    note.push_str(&format!(
+        "; run-time content read by G1: {} texts, {} findings kept",
+        revealed.len(),
+        found.len()
+    ));
+    for n in notes {
+        note.push_str(&format!("; {n}"));
+    }
+    report.note = Some(note);
+    for f in &found {
+        if let Some(c) = f.capability
+            && !report.capabilities.contains(&c)
+        {
+            report.capabilities.push(c);
+        }
+    }
+    report.findings.extend(found);
+    skillgate_sandbox::findings::restate(&mut report);
+    report
 }
 
 /// G3 without a sandbox: a skill with nothing to execute has nothing to observe; anything

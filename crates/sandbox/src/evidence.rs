@@ -50,6 +50,10 @@ impl std::fmt::Display for Destination {
     }
 }
 
+/// Bytes of a written file's text kept for G1: a dropper's script is small; a file of
+/// gigabytes is cut and the cut is said.
+pub const WRITTEN_TEXT_BYTES: usize = 256 << 10;
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -127,6 +131,10 @@ pub enum EventKind {
         path: String,
         bytes: u64,
         sample: String,
+        /// The file's text (lossy UTF-8, up to [`WRITTEN_TEXT_BYTES`]) for G1 to read: what a
+        /// run writes is bundle content. Empty for binary files.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        text: String,
     },
     /// An audit event raised inside the interpreter; `args` is JSON, long values cut.
     Audit {
@@ -221,8 +229,15 @@ pub struct StepOutcome {
     pub signal: Option<i32>,
     pub timed_out: bool,
     pub duration_ms: u64,
+    /// What the step printed, as text (lossy UTF-8), up to the profile's `output_bytes`.
     pub stdout: String,
     pub stderr: String,
+    /// Bytes the step printed in all, kept or not: more than was kept means the output was
+    /// cut at the profile's limit.
+    #[serde(default)]
+    pub stdout_bytes: u64,
+    #[serde(default)]
+    pub stderr_bytes: u64,
     /// Why the step could not start, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -240,6 +255,11 @@ pub enum RunnerKind {
 }
 
 impl StepOutcome {
+    /// Whether the step printed more than was kept.
+    pub fn output_truncated(&self) -> bool {
+        self.stdout_bytes > self.stdout.len() as u64 || self.stderr_bytes > self.stderr.len() as u64
+    }
+
     /// A step about to run: nothing known yet but what it is.
     pub fn new(label: String, argv: Vec<String>) -> Self {
         Self {
@@ -251,6 +271,8 @@ impl StepOutcome {
             duration_ms: 0,
             stdout: String::new(),
             stderr: String::new(),
+            stdout_bytes: 0,
+            stderr_bytes: 0,
             error: None,
         }
     }

@@ -17,15 +17,19 @@
 
 #![allow(unsafe_code)] // namespaces, seccomp and Landlock are syscalls; each use says why it is sound
 
+pub mod arguments;
 pub mod canary;
+pub mod coverage;
 pub mod evidence;
 pub mod findings;
 pub mod native;
 pub mod plan;
 pub mod profile;
 pub mod recorder;
+pub mod revealed;
 pub mod wasi;
 
+pub use coverage::Coverage;
 pub use evidence::Evidence;
 pub use findings::RULES;
 pub use plan::{Plan, Step};
@@ -107,6 +111,8 @@ pub struct Observation {
     pub plan: Plan,
     pub python: Vec<wasi::PythonStep>,
     pub evidence: Evidence,
+    /// Which planned steps exercised their code.
+    pub coverage: Coverage,
     pub report: GateReport,
 }
 
@@ -162,6 +168,7 @@ impl Sandbox {
             plan,
             python: python.clone(),
             evidence,
+            coverage: Coverage::default(),
             report,
         };
         if plan.is_empty() {
@@ -187,10 +194,14 @@ impl Sandbox {
         }
         let mut evidence = Evidence::default();
         let mut runner_names = Vec::new();
+        let mut coverage = Coverage::default();
         if self.runners != Runners::Wasi {
             runner_names.push("native sandbox");
             match self.run(bundle, &plan) {
-                Ok(native) => evidence = native,
+                Ok(native) => {
+                    coverage = coverage::measure(&plan, &native.steps, &native.events, bundle);
+                    evidence = native;
+                }
                 Err(e) => {
                     let report = GateReport::inconclusive(Gate::G3, e.to_string());
                     return observation(plan, evidence, report);
@@ -211,12 +222,26 @@ impl Sandbox {
         if !python.is_empty() {
             runner_names.push("WASI");
             match wasi::WasiRunner::new(self.profile.clone()).run(bundle, &python) {
-                Ok(wasi) => evidence.merge(wasi),
+                Ok(wasi) => {
+                    if self.runners == Runners::Wasi {
+                        coverage = wasi_coverage(&plan, &wasi, bundle);
+                    }
+                    evidence.merge(wasi)
+                }
                 Err(e) => evidence.errors.push(format!("WASI runner: {e}")),
             }
         }
-        let report = findings::report(bundle, &plan, &evidence, &runner_names.join(" + "));
-        observation(plan, evidence, report)
+        let report = findings::report(
+            bundle,
+            &plan,
+            &evidence,
+            &runner_names.join(" + "),
+            &coverage,
+        );
+        Observation {
+            coverage,
+            ..observation(plan, evidence, report)
+        }
     }
 
     /// Runs `plan` in the runner and returns what it observed.
@@ -227,6 +252,7 @@ impl Sandbox {
             .map_err(SandboxError::Materialise)?;
         let skill_dir = dir.path().join("skill");
         materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+        write_samples(plan, &skill_dir).map_err(SandboxError::Materialise)?;
         // The runner drops root to `nobody`: the folder must be readable by anyone.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .map_err(SandboxError::Materialise)?;
@@ -298,6 +324,31 @@ impl Sandbox {
     }
 }
 
+/// Coverage of a plan by the WASI runner alone: a plan step counts as exercised when one of
+/// the Python steps taken from it was.
+fn wasi_coverage(plan: &Plan, wasi: &Evidence, bundle: &Bundle) -> Coverage {
+    let aligned: Vec<evidence::StepOutcome> = plan
+        .steps
+        .iter()
+        .map(|step| {
+            let mine: Vec<&evidence::StepOutcome> = wasi
+                .steps
+                .iter()
+                .filter(|o| o.label.starts_with(&step.label))
+                .collect();
+            mine.iter()
+                .find(|o| coverage::not_exercised(step, o, &[], usize::MAX).is_none())
+                .or(mine.first())
+                .map(|o| (*o).clone())
+                .unwrap_or_else(|| evidence::StepOutcome {
+                    error: Some("not pure Python (WASI runner only)".into()),
+                    ..evidence::StepOutcome::new(step.label.clone(), step.argv.clone())
+                })
+        })
+        .collect();
+    coverage::measure(plan, &aligned, &wasi.events, bundle)
+}
+
 /// G3's report for a skill whose [`Plan`] is empty: there is nothing to observe, so nothing
 /// was left unobserved.
 pub fn nothing_to_execute() -> GateReport {
@@ -308,6 +359,37 @@ pub fn nothing_to_execute() -> GateReport {
             "nothing to execute: no scripts, no shell or Python blocks, no commands",
         )
     }
+}
+
+/// Writes the sample inputs a plan's steps name: the sample folder when a step uses it, and
+/// a sample under each missing input file's own name (plain names only, never over a file
+/// of the skill).
+fn write_samples(plan: &Plan, root: &Path) -> std::io::Result<()> {
+    let uses_folder = plan
+        .steps
+        .iter()
+        .any(|s| s.argv.iter().any(|a| a.contains(arguments::SAMPLE_DIR)));
+    if uses_folder {
+        let dir = root.join(arguments::SAMPLE_DIR);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        for (name, bytes) in arguments::SAMPLES {
+            std::fs::write(dir.join(name), bytes)?;
+        }
+    }
+    for name in &plan.samples {
+        let target = root.join(name);
+        let plain = Path::new(name).components().count() == 1
+            && matches!(Path::new(name).components().next(), Some(Component::Normal(_)));
+        if !plain || target.exists() {
+            continue;
+        }
+        if let Some(bytes) = arguments::sample_for_file_name(name) {
+            std::fs::write(&target, bytes)?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the bundle's files under `root`: directories 0755, scripts 0755, others 0644.

@@ -2,8 +2,11 @@
 //!
 //! An agent runs what SKILL.md tells it to: shell and Python code blocks, commands quoted in the
 //! prose (that is where fake "prerequisite" installers live), and bundled scripts with the
-//! arguments SKILL.md gives them. Scripts SKILL.md never invokes run with no arguments and with
-//! `--help`, which is how an agent explores an unfamiliar tool.
+//! arguments SKILL.md gives them. Scripts SKILL.md never invokes run with the arguments their
+//! own parsers ask for ([`crate::arguments`]; none when they read none), and with `--help`,
+//! which is how an agent explores an unfamiliar tool. Prose that tells the agent to run a
+//! command ("run the commands below in the terminal", a numbered setup step) makes that
+//! command a step, whatever program it names.
 
 use serde::{Deserialize, Serialize};
 use skillgate_model::bundle::Bundle;
@@ -16,6 +19,20 @@ use std::sync::LazyLock;
 pub struct Step {
     pub label: String,
     pub argv: Vec<String>,
+    /// An exploration step (`--help`): its output is read, but it is not expected to exercise
+    /// the script's code, so coverage does not count it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
+}
+
+impl Step {
+    fn new(label: String, argv: Vec<String>) -> Self {
+        Self {
+            label,
+            argv,
+            probe: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +40,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Executable content that will not run, and why.
     pub not_run: Vec<String>,
+    /// Input files the steps name and the skill does not ship (`report.pdf` in
+    /// `python3 scripts/x.py report.pdf`), relative to the working copy: the runner writes a
+    /// sample of the same kind there first, as the user's own file would have been.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<String>,
 }
 
 impl Plan {
@@ -33,6 +55,74 @@ impl Plan {
 
 const SHELL_LANGS: &[&str] = &["sh", "bash", "shell", "zsh", "console", "shell-session"];
 const PYTHON_LANGS: &[&str] = &["python", "py", "python3"];
+
+/// Prose that tells the agent to run something: "run the commands below", "execute:",
+/// "paste this into your terminal", "copy the command … and run it".
+static RUN_DIRECTIVE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(run|execute|type|paste|enter)\b[^.`]{0,60}\b(commands?|following|below|this|these|terminal|shell|console)\b|\bin (a|the|your) (terminal|shell|console)\b|\bcopy\b[^.]{0,80}\band (run|execute|paste)\b|^\s*(run|execute)\s*:?\s*`",
+    )
+    .expect("valid regex")
+});
+/// A numbered step of a procedure whose text is a command: `1. \`make install\``.
+static NUMBERED_STEP: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^\s*(\d+[.)]|step \d+:?)\s+(\*\*[^*]*\*\*\s*)?(run\s*:?\s*)?`[^`]+`\s*$")
+        .expect("valid regex")
+});
+static ANY_SPAN: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"`([^`]+)`").expect("valid regex"));
+static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"<([A-Za-z][\w .-]{0,40})>|\{([A-Za-z][\w.-]{0,40})\}").expect("valid regex")
+});
+static FILE_ARG: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^[\w][\w.-]{0,60}\.(pdf|csv|tsv|json|jsonl|txt|md|yaml|yml|html|xml|log|png|jpe?g|gif)$")
+        .expect("valid regex")
+});
+
+/// A span that reads as a command: a program name or path followed by arguments.
+fn looks_like_a_command(span: &str) -> bool {
+    let first = span.split_whitespace().next().unwrap_or("");
+    let program = first.trim_start_matches("./");
+    span.contains(' ')
+        && !first.ends_with(':')
+        && !first.contains('=')
+        && program
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '.' || c == '/' || c == '~')
+        && program
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/~".contains(c))
+}
+
+/// `<input.pdf>`, `{file}` and the like, replaced by a sample of their kind.
+fn fill_placeholders(arg: &str) -> String {
+    PLACEHOLDER
+        .replace_all(arg, |c: &regex::Captures| {
+            let name = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
+            crate::arguments::value_for(name, "")
+        })
+        .into_owned()
+}
+
+/// File names in a step's words that look like the user's input files and that the skill
+/// does not ship: plain names only, never a path that could leave the working copy.
+fn missing_input_files(argv: &[String], bundle: &Bundle) -> Vec<String> {
+    let words: Vec<String> = match argv {
+        [shell, flag, script, ..] if shell == "bash" && flag == "-c" => script
+            .split(|c: char| c.is_whitespace() || "'\";|&()<>".contains(c))
+            .map(str::to_string)
+            .collect(),
+        _ => argv.iter().skip(1).cloned().collect(),
+    };
+    words
+        .into_iter()
+        .filter(|w| FILE_ARG.is_match(w))
+        .filter(|w| crate::arguments::sample_for_file_name(w).is_some())
+        .filter(|w| !bundle.files.iter().any(|f| f.path == *w || f.path.ends_with(&format!("/{w}"))))
+        .take(8)
+        .collect()
+}
 
 static INLINE_COMMAND: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(
@@ -51,15 +141,15 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
                 let lang = lang.as_str();
                 let step =
                     if SHELL_LANGS.contains(&lang) || (lang.is_empty() && looks_like_shell(text)) {
-                        Step {
-                            label: format!("{}:{line} shell block", bundle.skill_md),
-                            argv: vec!["bash".into(), "-c".into(), shell_text(text)],
-                        }
+                        Step::new(
+                            format!("{}:{line} shell block", bundle.skill_md),
+                            vec!["bash".into(), "-c".into(), shell_text(text)],
+                        )
                     } else if PYTHON_LANGS.contains(&lang) {
-                        Step {
-                            label: format!("{}:{line} python block", bundle.skill_md),
-                            argv: vec!["python3".into(), "-c".into(), base_dir(text)],
-                        }
+                        Step::new(
+                            format!("{}:{line} python block", bundle.skill_md),
+                            vec!["python3".into(), "-c".into(), base_dir(text)],
+                        )
                     } else {
                         continue;
                     };
@@ -67,24 +157,49 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
                 plan.steps.push(step);
             }
             Segment::Prose { line, text } => {
+                // A directive to run ("run the following in a terminal:") covers the lines
+                // after it until a blank line or a heading.
+                let mut directed = false;
                 for (offset, prose_line) in text.lines().enumerate() {
+                    let trimmed = prose_line.trim();
+                    if trimmed.is_empty() || trimmed.starts_with('#') {
+                        directed = false;
+                    }
+                    let directive = RUN_DIRECTIVE.is_match(prose_line);
                     if skillgate_model::skill_md::quoted_as_example(prose_line) {
+                        directed = false;
                         continue;
                     }
-                    for cap in INLINE_COMMAND.captures_iter(prose_line) {
-                        let command = cap[1].trim();
+                    let told_to_run = directive || directed || NUMBERED_STEP.is_match(prose_line);
+                    let commands: Vec<&str> = if told_to_run {
+                        ANY_SPAN
+                            .captures_iter(prose_line)
+                            .map(|c| c.get(1).map_or("", |m| m.as_str()))
+                            .filter(|c| looks_like_a_command(c))
+                            .collect()
+                    } else {
+                        INLINE_COMMAND
+                            .captures_iter(prose_line)
+                            .map(|c| c.get(1).map_or("", |m| m.as_str()))
+                            .collect()
+                    };
+                    for command in commands {
+                        let command = command.trim();
                         if !command.contains(' ') {
                             continue;
                         }
                         block_text.push_str(command);
-                        plan.steps.push(Step {
-                            label: format!(
+                        plan.steps.push(Step::new(
+                            format!(
                                 "{}:{} inline command",
                                 bundle.skill_md,
                                 line + offset as u32
                             ),
-                            argv: vec!["bash".into(), "-c".into(), base_dir(command)],
-                        });
+                            vec!["bash".into(), "-c".into(), base_dir(command)],
+                        ));
+                    }
+                    if directive && trimmed.ends_with(':') {
+                        directed = true;
                     }
                 }
             }
@@ -106,16 +221,35 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
         if block_text.contains(script.path.as_str()) {
             continue; // SKILL.md runs it, with its own arguments
         }
-        for extra in [None, Some("--help")] {
-            let mut argv = vec![interpreter.to_string(), script.path.clone()];
-            argv.extend(extra.map(String::from));
-            plan.steps.push(Step {
-                label: match extra {
-                    None => script.path.clone(),
-                    Some(a) => format!("{} {a}", script.path),
-                },
-                argv,
-            });
+        let text = script.text().unwrap_or_default();
+        let mut argv = vec![interpreter.to_string(), script.path.clone()];
+        let label = match crate::arguments::plausible_args(&script.path, &text) {
+            Some(args) => {
+                let label = format!("{} {} (arguments from its parser)", script.path, args.join(" "));
+                argv.extend(args);
+                label
+            }
+            None => script.path.clone(),
+        };
+        plan.steps.push(Step::new(label, argv));
+        plan.steps.push(Step {
+            probe: true,
+            ..Step::new(
+                format!("{} --help", script.path),
+                vec![interpreter.to_string(), script.path.clone(), "--help".into()],
+            )
+        });
+    }
+    // Placeholders (`<input.pdf>`) become samples of their kind; file names a command gives
+    // that the skill does not ship get a sample under that name.
+    for step in &mut plan.steps {
+        for arg in step.argv.iter_mut().skip(1) {
+            *arg = fill_placeholders(arg);
+        }
+        for name in missing_input_files(&step.argv, bundle) {
+            if !plan.samples.contains(&name) {
+                plan.samples.push(name);
+            }
         }
     }
     if plan.steps.len() > max_steps {

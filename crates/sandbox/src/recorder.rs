@@ -98,6 +98,36 @@ pub fn sample(data: &[u8], max: usize) -> String {
     out
 }
 
+/// Captured bytes as text for the rules to read: lossy UTF-8 with newlines and tabs kept and
+/// every other control character (NUL, escape sequences, binary noise) made a space, so a
+/// terminal escape cannot hide a line and noise cannot make a rule's line endless.
+pub fn output_text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data)
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Whether bytes read as text: valid UTF-8 (a cut at the end aside) with few control bytes.
+pub fn looks_textual(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(8192)];
+    let controls = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x1b))
+        .count();
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    valid && controls * 100 <= head.len().max(1)
+}
+
 /// A writable directory whose files are reported after a run.
 pub struct WrittenRoot {
     pub dir: PathBuf,
@@ -147,6 +177,11 @@ pub fn record_written_files(
                 };
                 let size = file.metadata().map(|m| m.len()).unwrap_or(0);
                 let _ = file.take(4 << 20).read_to_end(&mut content);
+                let text = if looks_textual(&content) {
+                    output_text(&content[..content.len().min(crate::evidence::WRITTEN_TEXT_BYTES)])
+                } else {
+                    String::new()
+                };
                 let shown = Path::new(&root.shown_as).join(rel).display().to_string();
                 if let Some(original) = &root.original
                     && std::fs::read(original.join(rel)).is_ok_and(|o| o == content)
@@ -163,6 +198,7 @@ pub fn record_written_files(
                         path: shown,
                         bytes: size,
                         sample: sample(&content, 512),
+                        text,
                     },
                     &[(&content, "file")],
                 );

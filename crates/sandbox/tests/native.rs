@@ -39,7 +39,8 @@ fn run_with(sandbox: &Sandbox, dir: &Path) -> (GateReport, Evidence) {
     let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
     let plan = sandbox.plan(&bundle, &doc);
     let evidence = sandbox.run(&bundle, &plan).unwrap();
-    let report = skillgate_sandbox::findings::report(&bundle, &plan, &evidence, "test");
+    let coverage = skillgate_sandbox::coverage::measure(&plan, &evidence.steps, &evidence.events, &bundle);
+    let report = skillgate_sandbox::findings::report(&bundle, &plan, &evidence, "test", &coverage);
     (report, evidence)
 }
 

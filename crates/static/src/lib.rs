@@ -104,6 +104,36 @@ impl StaticGate {
     }
 }
 
+impl StaticGate {
+    /// G1's rules over texts a sandbox run revealed: each is `(label, path, how, text)`, and
+    /// each finding's `file` is the label of the text it came from. Data rules, decoded
+    /// payloads and decode-then-exec run; bundle-level checks (lint, dependencies, bundle
+    /// contents) do not, since these texts are not files of the bundle.
+    pub fn scan_revealed(&self, texts: &[(String, String, units::RevealedAs, String)]) -> Vec<Finding> {
+        let mut units: Vec<units::Unit> = texts
+            .iter()
+            .flat_map(|(label, path, how, text)| units::revealed_units(label, path, *how, text))
+            .collect();
+        let mut findings = Vec::new();
+        let derived = code_rules::hidden_text::check(&units, &mut findings);
+        units.extend(derived);
+        for unit in &units {
+            engine::run_unit(self.registry.rule_set(), unit, &mut findings);
+        }
+        let decoded = code_rules::encoded_payload::decode_units(&units);
+        let mut decoded_findings = Vec::new();
+        for unit in &decoded {
+            engine::run_unit(self.registry.rule_set(), unit, &mut decoded_findings);
+        }
+        code_rules::encoded_payload::escalate(&decoded, &decoded_findings, &mut findings);
+        findings.extend(decoded_findings);
+        code_rules::decoded_exec::check(&units, &mut findings);
+        code_rules::correlation::check(&units, &mut findings);
+        dedupe(&mut findings);
+        findings
+    }
+}
+
 fn dedupe(findings: &mut Vec<Finding>) {
     let mut seen = BTreeSet::new();
     findings.retain(|f| seen.insert((f.code.clone(), f.file.clone(), f.line, f.evidence.clone())));

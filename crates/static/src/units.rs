@@ -475,3 +475,64 @@ pub fn is_license(path: &str) -> bool {
         || name.starts_with("copying")
         || name.starts_with("notice")
 }
+
+/// How to read a text that a sandbox run revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevealedAs {
+    /// Output the agent reads next: Markdown, whose fenced blocks and command-shaped lines are
+    /// commands.
+    Instructions,
+    /// A shell command line (`bash -c <decoded>`, `os.system(<decoded>)`).
+    Shell,
+    /// Python source (`compile(<decoded>)`, `python3 -c <decoded>`).
+    Python,
+    /// A file the run wrote: by its name and first line, as a bundle file would be.
+    File,
+}
+
+/// The units of a text a sandbox run revealed, named `label` (what findings' `file` says).
+pub fn revealed_units(label: &str, path: &str, how: RevealedAs, text: &str) -> Vec<Unit> {
+    let mut out = Vec::new();
+    match how {
+        RevealedAs::Instructions => {
+            markdown_units(label, &split_body(text, 1), &mut out);
+            printed_commands(label, text, &mut out);
+        }
+        RevealedAs::Shell => out.push(Unit::new(label, Language::Shell, text, 1)),
+        RevealedAs::Python => out.push(Unit::new(label, Language::Python, text, 1)),
+        RevealedAs::File => {
+            if is_document(path) || !path.contains('.') && shebang_language(text).is_none() {
+                markdown_units(label, &split_body(text, 1), &mut out);
+                printed_commands(label, text, &mut out);
+            } else {
+                out.push(Unit::new(label, script_language(path, text), text, 1));
+            }
+        }
+    }
+    let embedded = embedded_units(&out);
+    out.extend(embedded);
+    out
+}
+
+/// Lines of printed output that are commands (`$ curl … | sh`, `wget … && bash x`): the agent
+/// reads printed output as its next instructions, so a command on a line of its own is one
+/// to run, fenced or not. Each becomes a shell unit at its line.
+fn printed_commands(label: &str, text: &str, out: &mut Vec<Unit>) {
+    let mut kept = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let command = line
+            .trim()
+            .trim_start_matches(['$', '>', '#'])
+            .trim_start()
+            .trim_matches('`');
+        let first = command.split_whitespace().next().unwrap_or("");
+        if command.len() < 6 || !(COMMAND_WORDS.contains(&first) || first.starts_with("./")) {
+            continue;
+        }
+        out.push(Unit::new(label, Language::Shell, command, i as u32 + 1));
+        kept += 1;
+        if kept >= 256 {
+            break;
+        }
+    }
+}

@@ -224,6 +224,7 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
         *value = format!("{value}:{path}");
     }
     let home = view.home.display().to_string();
+    env.push(("PYTHONPATH".to_string(), PYTHON_STAND_IN_DIR.to_string()));
     env.extend([
         ("HOME".to_string(), home.clone()),
         ("TMPDIR".to_string(), mounts::SCRATCH.to_string()),
@@ -392,7 +393,29 @@ const SHIMS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Third-party command-line tools a skill's commands call and the sandbox lacks: each stand-in
+/// says so on stderr and succeeds, so the rest of the skill's command lines run (their argv
+/// is in the exec log either way). `sudo` runs its command without privilege.
+const TOOL_STAND_INS: &[&str] = &[
+    "aws", "gh", "gcloud", "az", "kubectl", "docker", "podman", "terraform", "helm", "nmap",
+    "brew", "op", "vercel", "netlify", "heroku", "fly", "wrangler", "firebase", "supabase",
+    "stripe", "doctl", "ansible", "ansible-playbook", "psql", "mysql", "redis-cli", "ffmpeg",
+    "pandoc", "convert", "magick",
+];
+const SUDO_STAND_IN: &str = "while [ $# -gt 0 ]; do case \"$1\" in -u|-g|-C|-p|-h|-U|-r|-t) shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac; done; exec \"$@\"";
+
+/// Python modules the machine lacks, stood in for (see `stand_ins.py`).
+const PYTHON_STAND_INS: &str = include_str!("stand_ins.py");
+pub const PYTHON_STAND_IN_DIR: &str = "/tmp/bin/python";
+
 pub const SHIM_DIR: &str = "/tmp/bin";
+
+fn write_shim(name: &str, body: &str) {
+    let file = Path::new(SHIM_DIR).join(name);
+    if std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).is_ok() {
+        let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755));
+    }
+}
 
 fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
     let path = environment.get("PATH").cloned().unwrap_or_default();
@@ -406,10 +429,24 @@ fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
         if present {
             continue;
         }
-        let file = Path::new(SHIM_DIR).join(name);
-        if std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).is_ok() {
-            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755));
+        write_shim(name, body);
+    }
+    let stand_in = |name: &str| {
+        format!("echo \"[skillgate: stand-in for {name}, which the sandbox lacks]\" >&2; exit 0")
+    };
+    for name in TOOL_STAND_INS {
+        if !path.split(':').any(|dir| Path::new(dir).join(name).exists()) {
+            write_shim(name, &stand_in(name));
         }
+    }
+    if !path.split(':').any(|dir| Path::new(dir).join("sudo").exists()) {
+        write_shim("sudo", SUDO_STAND_IN);
+    }
+    if std::fs::create_dir_all(PYTHON_STAND_IN_DIR).is_ok() {
+        let _ = std::fs::write(
+            Path::new(PYTHON_STAND_IN_DIR).join("sitecustomize.py"),
+            PYTHON_STAND_INS,
+        );
     }
     SHIM_DIR.to_string()
 }

@@ -10,7 +10,7 @@ use super::seccomp::Supervisor;
 use crate::evidence::StepOutcome;
 use crate::plan::Step;
 use crate::profile::Limits;
-use crate::recorder::sample;
+use crate::recorder::output_text;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -259,27 +259,34 @@ fn run_inner(
     if let Some(ns) = userns {
         *lingering = kill_namespace(ns);
     }
-    outcome.stdout = stdout
+    (outcome.stdout, outcome.stdout_bytes) = stdout
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
-    outcome.stderr = stderr
+    (outcome.stderr, outcome.stderr_bytes) = stderr
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
     Ok(())
 }
 
-fn read_capped(mut from: impl Read + Send + 'static, cap: usize) -> thread::JoinHandle<String> {
+/// Reads a pipe to its end, keeping the first `cap` bytes as text and counting the rest: a
+/// step that prints gigabytes is drained (so it is not blocked) but costs `cap` of memory.
+fn read_capped(
+    mut from: impl Read + Send + 'static,
+    cap: usize,
+) -> thread::JoinHandle<(String, u64)> {
     thread::spawn(move || {
         let mut kept = Vec::new();
+        let mut total = 0u64;
         let mut buf = [0u8; 8192];
         while let Ok(n) = from.read(&mut buf) {
             if n == 0 {
                 break;
             }
+            total += n as u64;
             let room = cap.saturating_sub(kept.len());
             kept.extend_from_slice(&buf[..n.min(room)]);
         }
-        sample(&kept, cap)
+        (output_text(&kept), total)
     })
 }
 

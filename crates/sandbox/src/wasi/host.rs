@@ -131,7 +131,16 @@ impl Host {
         collect_blobs(args, &mut blobs, 0);
         let scan: Vec<(&[u8], &'static str)> =
             blobs.iter().map(|b| (b.as_slice(), "intent")).collect();
-        let shown = display_args(args);
+        // Code compiled and command lines run are read by G1 whole (the prelude caps each
+        // string); everything else is shown cut.
+        let shown = if matches!(
+            event.as_str(),
+            "compile" | "os.system" | "subprocess.Popen" | "marshal.loads"
+        ) {
+            program_args(args)
+        } else {
+            display_args(args)
+        };
         self.recorder.record(
             Source::Audit,
             None,
@@ -167,6 +176,27 @@ fn collect_blobs(value: &serde_json::Value, out: &mut Vec<Vec<u8>>, depth: usize
 }
 
 /// The arguments as compact JSON, byte strings shown decoded where printable, cut to 4 KiB.
+/// Audit arguments that carry a program (source compiled, a command line) as JSON, byte
+/// strings decoded as text, nothing cut beyond the prelude's own cap.
+pub fn program_args(value: &serde_json::Value) -> String {
+    fn text(value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(b64)) = map.get("b64")
+                    && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64)
+                {
+                    return Value::String(crate::recorder::output_text(&bytes));
+                }
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(text).collect()),
+            other => other.clone(),
+        }
+    }
+    text(value).to_string()
+}
+
 pub fn display_args(value: &serde_json::Value) -> String {
     fn readable(value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value;

@@ -366,10 +366,11 @@ impl WasiRunner {
                 "[skillgate: {dropped} audit events over the cap]\n"
             ));
         }
-        outcome.stdout = String::from_utf8_lossy(&stdout.contents()).into_owned();
-        outcome
-            .stderr
-            .push_str(&String::from_utf8_lossy(&stderr.contents()));
+        let (out, err) = (stdout.contents(), stderr.contents());
+        outcome.stdout = crate::recorder::output_text(&out);
+        outcome.stdout_bytes = out.len() as u64;
+        outcome.stderr.push_str(&crate::recorder::output_text(&err));
+        outcome.stderr_bytes = outcome.stderr.len() as u64;
         outcome.duration_ms = started.elapsed().as_millis() as u64;
         outcome
     }

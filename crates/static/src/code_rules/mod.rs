@@ -42,6 +42,7 @@ pub const ALL: &[CodeRuleInfo] = &[
     correlation::CredentialExfiltration::INFO,
     correlation::EnvironmentExfiltration::INFO,
     correlation::DownloadChmodExecute::INFO,
+    correlation::DownloadThenRun::INFO,
     correlation::AgentHijack::INFO,
     correlation::CredentialSweep::INFO,
     correlation::RemoteControlledSkill::INFO,

@@ -165,15 +165,19 @@ pub fn not_exercised(step: &Step, outcome: &StepOutcome, events: &[Event], index
         return None; // it ran until the limit stopped it
     }
     let stderr = &outcome.stderr;
-    if let Some(c) = PROGRAM_MISSING.captures(stderr) {
+    let mut users_own = false;
+    for c in PROGRAM_MISSING.captures_iter(stderr) {
         let what = (1..=4).find_map(|i| c.get(i)).map_or("", |m| m.as_str());
-        return Some(format!("`{}`: No such file or directory", what.trim_end_matches(':')));
+        if !in_users_project(step, what) {
+            return Some(format!("`{}`: No such file or directory", what.trim_end_matches(':')));
+        }
+        users_own = true;
     }
     if let Some(c) = COMMAND_NOT_FOUND.captures(stderr) {
         return Some(format!("`{}`: command not found", &c[1]));
     }
     match outcome.exit_code {
-        Some(127) => return Some("exit 127: a command was not found".into()),
+        Some(127) if !users_own => return Some("exit 127: a command was not found".into()),
         Some(126) => return Some("exit 126: a command could not be executed".into()),
         _ => {}
     }
@@ -210,11 +214,26 @@ pub fn not_exercised(step: &Step, outcome: &StepOutcome, events: &[Event], index
     None
 }
 
+/// Whether a missing program is the user's own project's (`cd "$PROJECT_ROOT" && ./build.sh`):
+/// a relative path run after the step left the skill's folder is not the skill's code, so
+/// its absence is no gap in what G3 saw of the skill.
+fn in_users_project(step: &Step, missing: &str) -> bool {
+    let relative = !missing.starts_with('/') && !missing.contains("scripts/");
+    let left_the_skill = step.argv.iter().skip(2).any(|code| {
+        code.split(['\n', ';', '&', '|'])
+            .filter_map(|part| part.trim().strip_prefix("cd "))
+            .any(|dir| {
+                let dir = dir.trim().trim_matches(['"', '\'']);
+                !matches!(dir, "." | "./" | "$SKILL_DIR" | "${SKILL_DIR}" | "$CLAUDE_SKILL_DIR")
+                    && !dir.starts_with("scripts")
+            })
+    });
+    relative && left_the_skill
+}
+
 /// A script step run with no arguments at all.
 fn takes_no_arguments(step: &Step) -> bool {
-    matches!(step.argv.as_slice(), [interpreter, _script] if interpreter != "bash" || !_script.starts_with('-'))
-        && step.argv.len() == 2
-        && step.argv[1] != "-c"
+    step.argv.len() == 2
 }
 
 /// Output that is a usage message and not much more (a tool that ran and then complained
@@ -255,6 +274,9 @@ mod tests {
         assert!(why(&["bash", "scripts/x.sh"], 127, "", "bash: scripts/x.sh: No such file or directory\n").is_some());
         assert!(why(&["python3", "x.py"], 2, "", "python3: can't open file '/tmp/work/x.py': [Errno 2] No such file or directory\n").is_some());
         assert!(why(&block, 126, "", "").unwrap().contains("126"));
+        // The user's own project's script, after the step left the skill's folder, is not.
+        let project = ["bash", "-c", "cd \"$PROJECT_ROOT\" && ./build.sh --release"];
+        assert!(why(&project, 0, "", "bash: line 1: ./build.sh: No such file or directory\n").is_none());
         let mut o = outcome(0, "", "");
         o.error = Some("exec failed".into());
         assert!(not_exercised(&step(&block), &o, &[], 0).unwrap().contains("could not start"));

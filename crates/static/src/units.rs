@@ -520,17 +520,22 @@ pub fn revealed_units(label: &str, path: &str, how: RevealedAs, text: &str) -> V
 fn printed_commands(label: &str, text: &str, out: &mut Vec<Unit>) {
     let mut kept = 0usize;
     for (i, line) in text.lines().enumerate() {
-        let command = line
-            .trim()
-            .trim_start_matches(['$', '>', '#'])
-            .trim_start()
-            .trim_matches('`');
-        let first = command.split_whitespace().next().unwrap_or("");
-        if command.len() < 6 || !(COMMAND_WORDS.contains(&first) || first.starts_with("./")) {
-            continue;
+        // The whole line, and what follows each `: ` on it ("To install it, run: wget …").
+        let candidates = std::iter::once(line).chain(line.match_indices(": ").map(|(at, _)| &line[at + 2..]));
+        for candidate in candidates {
+            let command = candidate
+                .trim()
+                .trim_start_matches(['$', '>', '#'])
+                .trim_start()
+                .trim_matches('`');
+            let first = command.split_whitespace().next().unwrap_or("");
+            if command.len() < 6 || !(COMMAND_WORDS.contains(&first) || first.starts_with("./")) {
+                continue;
+            }
+            out.push(Unit::new(label, Language::Shell, command, i as u32 + 1));
+            kept += 1;
+            break;
         }
-        out.push(Unit::new(label, Language::Shell, command, i as u32 + 1));
-        kept += 1;
         if kept >= 256 {
             break;
         }

@@ -400,13 +400,15 @@ const TOOL_STAND_INS: &[&str] = &[
     "aws", "gh", "gcloud", "az", "kubectl", "docker", "podman", "terraform", "helm", "nmap",
     "brew", "op", "vercel", "netlify", "heroku", "fly", "wrangler", "firebase", "supabase",
     "stripe", "doctl", "ansible", "ansible-playbook", "psql", "mysql", "redis-cli", "ffmpeg",
-    "pandoc", "convert", "magick",
+    "pandoc", "convert", "magick", "git", "node", "npm", "npx", "yarn", "pnpm", "bun", "deno",
+    "tsc", "eslint", "prettier", "jest", "vitest", "cargo", "go", "make", "mvn", "gradle", "java",
+    "jq", "uv", "pipx", "poetry",
 ];
 const SUDO_STAND_IN: &str = "while [ $# -gt 0 ]; do case \"$1\" in -u|-g|-C|-p|-h|-U|-r|-t) shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac; done; exec \"$@\"";
 
 /// Python modules the machine lacks, stood in for (see `stand_ins.py`).
 const PYTHON_STAND_INS: &str = include_str!("stand_ins.py");
-pub const PYTHON_STAND_IN_DIR: &str = "/tmp/bin/python";
+pub const PYTHON_STAND_IN_DIR: &str = "/tmp/bin/python-stand-ins";
 
 pub const SHIM_DIR: &str = "/tmp/bin";
 

@@ -59,7 +59,7 @@ def _skillgate_stand_ins():
             return 0.0
 
         def __mro_entries__(self, bases):
-            return (object,)
+            return ()
 
     class StandIn(types.ModuleType):
         def __getattr__(self, name):
@@ -81,7 +81,20 @@ def _skillgate_stand_ins():
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top.startswith("_"):
+            if top in sys.stdlib_module_names or top.startswith("_") or top in (
+                "sitecustomize", "usercustomize"):
+                return None
+            # Only the skill's own imports: a library probing for an optional dependency
+            # (try: import brotli) must see it missing, as it would anywhere.
+            frame = sys._getframe(1)
+            while frame is not None and (
+                frame.f_code.co_filename.startswith("<frozen")
+                or "importlib" in frame.f_code.co_filename
+            ):
+                frame = frame.f_back
+            caller = frame.f_code.co_filename if frame is not None else ""
+            if (caller.startswith(("/usr/lib/", "/usr/local/lib/", "/usr/share/"))
+                    or "-packages/" in caller):
                 return None
             if top not in announced:
                 announced.add(top)

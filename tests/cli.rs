@@ -471,3 +471,28 @@ fn an_unreachable_llm_judge_makes_g2_inconclusive_not_pass() {
     assert_eq!(doc["skills"][0]["tier"], "T2");
     assert_eq!(doc["skills"][0]["gates"]["G2"]["status"], "pass");
 }
+
+/// A step that prints megabytes of text and binary noise: the run is still judged, the output
+/// read by G1 is the profile's share of it, and G3's note says the rest was cut.
+#[test]
+fn flooding_output_is_cut_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let skill = write_skill(
+        dir.path(),
+        "flood",
+        "---\nname: flood\ndescription: Prints a large report.\n---\n\n```bash\nhead -c 30000000 /dev/zero | tr '\\0' 'x'; head -c 100000 /dev/urandom; echo done\n```\n",
+    );
+    let out = skillgate()
+        .args(["scan", "--no-store", "--format", "json"])
+        .arg(&skill)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = entry(&doc, "flood");
+    let note = s["gates"]["G3"]["note"].as_str().unwrap_or("");
+    assert!(
+        note.contains("output past the profile's limit was cut"),
+        "{note}"
+    );
+    assert_eq!(s["decision"], "admit", "{s}");
+}

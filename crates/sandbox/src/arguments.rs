@@ -32,11 +32,11 @@ pub const SAMPLES: &[(&str, &[u8])] = &[
 const MINIMAL_PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
 
 const MINIMAL_PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
-    0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
-    0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
-    0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
 /// Extensions a sample exists for, and the sample.
@@ -72,7 +72,10 @@ pub fn value_for(name: &str, hint: &str) -> String {
         (&["json"][..], "json"),
         (&["yaml", "yml"][..], "yaml"),
         (&["pdf"][..], "pdf"),
-        (&["png", "jpg", "jpeg", "image", "img", "photo", "picture"][..], "png"),
+        (
+            &["png", "jpg", "jpeg", "image", "img", "photo", "picture"][..],
+            "png",
+        ),
         (&["html"][..], "html"),
         (&["xml", "svg"][..], "xml"),
         (&["markdown", ".md"][..], "md"),
@@ -109,7 +112,8 @@ pub fn sample_for_file_name(name: &str) -> Option<&'static [u8]> {
 }
 
 static ARGPARSE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\.add_argument\(\s*((?:['"][^'"\n]+['"]\s*,\s*)*)([^)]*)\)"#).expect("valid regex")
+    Regex::new(r#"\.add_argument\(\s*((?:['"][^'"\n]+['"]\s*,?\s*)*)([^)]*)\)"#)
+        .expect("valid regex")
 });
 static CLICK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"@click\.(argument|option)\(\s*((?:['"][^'"\n]+['"]\s*,?\s*)+)([^)]*)\)"#)
@@ -124,13 +128,13 @@ static HELP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"help\s*=\s*['"]([^'"]*)"#).expect("valid regex"));
 static SYS_ARGV: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"sys\.argv\[(\d)\]").expect("valid regex"));
-static SHELL_POSITIONAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:(\w+)=)?["']?\$(?:\{)?([1-9])\b"#).expect("valid regex")
-});
+static SHELL_POSITIONAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?:(\w+)=)?["']?\$(?:\{)?([1-9])\b"#).expect("valid regex"));
 
 /// Arguments that get a script past its argument parsing, or `None` when it reads none.
 pub fn plausible_args(path: &str, text: &str) -> Option<Vec<String>> {
-    let python = path.ends_with(".py") || text.starts_with("#!") && text.lines().next()?.contains("python");
+    let python =
+        path.ends_with(".py") || text.starts_with("#!") && text.lines().next()?.contains("python");
     let args = if python {
         python_args(text)
     } else {
@@ -149,15 +153,15 @@ fn python_args(text: &str) -> Vec<String> {
             .collect();
         let rest = &cap[2];
         let Some(first) = names.first() else { continue };
-        let value = value_of(first, rest);
         if !first.starts_with('-') {
-            positional.push(value);
+            positional.push(value_of(first, rest));
         } else if rest.contains("required=True") {
             let long = names
                 .iter()
                 .find(|n| n.starts_with("--"))
                 .unwrap_or(first)
                 .clone();
+            let value = value_of(&long, rest);
             options.push(long);
             if !rest.contains("store_true") && !rest.contains("store_false") {
                 options.push(value);
@@ -209,7 +213,10 @@ fn value_of(name: &str, rest: &str) -> String {
     if rest.contains("type=int") || rest.contains("type=float") {
         return "1".into();
     }
-    let help = HELP.captures(rest).map(|c| c[1].to_string()).unwrap_or_default();
+    let help = HELP
+        .captures(rest)
+        .map(|c| c[1].to_string())
+        .unwrap_or_default();
     value_for(name.trim_start_matches('-'), &help)
 }
 
@@ -255,12 +262,14 @@ p = argparse.ArgumentParser()
 p.add_argument("input_pdf", help="the PDF to read")
 p.add_argument("--format", choices=["md", "txt"], required=True)
 p.add_argument("--limit", type=int, default=3)
+p.add_argument('mode')
 p.add_argument("-o", "--output", required=True)
 "#;
         assert_eq!(
             plausible_args("scripts/x.py", src).unwrap(),
             [
                 ".skillgate-samples/sample.pdf",
+                "sample",
                 "--format",
                 "md",
                 "--output",
@@ -274,7 +283,11 @@ p.add_argument("-o", "--output", required=True)
         let click = "@click.command()\n@click.argument('csv_file')\n@click.option('--url', required=True)\ndef main(csv_file, url): pass\n";
         assert_eq!(
             plausible_args("a.py", click).unwrap(),
-            [".skillgate-samples/sample.csv", "--url", "https://example.com/"]
+            [
+                ".skillgate-samples/sample.csv",
+                "--url",
+                "https://example.com/"
+            ]
         );
         let argv = "import sys\nsrc = sys.argv[1]\ncount = int(sys.argv[2])\n";
         assert_eq!(
@@ -284,7 +297,11 @@ p.add_argument("-o", "--output", required=True)
         let sh = "#!/bin/bash\nurl=\"$1\"\nout=${2:-x}\necho $3\n";
         assert_eq!(
             plausible_args("a.sh", sh).unwrap(),
-            ["https://example.com/", "/tmp/scratch/skillgate-output", "sample"]
+            [
+                "https://example.com/",
+                "/tmp/scratch/skillgate-output",
+                "sample"
+            ]
         );
         assert!(plausible_args("a.py", "print(1)\n").is_none());
     }

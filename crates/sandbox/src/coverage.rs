@@ -45,7 +45,10 @@ impl Coverage {
     }
 
     pub fn exercised(&self) -> usize {
-        self.steps.iter().filter(|s| !s.probe && s.exercised).count()
+        self.steps
+            .iter()
+            .filter(|s| !s.probe && s.exercised)
+            .count()
     }
 
     pub fn not_exercised(&self) -> impl Iterator<Item = &StepCoverage> {
@@ -61,7 +64,10 @@ impl Coverage {
         let ran = self.scripts.iter().filter(|(_, r)| *r).count();
         let mut s = format!("exercised {}/{} steps", self.exercised(), self.planned());
         if !self.scripts.is_empty() {
-            s.push_str(&format!(", {ran}/{} bundled scripts ran", self.scripts.len()));
+            s.push_str(&format!(
+                ", {ran}/{} bundled scripts ran",
+                self.scripts.len()
+            ));
         }
         s
     }
@@ -84,7 +90,12 @@ impl Coverage {
 
 /// Coverage of `plan` by the outcomes of one runner (in plan order; a step with no outcome
 /// did not run), with the events that show which bundled scripts ran.
-pub fn measure(plan: &Plan, outcomes: &[StepOutcome], events: &[Event], bundle: &Bundle) -> Coverage {
+pub fn measure(
+    plan: &Plan,
+    outcomes: &[StepOutcome],
+    events: &[Event],
+    bundle: &Bundle,
+) -> Coverage {
     let steps: Vec<StepCoverage> = plan
         .steps
         .iter()
@@ -147,8 +158,9 @@ static PROGRAM_MISSING: LazyLock<Regex> = LazyLock::new(|| {
 static MODULE_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^(?:ModuleNotFoundError|ImportError): (.*)$").expect("valid regex")
 });
-static TRACEBACK_FRAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?m)^\s+File "[^"]*", line \d+, in (.+)$"#).expect("valid regex"));
+static TRACEBACK_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)^\s+File "[^"]*", line \d+, in (.+)$"#).expect("valid regex")
+});
 static USAGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?im)^\s*usage:|error: the following arguments are required|error: (?:missing|no) (?:required )?argument|^Error: Missing (?:argument|option)|\bmissing (?:required )?(?:argument|operand|parameter)s?\b",
@@ -157,7 +169,12 @@ static USAGE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Why a step did not exercise its code, or `None` when it did.
-pub fn not_exercised(step: &Step, outcome: &StepOutcome, events: &[Event], index: usize) -> Option<String> {
+pub fn not_exercised(
+    step: &Step,
+    outcome: &StepOutcome,
+    events: &[Event],
+    index: usize,
+) -> Option<String> {
     if let Some(e) = &outcome.error {
         return Some(format!("could not start: {e}"));
     }
@@ -169,7 +186,10 @@ pub fn not_exercised(step: &Step, outcome: &StepOutcome, events: &[Event], index
     for c in PROGRAM_MISSING.captures_iter(stderr) {
         let what = (1..=4).find_map(|i| c.get(i)).map_or("", |m| m.as_str());
         if !in_users_project(step, what) {
-            return Some(format!("`{}`: No such file or directory", what.trim_end_matches(':')));
+            return Some(format!(
+                "`{}`: No such file or directory",
+                what.trim_end_matches(':')
+            ));
         }
         users_own = true;
     }
@@ -208,7 +228,8 @@ pub fn not_exercised(step: &Step, outcome: &StepOutcome, events: &[Event], index
     }
     let printed_usage = USAGE.is_match(stderr) || USAGE.is_match(&outcome.stdout);
     let failed = outcome.exit_code.is_some_and(|c| c != 0);
-    if !step.probe && printed_usage && (failed || takes_no_arguments(step)) && little_else(outcome) {
+    if !step.probe && printed_usage && (failed || takes_no_arguments(step)) && little_else(outcome)
+    {
         return Some("printed its usage and exited: it needs arguments".into());
     }
     None
@@ -224,8 +245,10 @@ fn in_users_project(step: &Step, missing: &str) -> bool {
             .filter_map(|part| part.trim().strip_prefix("cd "))
             .any(|dir| {
                 let dir = dir.trim().trim_matches(['"', '\'']);
-                !matches!(dir, "." | "./" | "$SKILL_DIR" | "${SKILL_DIR}" | "$CLAUDE_SKILL_DIR")
-                    && !dir.starts_with("scripts")
+                !matches!(
+                    dir,
+                    "." | "./" | "$SKILL_DIR" | "${SKILL_DIR}" | "$CLAUDE_SKILL_DIR"
+                ) && !dir.starts_with("scripts")
             })
     });
     relative && left_the_skill
@@ -269,37 +292,94 @@ mod tests {
     #[test]
     fn each_kind_of_not_starting_is_named() {
         let block = ["bash", "-c", "./scripts/x.sh --fast"];
-        assert!(why(&block, 127, "", "bash: line 1: ./scripts/x.sh: No such file or directory\n").unwrap().contains("./scripts/x.sh"));
-        assert!(why(&block, 127, "", "bash: line 1: node: command not found\n").unwrap().contains("node"));
-        assert!(why(&["bash", "scripts/x.sh"], 127, "", "bash: scripts/x.sh: No such file or directory\n").is_some());
-        assert!(why(&["python3", "x.py"], 2, "", "python3: can't open file '/tmp/work/x.py': [Errno 2] No such file or directory\n").is_some());
+        assert!(
+            why(
+                &block,
+                127,
+                "",
+                "bash: line 1: ./scripts/x.sh: No such file or directory\n"
+            )
+            .unwrap()
+            .contains("./scripts/x.sh")
+        );
+        assert!(
+            why(&block, 127, "", "bash: line 1: node: command not found\n")
+                .unwrap()
+                .contains("node")
+        );
+        assert!(
+            why(
+                &["bash", "scripts/x.sh"],
+                127,
+                "",
+                "bash: scripts/x.sh: No such file or directory\n"
+            )
+            .is_some()
+        );
+        assert!(
+            why(
+                &["python3", "x.py"],
+                2,
+                "",
+                "python3: can't open file '/tmp/work/x.py': [Errno 2] No such file or directory\n"
+            )
+            .is_some()
+        );
         assert!(why(&block, 126, "", "").unwrap().contains("126"));
         // The user's own project's script, after the step left the skill's folder, is not.
         let project = ["bash", "-c", "cd \"$PROJECT_ROOT\" && ./build.sh --release"];
-        assert!(why(&project, 0, "", "bash: line 1: ./build.sh: No such file or directory\n").is_none());
+        assert!(
+            why(
+                &project,
+                0,
+                "",
+                "bash: line 1: ./build.sh: No such file or directory\n"
+            )
+            .is_none()
+        );
         let mut o = outcome(0, "", "");
         o.error = Some("exec failed".into());
-        assert!(not_exercised(&step(&block), &o, &[], 0).unwrap().contains("could not start"));
+        assert!(
+            not_exercised(&step(&block), &o, &[], 0)
+                .unwrap()
+                .contains("could not start")
+        );
     }
 
     #[test]
     fn a_failed_top_level_import_is_not_exercised_but_a_late_one_is() {
         let top = "Traceback (most recent call last):\n  File \"/tmp/work/x.py\", line 3, in <module>\n    import pandas\nModuleNotFoundError: No module named 'pandas'\n";
-        assert!(why(&["python3", "x.py"], 1, "", top).unwrap().contains("pandas"));
+        assert!(
+            why(&["python3", "x.py"], 1, "", top)
+                .unwrap()
+                .contains("pandas")
+        );
         let late = "Traceback (most recent call last):\n  File \"/tmp/work/x.py\", line 9, in <module>\n    main()\n  File \"/tmp/work/x.py\", line 5, in main\n    import pandas\nModuleNotFoundError: No module named 'pandas'\n";
         assert!(why(&["python3", "x.py"], 1, "", late).is_none());
     }
 
     #[test]
     fn usage_and_exit_is_not_exercised_but_a_data_error_is() {
-        let argparse = "usage: x.py [-h] input\nx.py: error: the following arguments are required: input\n";
-        assert!(why(&["python3", "x.py"], 2, "", argparse).unwrap().contains("usage"));
-        assert!(why(&["python3", "x.py"], 0, "Usage: x.py FILE\n", "").unwrap().contains("usage"));
+        let argparse =
+            "usage: x.py [-h] input\nx.py: error: the following arguments are required: input\n";
+        assert!(
+            why(&["python3", "x.py"], 2, "", argparse)
+                .unwrap()
+                .contains("usage")
+        );
+        assert!(
+            why(&["python3", "x.py"], 0, "Usage: x.py FILE\n", "")
+                .unwrap()
+                .contains("usage")
+        );
         // A script given its input that then fails on the data did run.
         let data = "Traceback (most recent call last):\n  File \"x.py\", line 4, in <module>\nFileNotFoundError: [Errno 2] No such file or directory: 'in.pdf'\n";
         assert!(why(&["python3", "x.py", "in.pdf"], 1, "", data).is_none());
         // A probe's usage is what it was for.
-        let probe = Step { probe: true, ..step(&["python3", "x.py", "--help"]) };
+        let probe = Step {
+            probe: true,
+            ..step(&["python3", "x.py", "--help"])
+        };
         assert!(not_exercised(&probe, &outcome(0, "usage: x.py\n", ""), &[], 0).is_none());
         assert!(why(&["python3", "x.py"], 0, "done\n", "").is_none());
     }

@@ -1,7 +1,7 @@
 //! From evidence to G3's report: observed capabilities and SK9xx findings.
 
-use crate::evidence::{Destination, Event, EventKind, Evidence, RunnerKind};
 use crate::coverage::Coverage;
+use crate::evidence::{Destination, Event, EventKind, Evidence, RunnerKind};
 use crate::plan::Plan;
 use regex::Regex;
 use skillgate_model::bundle::Bundle;
@@ -361,7 +361,10 @@ pub fn report(
         }
     }
     if !coverage.complete() {
-        problems.push(format!("steps that did not exercise their code: {}", coverage.gaps()));
+        problems.push(format!(
+            "steps that did not exercise their code: {}",
+            coverage.gaps()
+        ));
     }
     if !plan.not_run.is_empty() {
         problems.push(format!("not run: {}", plan.not_run_summary()));
@@ -836,9 +839,10 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::FileWritten { path, text, sample, .. }
-                if text.contains(crate::native::FETCHED_MARKER)
-                    || sample.contains(crate::native::FETCHED_MARKER) =>
+            EventKind::FileWritten {
+                path, text, sample, ..
+            } if text.contains(crate::native::FETCHED_MARKER)
+                || sample.contains(crate::native::FETCHED_MARKER) =>
             {
                 path.rsplit('/').next().map(str::to_string)
             }
@@ -868,7 +872,15 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                 let target_name = target.rsplit('/').next().unwrap_or(target);
                 let interpreter = matches!(
                     program,
-                    "bash" | "sh" | "dash" | "zsh" | "python3" | "python" | "perl" | "node" | "ruby"
+                    "bash"
+                        | "sh"
+                        | "dash"
+                        | "zsh"
+                        | "python3"
+                        | "python"
+                        | "perl"
+                        | "node"
+                        | "ruby"
                 );
                 let ran_download = (interpreter && downloaded.contains(target_name))
                     || downloaded.contains(program);
@@ -898,7 +910,10 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                     } else if written.contains(path) {
                         format!("exec of `{path}`, written during the run")
                     } else {
-                        format!("`{}` ran `{target}`, written during the run", argv.join(" "))
+                        format!(
+                            "`{}` ran `{target}`, written during the run",
+                            argv.join(" ")
+                        )
                     };
                     findings.push(
                         finding(

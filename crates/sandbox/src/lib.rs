@@ -334,7 +334,11 @@ fn wasi_coverage(plan: &Plan, wasi: &Evidence, bundle: &Bundle) -> Coverage {
             let mine: Vec<&evidence::StepOutcome> = wasi
                 .steps
                 .iter()
-                .filter(|o| o.label.starts_with(&step.label))
+                .filter(|o| {
+                    o.label
+                        .trim_start_matches("wasi: ")
+                        .starts_with(&step.label)
+                })
                 .collect();
             mine.iter()
                 .find(|o| coverage::not_exercised(step, o, &[], usize::MAX).is_none())
@@ -380,7 +384,10 @@ fn write_samples(plan: &Plan, root: &Path) -> std::io::Result<()> {
     for name in &plan.samples {
         let target = root.join(name);
         let plain = Path::new(name).components().count() == 1
-            && matches!(Path::new(name).components().next(), Some(Component::Normal(_)));
+            && matches!(
+                Path::new(name).components().next(),
+                Some(Component::Normal(_))
+            );
         if !plain || target.exists() {
             continue;
         }

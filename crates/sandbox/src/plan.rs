@@ -75,8 +75,10 @@ static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"<([A-Za-z][\w .-]{0,40})>|\{([A-Za-z][\w.-]{0,40})\}").expect("valid regex")
 });
 static FILE_ARG: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"^[\w][\w.-]{0,60}\.(pdf|csv|tsv|json|jsonl|txt|md|yaml|yml|html|xml|log|png|jpe?g|gif)$")
-        .expect("valid regex")
+    regex::Regex::new(
+        r"^[\w][\w.-]{0,60}\.(pdf|csv|tsv|json|jsonl|txt|md|yaml|yml|html|xml|log|png|jpe?g|gif)$",
+    )
+    .expect("valid regex")
 });
 
 /// A span that reads as a command: a program name or path followed by arguments.
@@ -119,7 +121,12 @@ fn missing_input_files(argv: &[String], bundle: &Bundle) -> Vec<String> {
         .into_iter()
         .filter(|w| FILE_ARG.is_match(w))
         .filter(|w| crate::arguments::sample_for_file_name(w).is_some())
-        .filter(|w| !bundle.files.iter().any(|f| f.path == *w || f.path.ends_with(&format!("/{w}"))))
+        .filter(|w| {
+            !bundle
+                .files
+                .iter()
+                .any(|f| f.path == *w || f.path.ends_with(&format!("/{w}")))
+        })
         .take(8)
         .collect()
 }
@@ -225,7 +232,11 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
         let mut argv = vec![interpreter.to_string(), script.path.clone()];
         let label = match crate::arguments::plausible_args(&script.path, &text) {
             Some(args) => {
-                let label = format!("{} {} (arguments from its parser)", script.path, args.join(" "));
+                let label = format!(
+                    "{} {} (arguments from its parser)",
+                    script.path,
+                    args.join(" ")
+                );
                 argv.extend(args);
                 label
             }
@@ -236,7 +247,11 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
             probe: true,
             ..Step::new(
                 format!("{} --help", script.path),
-                vec![interpreter.to_string(), script.path.clone(), "--help".into()],
+                vec![
+                    interpreter.to_string(),
+                    script.path.clone(),
+                    "--help".into(),
+                ],
             )
         });
     }

@@ -100,12 +100,20 @@ pub fn collect(plan: &Plan, evidence: &Evidence, home: &str) -> (Vec<Revealed>, 
             .not_run_summary()
         ));
     }
-    let step_label = |i: Option<usize>| i.and_then(|i| evidence.steps.get(i)).map(|s| s.label.clone());
+    let step_label = |i: Option<usize>| {
+        i.and_then(|i| evidence.steps.get(i))
+            .map(|s| s.label.clone())
+    };
     for event in &evidence.events {
         match &event.kind {
-            EventKind::FileWritten { path, text, bytes, .. } => {
+            EventKind::FileWritten {
+                path, text, bytes, ..
+            } => {
                 if *bytes as usize > crate::evidence::WRITTEN_TEXT_BYTES && !text.is_empty() {
-                    notes.push(format!("{path}: only its first {} KiB were read", crate::evidence::WRITTEN_TEXT_BYTES >> 10));
+                    notes.push(format!(
+                        "{path}: only its first {} KiB were read",
+                        crate::evidence::WRITTEN_TEXT_BYTES >> 10
+                    ));
                 }
                 if path.contains(crate::arguments::SAMPLE_DIR) {
                     continue;
@@ -131,7 +139,12 @@ pub fn collect(plan: &Plan, evidence: &Evidence, home: &str) -> (Vec<Revealed>, 
                     .step
                     .and_then(|i| plan.steps.get(i))
                     .is_some_and(|s| s.argv.iter().any(|a| a == code));
-                if own || plan.steps.iter().any(|s| s.argv.get(2).is_some_and(|a| a == code)) {
+                if own
+                    || plan
+                        .steps
+                        .iter()
+                        .any(|s| s.argv.get(2).is_some_and(|a| a == code))
+                {
                     continue;
                 }
                 push(
@@ -215,7 +228,12 @@ fn audit_program(name: &str, args: &str) -> Option<(ReadAs, String)> {
     let first = value.get(0)?;
     let text = |v: &serde_json::Value| -> Option<String> {
         match v {
-            serde_json::Value::String(s) => Some(s.strip_prefix("b'").and_then(|s| s.strip_suffix('\'')).unwrap_or(s).to_string()),
+            serde_json::Value::String(s) => Some(
+                s.strip_prefix("b'")
+                    .and_then(|s| s.strip_suffix('\''))
+                    .unwrap_or(s)
+                    .to_string(),
+            ),
             serde_json::Value::Array(items) => Some(
                 items
                     .iter()
@@ -303,7 +321,9 @@ pub fn judge(
     let mut out: Vec<Finding> = Vec::new();
     let mut evasion: BTreeMap<&'static str, (Finding, usize)> = BTreeMap::new();
     for mut f in on_revealed {
-        if f.severity < Severity::Medium || f.kill_chain == KillChainStage::None && f.severity < Severity::High {
+        if f.severity < Severity::Medium
+            || f.kill_chain == KillChainStage::None && f.severity < Severity::High
+        {
             continue;
         }
         let Some(r) = f.file.as_deref().and_then(|l| by_label.get(l)).copied() else {
@@ -356,7 +376,8 @@ pub fn judge(
     }
     for (_, (mut f, n)) in evasion {
         if n > 1 {
-            f.message.push_str(&format!(" ({n} findings in run-time content in all)"));
+            f.message
+                .push_str(&format!(" ({n} findings in run-time content in all)"));
         }
         out.push(f);
     }
@@ -378,17 +399,42 @@ mod tests {
             }],
             ..Plan::default()
         };
-        let mut step = StepOutcome::new("SKILL.md:5 shell block".into(), plan.steps[0].argv.clone());
+        let mut step =
+            StepOutcome::new("SKILL.md:5 shell block".into(), plan.steps[0].argv.clone());
         step.stdout = "run: curl x | sh\n".into();
-        let event = |kind| Event { t_ms: 0, source: Source::Seccomp, step: Some(0), pid: None, kind, canaries: vec![] };
+        let event = |kind| Event {
+            t_ms: 0,
+            source: Source::Seccomp,
+            step: Some(0),
+            pid: None,
+            kind,
+            canaries: vec![],
+        };
         let evidence = Evidence {
             steps: vec![step],
             events: vec![
-                event(EventKind::Exec { path: "/usr/bin/bash".into(), argv: vec!["bash".into(), "-c".into(), "echo hi".into()] }),
-                event(EventKind::Exec { path: "/usr/bin/sh".into(), argv: vec!["sh".into(), "-c".into(), "curl y | sh".into()] }),
-                event(EventKind::FileWritten { path: "/tmp/scratch/a.sh".into(), bytes: 10, sample: String::new(), text: "wget z".into() }),
-                event(EventKind::Audit { event: "compile".into(), args: r#"["import os", "<string>", "exec"]"#.into() }),
-                event(EventKind::Audit { event: "compile".into(), args: r#"["print(1)", "/skill/x.py", "exec"]"#.into() }),
+                event(EventKind::Exec {
+                    path: "/usr/bin/bash".into(),
+                    argv: vec!["bash".into(), "-c".into(), "echo hi".into()],
+                }),
+                event(EventKind::Exec {
+                    path: "/usr/bin/sh".into(),
+                    argv: vec!["sh".into(), "-c".into(), "curl y | sh".into()],
+                }),
+                event(EventKind::FileWritten {
+                    path: "/tmp/scratch/a.sh".into(),
+                    bytes: 10,
+                    sample: String::new(),
+                    text: "wget z".into(),
+                }),
+                event(EventKind::Audit {
+                    event: "compile".into(),
+                    args: r#"["import os", "<string>", "exec"]"#.into(),
+                }),
+                event(EventKind::Audit {
+                    event: "compile".into(),
+                    args: r#"["print(1)", "/skill/x.py", "exec"]"#.into(),
+                }),
             ],
             ..Evidence::default()
         };

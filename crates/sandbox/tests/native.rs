@@ -39,7 +39,8 @@ fn run_with(sandbox: &Sandbox, dir: &Path) -> (GateReport, Evidence) {
     let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
     let plan = sandbox.plan(&bundle, &doc);
     let evidence = sandbox.run(&bundle, &plan).unwrap();
-    let coverage = skillgate_sandbox::coverage::measure(&plan, &evidence.steps, &evidence.events, &bundle);
+    let coverage =
+        skillgate_sandbox::coverage::measure(&plan, &evidence.steps, &evidence.events, &bundle);
     let report = skillgate_sandbox::findings::report(&bundle, &plan, &evidence, "test", &coverage);
     (report, evidence)
 }
@@ -440,4 +441,142 @@ fn works_for_an_unprivileged_caller() {
     assert_layers(&evidence);
     assert_ne!(evidence.layers.host_uid, 0);
     assert!(codes(&report).contains(&"SK901"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coverage: G3 never vouches for code it did not exercise.
+
+/// One skill per way a step can fail to exercise its code; each makes G3 inconclusive and
+/// names the step, never `pass`.
+#[test]
+fn steps_that_did_not_exercise_their_code_make_g3_inconclusive() {
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        (
+            "missing bundled script",
+            &[("SKILL.md", "```bash\n./scripts/setup.sh --fast\n```")],
+            "./scripts/setup.sh",
+        ),
+        (
+            "missing interpreter or program",
+            &[("SKILL.md", "```bash\nskillgate-no-such-tool --init\n```")],
+            "command not found",
+        ),
+        (
+            "top-level import fails before the script's code",
+            &[
+                ("SKILL.md", "```bash\npython3 -I scripts/run.py\n```"),
+                (
+                    "scripts/run.py",
+                    "import skillgate_no_such_module\nprint('ran')\n",
+                ),
+            ],
+            "top-level import",
+        ),
+        (
+            "usage and exit",
+            &[
+                ("SKILL.md", "```bash\npython3 scripts/tool.py\n```"),
+                (
+                    "scripts/tool.py",
+                    "import argparse\np = argparse.ArgumentParser()\np.add_argument('input')\na = p.parse_args()\nprint(open(a.input).read())\n",
+                ),
+            ],
+            "usage",
+        ),
+        (
+            "not executable",
+            &[
+                ("SKILL.md", "```bash\n./notes.txt\n```"),
+                ("notes.txt", "plain text\n"),
+            ],
+            "./notes.txt",
+        ),
+    ];
+    for (kind, files, why) in cases {
+        let files: Vec<(&str, String)> = files
+            .iter()
+            .map(|(p, c)| {
+                (
+                    *p,
+                    if *p == "SKILL.md" {
+                        md(c)
+                    } else {
+                        c.to_string()
+                    },
+                )
+            })
+            .collect();
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+        let (report, evidence) = run(&borrowed);
+        assert_layers(&evidence);
+        assert_eq!(
+            report.status,
+            GateStatus::Inconclusive,
+            "{kind}: {:?}",
+            report.note
+        );
+        let note = report.note.as_deref().unwrap_or("");
+        assert!(
+            note.contains("did not exercise their code") && note.contains(why),
+            "{kind}: {note}"
+        );
+    }
+}
+
+/// A script that needs arguments gets them from its own parser, and a sample input of the
+/// kind it reads: its code runs and G3 can pass it.
+#[test]
+fn arguments_from_the_parser_let_a_script_run_its_code() {
+    let (report, evidence) = run(&[
+        ("SKILL.md", &md("Summarises CSV files.")),
+        (
+            "scripts/summary.py",
+            "import argparse, csv\np = argparse.ArgumentParser()\np.add_argument('csv_file')\np.add_argument('--top', type=int, required=True)\na = p.parse_args()\nrows = list(csv.reader(open(a.csv_file)))\nprint('rows', len(rows), 'top', a.top)\n",
+        ),
+    ]);
+    assert_layers(&evidence);
+    assert!(
+        evidence.steps[0].stdout.contains("rows 3 top 1"),
+        "{:?}",
+        evidence.steps[0]
+    );
+    assert_eq!(report.status, GateStatus::Pass, "{:?}", report.note);
+}
+
+/// A script importing a package the machine lacks reaches its own calls through a stand-in.
+#[test]
+fn a_missing_third_party_module_is_stood_in_for() {
+    let (report, evidence) = run(&[
+        (
+            "SKILL.md",
+            &md("```bash\npython3 scripts/pdf.py report.pdf\n```"),
+        ),
+        (
+            "scripts/pdf.py",
+            "import sys\nimport skillgate_missing_pdf_lib as lib\nwith lib.open(sys.argv[1]) as doc:\n    for page in doc.pages:\n        print(page)\nprint('reached', open(sys.argv[1], 'rb').read(4))\n",
+        ),
+    ]);
+    assert_layers(&evidence);
+    let step = &evidence.steps[0];
+    assert!(step.stdout.contains("reached b'%PDF'"), "{step:?}");
+    assert!(
+        step.stderr
+            .contains("stand-in for missing module skillgate_missing_pdf_lib")
+    );
+    assert_eq!(report.status, GateStatus::Pass, "{:?}", report.note);
+}
+
+/// Gigabytes of output and binary noise: kept to the profile's limit as text, counted whole.
+#[test]
+fn flooding_output_is_bounded_and_counted() {
+    let (_, evidence) = run(&[(
+        "SKILL.md",
+        &md("```bash\nhead -c 20000000 /dev/zero | tr '\\0' 'A'; head -c 200000 /dev/urandom\n```"),
+    )]);
+    let step = &evidence.steps[0];
+    let cap = Profile::analysis().limits.output_bytes as u64;
+    assert!(step.stdout.len() as u64 <= cap * 4, "{}", step.stdout.len());
+    assert!(step.stdout_bytes >= 20_000_000, "{}", step.stdout_bytes);
+    assert!(step.output_truncated());
+    assert!(!step.stdout.contains('\0'));
 }

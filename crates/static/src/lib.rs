@@ -109,7 +109,10 @@ impl StaticGate {
     /// each finding's `file` is the label of the text it came from. Data rules, decoded
     /// payloads and decode-then-exec run; bundle-level checks (lint, dependencies, bundle
     /// contents) do not, since these texts are not files of the bundle.
-    pub fn scan_revealed(&self, texts: &[(String, String, units::RevealedAs, String)]) -> Vec<Finding> {
+    pub fn scan_revealed(
+        &self,
+        texts: &[(String, String, units::RevealedAs, String)],
+    ) -> Vec<Finding> {
         let mut units: Vec<units::Unit> = texts
             .iter()
             .flat_map(|(label, path, how, text)| units::revealed_units(label, path, *how, text))

@@ -521,7 +521,8 @@ fn printed_commands(label: &str, text: &str, out: &mut Vec<Unit>) {
     let mut kept = 0usize;
     for (i, line) in text.lines().enumerate() {
         // The whole line, and what follows each `: ` on it ("To install it, run: wget …").
-        let candidates = std::iter::once(line).chain(line.match_indices(": ").map(|(at, _)| &line[at + 2..]));
+        let candidates =
+            std::iter::once(line).chain(line.match_indices(": ").map(|(at, _)| &line[at + 2..]));
         for candidate in candidates {
             let command = candidate
                 .trim()

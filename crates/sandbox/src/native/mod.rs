@@ -397,12 +397,59 @@ const SHIMS: &[(&str, &str)] = &[
 /// says so on stderr and succeeds, so the rest of the skill's command lines run (their argv
 /// is in the exec log either way). `sudo` runs its command without privilege.
 const TOOL_STAND_INS: &[&str] = &[
-    "aws", "gh", "gcloud", "az", "kubectl", "docker", "podman", "terraform", "helm", "nmap",
-    "brew", "op", "vercel", "netlify", "heroku", "fly", "wrangler", "firebase", "supabase",
-    "stripe", "doctl", "ansible", "ansible-playbook", "psql", "mysql", "redis-cli", "ffmpeg",
-    "pandoc", "convert", "magick", "git", "node", "npm", "npx", "yarn", "pnpm", "bun", "deno",
-    "tsc", "eslint", "prettier", "jest", "vitest", "cargo", "go", "make", "mvn", "gradle", "java",
-    "jq", "uv", "pipx", "poetry",
+    "aws",
+    "gh",
+    "gcloud",
+    "az",
+    "kubectl",
+    "docker",
+    "podman",
+    "terraform",
+    "helm",
+    "nmap",
+    "brew",
+    "op",
+    "vercel",
+    "netlify",
+    "heroku",
+    "fly",
+    "wrangler",
+    "firebase",
+    "supabase",
+    "stripe",
+    "doctl",
+    "ansible",
+    "ansible-playbook",
+    "psql",
+    "mysql",
+    "redis-cli",
+    "ffmpeg",
+    "pandoc",
+    "convert",
+    "magick",
+    "git",
+    "node",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "bun",
+    "deno",
+    "tsc",
+    "eslint",
+    "prettier",
+    "jest",
+    "vitest",
+    "cargo",
+    "go",
+    "make",
+    "mvn",
+    "gradle",
+    "java",
+    "jq",
+    "uv",
+    "pipx",
+    "poetry",
 ];
 const SUDO_STAND_IN: &str = "while [ $# -gt 0 ]; do case \"$1\" in -u|-g|-C|-p|-h|-U|-r|-t) shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac; done; exec \"$@\"";
 
@@ -437,11 +484,17 @@ fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
         format!("echo \"[skillgate: stand-in for {name}, which the sandbox lacks]\" >&2; exit 0")
     };
     for name in TOOL_STAND_INS {
-        if !path.split(':').any(|dir| Path::new(dir).join(name).exists()) {
+        if !path
+            .split(':')
+            .any(|dir| Path::new(dir).join(name).exists())
+        {
             write_shim(name, &stand_in(name));
         }
     }
-    if !path.split(':').any(|dir| Path::new(dir).join("sudo").exists()) {
+    if !path
+        .split(':')
+        .any(|dir| Path::new(dir).join("sudo").exists())
+    {
         write_shim("sudo", SUDO_STAND_IN);
     }
     if std::fs::create_dir_all(PYTHON_STAND_IN_DIR).is_ok() {

@@ -585,7 +585,7 @@ fn downloaded_then_run(units: &[Unit]) -> Vec<Finding> {
             &DownloadThenRun::INFO,
             Confidence::High,
             "supply-chain",
-            &format!("downloads `{name}` and then runs it by name"),
+            format!("downloads `{name}` and then runs it by name"),
         )
         .at(&unit.file, Some(line), Some(col))
         .with_evidence(unit.line_at(*at))

@@ -345,6 +345,12 @@ pub fn judge(
         };
         f.message = format!("{} ({origin}: {}{generator})", f.message, r.label);
         f.gate = Gate::G3;
+        // The finding points at the code that generated the text: a file of the bundle, so
+        // SARIF and editors can open it; the text's own origin is in the message.
+        let (file, line) = generating_code(r.step.as_deref());
+        f.file = file;
+        f.line = line;
+        f.column = None;
         let (code, what) = match r.origin {
             Origin::Output => ("SK913", "printed"),
             Origin::Written => ("SK914", "wrote"),
@@ -364,8 +370,12 @@ pub fn judge(
             let finding = crate::findings::rule_finding(code, severity, Confidence::High, message)
                 .with_capability(Capability::CodeDynamic)
                 .with_stage(KillChainStage::DefenseEvasion)
-                .with_evidence(&evidence)
-                .at(r.label.clone(), f.line, None);
+                .with_evidence(&evidence);
+            let finding = Finding {
+                file: f.file.clone(),
+                line: f.line,
+                ..finding
+            };
             (finding, 0)
         });
         if f.severity.min(Severity::High) > entry.0.severity {
@@ -384,8 +394,41 @@ pub fn judge(
     out
 }
 
+/// The bundle file (and line) a step label names: `SKILL.md:12 python block` → SKILL.md, 12;
+/// `scripts/x.py --help` → scripts/x.py; the WASI runner's `wasi: ` prefix aside.
+pub fn generating_code(step: Option<&str>) -> (Option<String>, Option<u32>) {
+    let Some(step) = step else {
+        return (None, None);
+    };
+    let first = step
+        .trim_start_matches("wasi: ")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    match first.rsplit_once(':') {
+        Some((file, line)) if line.chars().all(|c| c.is_ascii_digit()) && !line.is_empty() => {
+            (Some(file.to_string()), line.parse().ok())
+        }
+        _ if !first.is_empty() => (Some(first.trim_end_matches(':').to_string()), None),
+        _ => (None, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn step_labels_name_the_generating_file() {
+        assert_eq!(
+            super::generating_code(Some("SKILL.md:12 python block")),
+            (Some("SKILL.md".into()), Some(12))
+        );
+        assert_eq!(
+            super::generating_code(Some("wasi: scripts/x.py --help")),
+            (Some("scripts/x.py".into()), None)
+        );
+        assert_eq!(super::generating_code(None), (None, None));
+    }
+
     use super::*;
     use crate::evidence::{Event, Source, StepOutcome};
 

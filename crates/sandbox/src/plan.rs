@@ -72,7 +72,8 @@ static NUMBERED_STEP: LazyLock<regex::Regex> = LazyLock::new(|| {
 static ANY_SPAN: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"`([^`]+)`").expect("valid regex"));
 static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"<([A-Za-z][\w .-]{0,40})>|\{([A-Za-z][\w.-]{0,40})\}").expect("valid regex")
+    regex::Regex::new(r"(^|[ \t])(?:<([A-Za-z][\w.-]{0,40})>|\{([A-Za-z][\w.-]{0,40})\})([ \t]|$)")
+        .expect("valid regex")
 });
 static FILE_ARG: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(
@@ -97,12 +98,18 @@ fn looks_like_a_command(span: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-/~".contains(c))
 }
 
-/// `<input.pdf>`, `{file}` and the like, replaced by a sample of their kind.
+/// `<input.pdf>`, `{file}` and the like, as whole words of a command line, replaced by a
+/// sample of their kind. Never inside code (`${VAR}`, f-strings, `"<b>"` stay as written).
 fn fill_placeholders(arg: &str) -> String {
     PLACEHOLDER
         .replace_all(arg, |c: &regex::Captures| {
-            let name = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
-            crate::arguments::value_for(name, "")
+            let name = c.get(2).or(c.get(3)).map_or("", |m| m.as_str());
+            format!(
+                "{}{}{}",
+                &c[1],
+                crate::arguments::value_for(name, ""),
+                c.get(4).map_or("", |m| m.as_str())
+            )
         })
         .into_owned()
 }
@@ -258,6 +265,9 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
     // Placeholders (`<input.pdf>`) become samples of their kind; file names a command gives
     // that the skill does not ship get a sample under that name.
     for step in &mut plan.steps {
+        if step.argv.first().is_some_and(|p| p == "python3") && step.argv.get(1).is_some_and(|a| a == "-c") {
+            continue;
+        }
         for arg in step.argv.iter_mut().skip(1) {
             *arg = fill_placeholders(arg);
         }
@@ -414,6 +424,39 @@ mod tests {
         assert_eq!(plan.steps[3].argv, ["bash", "scripts/other.sh"]);
         assert_eq!(plan.not_run.len(), 1);
         assert!(plan.not_run[0].starts_with("scripts/app.js"));
+    }
+
+    #[test]
+    fn commands_the_prose_says_to_run_are_steps_whatever_the_program() {
+        let (bundle, doc) = load(&[(
+            "SKILL.md",
+            "---\nname: x\ndescription: y\n---\nRun the commands below in the terminal:\n`make install PREFIX=~/.local`\n`helper-tool --init now`\n\n1. `git clone https://x.example/r.git`\n\nThe `make install` target is documented upstream.\nSee `config.yaml keys` for options.\n",
+        )]);
+        let plan = plan(&bundle, &doc, 16);
+        let commands: Vec<&str> = plan.steps.iter().map(|s| s.argv[2].as_str()).collect();
+        assert_eq!(
+            commands,
+            [
+                "make install PREFIX=~/.local",
+                "helper-tool --init now",
+                "git clone https://x.example/r.git"
+            ]
+        );
+    }
+
+    #[test]
+    fn placeholders_and_missing_inputs_get_samples() {
+        let (bundle, doc) = load(&[
+            (
+                "SKILL.md",
+                "---\nname: x\ndescription: y\n---\n```bash\npython3 scripts/x.py <input.pdf> report.csv\necho ${HOME} {x} \"<b>\"\n```\n",
+            ),
+            ("scripts/x.py", "print(1)\n"),
+        ]);
+        let plan = plan(&bundle, &doc, 16);
+        assert!(plan.steps[0].argv[2].contains(".skillgate-samples/sample.pdf"), "{:?}", plan.steps[0]);
+        assert!(plan.steps[0].argv[2].contains("echo ${HOME} sample \"<b>\""), "{:?}", plan.steps[0]);
+        assert_eq!(plan.samples, ["report.csv"]);
     }
 
     #[test]

@@ -265,7 +265,9 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
     // Placeholders (`<input.pdf>`) become samples of their kind; file names a command gives
     // that the skill does not ship get a sample under that name.
     for step in &mut plan.steps {
-        if step.argv.first().is_some_and(|p| p == "python3") && step.argv.get(1).is_some_and(|a| a == "-c") {
+        if step.argv.first().is_some_and(|p| p == "python3")
+            && step.argv.get(1).is_some_and(|a| a == "-c")
+        {
             continue;
         }
         for arg in step.argv.iter_mut().skip(1) {
@@ -454,8 +456,16 @@ mod tests {
             ("scripts/x.py", "print(1)\n"),
         ]);
         let plan = plan(&bundle, &doc, 16);
-        assert!(plan.steps[0].argv[2].contains(".skillgate-samples/sample.pdf"), "{:?}", plan.steps[0]);
-        assert!(plan.steps[0].argv[2].contains("echo ${HOME} sample \"<b>\""), "{:?}", plan.steps[0]);
+        assert!(
+            plan.steps[0].argv[2].contains(".skillgate-samples/sample.pdf"),
+            "{:?}",
+            plan.steps[0]
+        );
+        assert!(
+            plan.steps[0].argv[2].contains("echo ${HOME} sample \"<b>\""),
+            "{:?}",
+            plan.steps[0]
+        );
         assert_eq!(plan.samples, ["report.csv"]);
     }
 

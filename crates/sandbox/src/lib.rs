@@ -201,6 +201,7 @@ impl Sandbox {
                 Ok(native) => {
                     coverage = coverage::measure(&plan, &native.steps, &native.events, bundle);
                     evidence = native;
+                    self.follow_up(bundle, &mut plan, &mut evidence);
                 }
                 Err(e) => {
                     let report = GateReport::inconclusive(Gate::G3, e.to_string());
@@ -242,6 +243,95 @@ impl Sandbox {
             coverage,
             ..observation(plan, evidence, report)
         }
+    }
+
+    /// Scripts a run wrote and nothing ran (a dropper's second stage, left for the agent to
+    /// run later) are run in a follow-up job of their own, with the skill and what earlier runs
+    /// wrote in place; what those write is followed in turn, up to [`FOLLOW_UP_DEPTH`]. Past it
+    /// the scripts left are named as not run. Follow-up steps add evidence; they are not
+    /// counted in coverage.
+    fn follow_up(&self, bundle: &Bundle, plan: &mut Plan, evidence: &mut Evidence) {
+        let mut written: Vec<(String, String)> = Vec::new();
+        let mut depth = 0;
+        loop {
+            let pending = unrun_written_scripts(evidence, &written);
+            if pending.is_empty() {
+                return;
+            }
+            if depth == FOLLOW_UP_DEPTH {
+                for (path, _) in pending {
+                    plan.not_run.push(format!(
+                        "{path}: written by a follow-up run at depth {FOLLOW_UP_DEPTH}, the limit"
+                    ));
+                }
+                return;
+            }
+            depth += 1;
+            let mut steps = Vec::new();
+            for (path, text) in pending {
+                let rel = follow_up_path(&path);
+                let Ok(interpreter) = plan::interpreter_for(&rel, text.as_bytes()) else {
+                    continue;
+                };
+                steps.push(Step {
+                    label: format!("follow-up {depth}: {path}"),
+                    argv: vec![interpreter.into(), rel.clone()],
+                    probe: true,
+                });
+                written.push((path, text));
+            }
+            if steps.is_empty() {
+                return;
+            }
+            match self.run_follow_up(bundle, &written, steps) {
+                Ok(more) => evidence.merge(more),
+                Err(e) => {
+                    evidence.errors.push(format!("follow-up run: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn run_follow_up(
+        &self,
+        bundle: &Bundle,
+        written: &[(String, String)],
+        steps: Vec<Step>,
+    ) -> Result<Evidence, SandboxError> {
+        let dir = tempfile::Builder::new()
+            .prefix("skillgate-g3-")
+            .tempdir()
+            .map_err(SandboxError::Materialise)?;
+        let skill_dir = dir.path().join("skill");
+        materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+        for (path, text) in written {
+            let rel = follow_up_path(path);
+            let target = skill_dir.join(&rel);
+            if !target.starts_with(&skill_dir) {
+                continue;
+            }
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(SandboxError::Materialise)?;
+                let mut d = parent;
+                while d != skill_dir && d.starts_with(&skill_dir) {
+                    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))
+                        .map_err(SandboxError::Materialise)?;
+                    d = d.parent().unwrap_or(&skill_dir);
+                }
+            }
+            std::fs::write(&target, text).map_err(SandboxError::Materialise)?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+                .map_err(SandboxError::Materialise)?;
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(SandboxError::Materialise)?;
+        let job = native::Job {
+            skill_dir,
+            profile: self.profile.clone(),
+            steps,
+        };
+        self.run_job(&job)
     }
 
     /// Runs `plan` in the runner and returns what it observed.
@@ -322,6 +412,67 @@ impl Sandbox {
             ))
         })
     }
+}
+
+/// How many generations of run-written scripts G3 follows.
+pub const FOLLOW_UP_DEPTH: usize = 2;
+
+/// Where a written file goes in a follow-up's working copy: files of the working copy keep
+/// their place; files elsewhere (TMPDIR) go under `.skillgate-written/`.
+fn follow_up_path(path: &str) -> String {
+    let clean = |p: &str| {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != "." && *c != "..")
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    match path.strip_prefix(&format!("{}/", native::mounts::WORK)) {
+        Some(rel) => clean(rel),
+        None => format!(".skillgate-written/{}", clean(path)),
+    }
+}
+
+/// Scripts (by name or shebang) a run wrote that no exec and no step ran, not yet followed.
+fn unrun_written_scripts(
+    evidence: &Evidence,
+    followed: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for event in &evidence.events {
+        let evidence::EventKind::FileWritten { path, text, .. } = &event.kind else {
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let script =
+            text.starts_with("#!") || [".sh", ".bash", ".py"].iter().any(|e| name.ends_with(e));
+        if !script
+            || text.trim().is_empty()
+            || path.contains(arguments::SAMPLE_DIR)
+            || followed.iter().any(|(p, t)| p == path || t == text)
+            || out.iter().any(|(p, _): &(String, String)| p == path)
+        {
+            continue;
+        }
+        let ran = evidence.events.iter().any(|e| match &e.kind {
+            evidence::EventKind::Exec { argv, path: exe } => {
+                exe.ends_with(name)
+                    || argv
+                        .iter()
+                        .any(|a| a.rsplit('/').next() == Some(name) || a.contains(path.as_str()))
+            }
+            _ => false,
+        }) || evidence
+            .steps
+            .iter()
+            .any(|s| s.argv.iter().any(|a| a.contains(name)));
+        if !ran {
+            out.push((path.clone(), text.clone()));
+        }
+        if out.len() >= 8 {
+            break;
+        }
+    }
+    out
 }
 
 /// Coverage of a plan by the WASI runner alone: a plan step counts as exercised when one of

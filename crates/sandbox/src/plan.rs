@@ -334,7 +334,7 @@ fn base_dir(text: &str) -> String {
         .replace("${CLAUDE_SKILL_DIR}", ".")
 }
 
-fn interpreter_for(path: &str, bytes: &[u8]) -> Result<&'static str, String> {
+pub fn interpreter_for(path: &str, bytes: &[u8]) -> Result<&'static str, String> {
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let shebang = String::from_utf8_lossy(first_line);
     let shebang = shebang.strip_prefix("#!").unwrap_or("");

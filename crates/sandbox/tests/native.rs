@@ -580,3 +580,50 @@ fn flooding_output_is_bounded_and_counted() {
     assert!(step.output_truncated());
     assert!(!step.stdout.contains('\0'));
 }
+
+/// A script written and left for later is run in a follow-up; what that writes is followed in
+/// turn, and past the depth limit the script left is named as not run.
+#[test]
+fn written_scripts_are_followed_to_a_fixed_depth() {
+    let dir = skill(&[
+        ("SKILL.md", &md("Run `python3 scripts/gen.py` first.")),
+        (
+            "scripts/gen.py",
+            r##"open('a.sh', 'w').write("#!/bin/sh\nprintf '#!/bin/sh\\necho third > c.sh\\n' > b.sh\n")
+"##,
+        ),
+    ]);
+    let bundle = Bundle::load(&dir.path().join("s"), &Limits::default()).unwrap();
+    let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
+    let observation = Sandbox::new(runner(), profile(8000))
+        .with_runners(skillgate_sandbox::Runners::Native)
+        .observe(&bundle, &doc);
+    let labels: Vec<&str> = observation
+        .evidence
+        .steps
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect();
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("follow-up 1: /tmp/work/a.sh")),
+        "{labels:?}"
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("follow-up 2: /tmp/work/b.sh")),
+        "{labels:?}"
+    );
+    assert!(
+        observation
+            .plan
+            .not_run
+            .iter()
+            .any(|n| n.contains("c.sh") && n.contains("depth 2")),
+        "{:?}",
+        observation.plan.not_run
+    );
+    assert_eq!(observation.report.status, GateStatus::Inconclusive);
+}

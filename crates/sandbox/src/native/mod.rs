@@ -17,7 +17,7 @@
 //! becomes an entry in `Evidence::errors`; it never panics on hostile input.
 
 mod capture;
-mod mounts;
+pub mod mounts;
 mod namespace;
 mod seccomp;
 mod step;

@@ -98,11 +98,27 @@ fn looks_like_a_command(span: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-/~".contains(c))
 }
 
+/// A placeholder for the skill's own folder before a path (`<path-to-skill>/scripts/x.py`,
+/// `{skill_dir}/scripts`): the working copy.
+static SKILL_DIR_PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)<[^<>\s/]*(?:skill|base|dir|path|root)[^<>\s/]*>/|(?:^|[\s\x22'])\{[\w-]*(?:skill|base)[\w-]*\}/")
+        .expect("valid regex")
+});
+
 /// `<input.pdf>`, `{file}` and the like, as whole words of a command line, replaced by a
-/// sample of their kind. Never inside code (`${VAR}`, f-strings, `"<b>"` stay as written).
+/// sample of their kind; a placeholder for the skill's folder before a path becomes `./`.
+/// Never inside code (`${VAR}`, f-strings, `"<b>"` stay as written).
 fn fill_placeholders(arg: &str) -> String {
+    let arg = SKILL_DIR_PLACEHOLDER.replace_all(arg, |c: &regex::Captures| {
+        let whole = &c[0];
+        let lead: String = whole
+            .chars()
+            .take_while(|c| !matches!(c, '<' | '{'))
+            .collect();
+        format!("{lead}./")
+    });
     PLACEHOLDER
-        .replace_all(arg, |c: &regex::Captures| {
+        .replace_all(&arg, |c: &regex::Captures| {
             let name = c.get(2).or(c.get(3)).map_or("", |m| m.as_str());
             format!(
                 "{}{}{}",
@@ -467,6 +483,11 @@ mod tests {
             plan.steps[0]
         );
         assert_eq!(plan.samples, ["report.csv"]);
+        assert_eq!(
+            fill_placeholders("python3 \"<path-to-skill>/scripts/x.py\" --repo ."),
+            "python3 \"./scripts/x.py\" --repo ."
+        );
+        assert_eq!(fill_placeholders("bash {baseDir}/run.sh"), "bash ./run.sh");
     }
 
     #[test]

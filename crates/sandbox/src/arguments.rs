@@ -146,14 +146,25 @@ pub fn plausible_args(path: &str, text: &str) -> Option<Vec<String>> {
 fn python_args(text: &str) -> Vec<String> {
     let mut positional = Vec::new();
     let mut options = Vec::new();
-    for cap in ARGPARSE.captures_iter(text) {
+    // argparse: a name without dashes is positional. click: `@click.argument` is.
+    let declared = ARGPARSE
+        .captures_iter(text)
+        .map(|c| (c.get(1), c.get(2), None))
+        .chain(CLICK.captures_iter(text).map(|c| {
+            (
+                c.get(2),
+                c.get(3),
+                c.get(1).map(|k| k.as_str() == "argument"),
+            )
+        }));
+    for (names, rest, click_positional) in declared {
         let names: Vec<String> = QUOTED
-            .captures_iter(&cap[1])
+            .captures_iter(names.map_or("", |m| m.as_str()))
             .map(|c| c[1].to_string())
             .collect();
-        let rest = &cap[2];
+        let rest = rest.map_or("", |m| m.as_str());
         let Some(first) = names.first() else { continue };
-        if !first.starts_with('-') {
+        if click_positional.unwrap_or(!first.starts_with('-')) {
             positional.push(value_of(first, rest));
         } else if rest.contains("required=True") {
             let long = names
@@ -163,29 +174,10 @@ fn python_args(text: &str) -> Vec<String> {
                 .clone();
             let value = value_of(&long, rest);
             options.push(long);
-            if !rest.contains("store_true") && !rest.contains("store_false") {
-                options.push(value);
-            }
-        }
-    }
-    for cap in CLICK.captures_iter(text) {
-        let names: Vec<String> = QUOTED
-            .captures_iter(&cap[2])
-            .map(|c| c[1].to_string())
-            .collect();
-        let rest = &cap[3];
-        let Some(first) = names.first() else { continue };
-        if &cap[1] == "argument" {
-            positional.push(value_of(first, rest));
-        } else if rest.contains("required=True") {
-            let long = names
+            let flag = ["store_true", "store_false", "is_flag=True"]
                 .iter()
-                .find(|n| n.starts_with("--"))
-                .unwrap_or(first)
-                .clone();
-            let value = value_of(&long, rest);
-            options.push(long);
-            if !rest.contains("is_flag=True") {
+                .any(|f| rest.contains(f));
+            if !flag {
                 options.push(value);
             }
         }

@@ -299,12 +299,7 @@ impl Sandbox {
         written: &[(String, String)],
         steps: Vec<Step>,
     ) -> Result<Evidence, SandboxError> {
-        let dir = tempfile::Builder::new()
-            .prefix("skillgate-g3-")
-            .tempdir()
-            .map_err(SandboxError::Materialise)?;
-        let skill_dir = dir.path().join("skill");
-        materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+        let (dir, skill_dir) = working_copy(bundle)?;
         for (path, text) in written {
             let rel = follow_up_path(path);
             let target = skill_dir.join(&rel);
@@ -324,28 +319,20 @@ impl Sandbox {
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
                 .map_err(SandboxError::Materialise)?;
         }
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(SandboxError::Materialise)?;
         let job = native::Job {
             skill_dir,
             profile: self.profile.clone(),
             steps,
         };
-        self.run_job(&job)
+        let evidence = self.run_job(&job);
+        drop(dir);
+        evidence
     }
 
     /// Runs `plan` in the runner and returns what it observed.
     pub fn run(&self, bundle: &Bundle, plan: &Plan) -> Result<Evidence, SandboxError> {
-        let dir = tempfile::Builder::new()
-            .prefix("skillgate-g3-")
-            .tempdir()
-            .map_err(SandboxError::Materialise)?;
-        let skill_dir = dir.path().join("skill");
-        materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+        let (_dir, skill_dir) = working_copy(bundle)?;
         write_samples(plan, &skill_dir).map_err(SandboxError::Materialise)?;
-        // The runner drops root to `nobody`: the folder must be readable by anyone.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(SandboxError::Materialise)?;
         let job = native::Job {
             skill_dir,
             profile: self.profile.clone(),
@@ -412,6 +399,20 @@ impl Sandbox {
             ))
         })
     }
+}
+
+/// A fresh temporary folder holding the bundle at `skill/`, readable by anyone (the runner
+/// drops root to `nobody`). The folder lives as long as the returned guard.
+fn working_copy(bundle: &Bundle) -> Result<(tempfile::TempDir, PathBuf), SandboxError> {
+    let dir = tempfile::Builder::new()
+        .prefix("skillgate-g3-")
+        .tempdir()
+        .map_err(SandboxError::Materialise)?;
+    let skill_dir = dir.path().join("skill");
+    materialise(bundle, &skill_dir).map_err(SandboxError::Materialise)?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(SandboxError::Materialise)?;
+    Ok((dir, skill_dir))
 }
 
 /// How many generations of run-written scripts G3 follows.

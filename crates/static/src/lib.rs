@@ -67,24 +67,7 @@ impl StaticGate {
     pub fn scan(&self, bundle: &Bundle, doc: &SkillDocument) -> GateReport {
         let mut findings = skillgate_model::lint::lint(bundle, doc);
         let mut units = units::units(bundle, doc);
-        let derived = code_rules::hidden_text::check(&units, &mut findings);
-        units.extend(derived);
-        let mut raw = Vec::new();
-        for unit in &units {
-            if units::is_license(&unit.file) {
-                continue;
-            }
-            engine::run_unit(self.registry.rule_set(), unit, &mut raw);
-        }
-        // Encoded payloads: decode, analyse what came out, and escalate when it is dangerous.
-        let decoded = code_rules::encoded_payload::decode_units(&units);
-        let mut decoded_findings = Vec::new();
-        for unit in &decoded {
-            engine::run_unit(self.registry.rule_set(), unit, &mut decoded_findings);
-        }
-        code_rules::encoded_payload::escalate(&decoded, &decoded_findings, &mut findings);
-        raw.extend(decoded_findings);
-        findings.extend(raw);
+        self.run_rules(&mut units, &mut findings);
         code_rules::decoded_exec::check(&units, &mut findings);
         code_rules::injection_sinks::check(&units, &mut findings);
         code_rules::resource_exhaustion::check(&units, &mut findings);
@@ -118,22 +101,35 @@ impl StaticGate {
             .flat_map(|(label, path, how, text)| units::revealed_units(label, path, *how, text))
             .collect();
         let mut findings = Vec::new();
-        let derived = code_rules::hidden_text::check(&units, &mut findings);
-        units.extend(derived);
-        for unit in &units {
-            engine::run_unit(self.registry.rule_set(), unit, &mut findings);
-        }
-        let decoded = code_rules::encoded_payload::decode_units(&units);
-        let mut decoded_findings = Vec::new();
-        for unit in &decoded {
-            engine::run_unit(self.registry.rule_set(), unit, &mut decoded_findings);
-        }
-        code_rules::encoded_payload::escalate(&decoded, &decoded_findings, &mut findings);
-        findings.extend(decoded_findings);
+        self.run_rules(&mut units, &mut findings);
         code_rules::decoded_exec::check(&units, &mut findings);
         code_rules::correlation::check(&units, &mut findings);
         dedupe(&mut findings);
         findings
+    }
+}
+
+impl StaticGate {
+    /// Hidden text (whose decoded text joins `units`), the data rules over every unit but
+    /// licence texts, and encoded payloads decoded, analysed and escalated when dangerous.
+    fn run_rules(&self, units: &mut Vec<units::Unit>, findings: &mut Vec<Finding>) {
+        let derived = code_rules::hidden_text::check(units, findings);
+        units.extend(derived);
+        let mut raw = Vec::new();
+        for unit in units.iter() {
+            if units::is_license(&unit.file) {
+                continue;
+            }
+            engine::run_unit(self.registry.rule_set(), unit, &mut raw);
+        }
+        let decoded = code_rules::encoded_payload::decode_units(units);
+        let mut decoded_findings = Vec::new();
+        for unit in &decoded {
+            engine::run_unit(self.registry.rule_set(), unit, &mut decoded_findings);
+        }
+        code_rules::encoded_payload::escalate(&decoded, &decoded_findings, findings);
+        raw.extend(decoded_findings);
+        findings.extend(raw);
     }
 }
 

@@ -457,8 +457,8 @@ fn steps_that_did_not_exercise_their_code_make_g3_inconclusive() {
             "./scripts/setup.sh",
         ),
         (
-            "missing interpreter or program",
-            &[("SKILL.md", "```bash\nskillgate-no-such-tool --init\n```")],
+            "missing interpreter",
+            &[("SKILL.md", "```bash\njulia -e 1\n```")],
             "command not found",
         ),
         (
@@ -626,4 +626,33 @@ fn written_scripts_are_followed_to_a_fixed_depth() {
         observation.plan.not_run
     );
     assert_eq!(observation.report.status, GateStatus::Inconclusive);
+}
+
+/// A third-party tool the sandbox lacks is stood in for (the step's own lines go on, and its
+/// argv is in the exec log); a missing interpreter is not: the code it would run is the skill's.
+#[test]
+fn missing_tools_are_stood_in_for_but_missing_interpreters_are_not() {
+    let (report, evidence) = run(&[(
+        "SKILL.md",
+        &md(
+            "```bash\nskillgate-no-such-scanner -u https://x.example/ -w list.txt\necho after\n```",
+        ),
+    )]);
+    assert_layers(&evidence);
+    assert!(
+        evidence.steps[0].stdout.contains("after"),
+        "{:?}",
+        evidence.steps[0]
+    );
+    assert!(evidence.events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Exec { argv, .. } if argv.iter().any(|a| a == "skillgate-no-such-scanner")
+    )));
+    assert_eq!(report.status, GateStatus::Pass, "{:?}", report.note);
+    // `ruby` stands for any interpreter G3 has no runner for; if the machine has it, the step
+    // ran and there is nothing to show.
+    if !Path::new("/usr/bin/ruby").exists() && !Path::new("/usr/local/bin/ruby").exists() {
+        let (report, _) = run(&[("SKILL.md", &md("```bash\nruby -e 'puts 1'\n```"))]);
+        assert_eq!(report.status, GateStatus::Inconclusive, "{:?}", report.note);
+    }
 }

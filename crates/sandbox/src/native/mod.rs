@@ -225,6 +225,7 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
     }
     let home = view.home.display().to_string();
     env.push(("PYTHONPATH".to_string(), PYTHON_STAND_IN_DIR.to_string()));
+    env.push(("BASH_ENV".to_string(), BASH_ENV_FILE.to_string()));
     env.extend([
         ("HOME".to_string(), home.clone()),
         ("TMPDIR".to_string(), mounts::SCRATCH.to_string()),
@@ -428,29 +429,38 @@ const TOOL_STAND_INS: &[&str] = &[
     "convert",
     "magick",
     "git",
-    "node",
     "npm",
     "npx",
     "yarn",
     "pnpm",
-    "bun",
-    "deno",
     "tsc",
     "eslint",
     "prettier",
     "jest",
     "vitest",
-    "cargo",
-    "go",
     "make",
     "mvn",
     "gradle",
-    "java",
     "jq",
     "uv",
     "pipx",
     "poetry",
 ];
+
+/// Any other command a shell step names that the sandbox lacks is stood in for the same way,
+/// through bash's `command_not_found_handle` (loaded with `BASH_ENV`) — but never an
+/// interpreter: the code it would have run is the skill's, and a step that could not run it
+/// did not exercise it.
+const BASH_ENV: &str = r#"command_not_found_handle() {
+  case "$1" in
+    node|nodejs|deno|bun|ruby|perl|php|python2|lua|Rscript|java|go|cargo|rustc|dotnet|pwsh|powershell|osascript|swift|kotlin|scala|elixir|julia)
+      printf 'bash: %s: command not found
+' "$1" >&2; return 127 ;;
+  esac
+  /tmp/bin/skillgate-stand-in "$@"
+}
+"#;
+pub const BASH_ENV_FILE: &str = "/tmp/bin/skillgate-bash-env";
 const SUDO_STAND_IN: &str = "while [ $# -gt 0 ]; do case \"$1\" in -u|-g|-C|-p|-h|-U|-r|-t) shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac; done; exec \"$@\"";
 
 /// Python modules the machine lacks, stood in for (see `stand_ins.py`).
@@ -497,6 +507,11 @@ fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
     {
         write_shim("sudo", SUDO_STAND_IN);
     }
+    write_shim(
+        "skillgate-stand-in",
+        "echo \"[skillgate: stand-in for $1, which the sandbox lacks]\" >&2; exit 0",
+    );
+    let _ = std::fs::write(BASH_ENV_FILE, BASH_ENV);
     if std::fs::create_dir_all(PYTHON_STAND_IN_DIR).is_ok() {
         let _ = std::fs::write(
             Path::new(PYTHON_STAND_IN_DIR).join("sitecustomize.py"),

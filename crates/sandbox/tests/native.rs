@@ -648,6 +648,8 @@ fn missing_tools_are_stood_in_for_but_missing_interpreters_are_not() {
         &e.kind,
         EventKind::Exec { argv, .. } if argv.iter().any(|a| a == "skillgate-no-such-scanner")
     )));
+    // A key handed to a tool that is not there has gone nowhere.
+    assert!(!codes(&report).contains(&"SK901"), "{:?}", report.findings);
     assert_eq!(report.status, GateStatus::Pass, "{:?}", report.note);
     // `ruby` stands for any interpreter G3 has no runner for; if the machine has it, the step
     // ran and there is nothing to show.

@@ -865,6 +865,12 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
             }
             EventKind::Exec { path, argv } => {
                 let step = event.step.unwrap_or(usize::MAX);
+                // A follow-up runs a written script on G3's own initiative: that it ran a
+                // written file is not the skill's doing (what the file does still counts).
+                let follow_up = evidence
+                    .steps
+                    .get(step)
+                    .is_some_and(|s| s.label.starts_with("follow-up "));
                 let n = execs_per_step.entry(step).or_default();
                 *n += 1;
                 if *n > 1 {
@@ -899,7 +905,7 @@ fn processes(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTreeS
                 let fetched = argv
                     .iter()
                     .any(|a| a.contains(crate::native::FETCHED_MARKER));
-                if (ran_written || piped || fetched || ran_download) && !reported {
+                if (ran_written || piped || fetched || ran_download) && !reported && !follow_up {
                     reported = true;
                     caps.insert(Capability::CodeDynamic);
                     let what = if fetched {

@@ -398,16 +398,11 @@ pub fn report(
     if timed_out > 0 {
         note.push_str(&format!("; {timed_out} steps hit the time limit"));
     }
-    let worst = findings.iter().map(|f: &Finding| f.severity).max();
     let status = if !problems.is_empty() {
         note = format!("{}; {note}", problems.join("; "));
         GateStatus::Inconclusive
     } else {
-        match worst {
-            Some(s) if s >= Severity::High => GateStatus::Fail,
-            Some(s) if s >= Severity::Medium => GateStatus::Warn,
-            _ => GateStatus::Pass,
-        }
+        status_of(&findings)
     };
     GateReport {
         gate: Gate::G3,
@@ -424,12 +419,16 @@ pub fn restate(report: &mut GateReport) {
     if report.status == GateStatus::Inconclusive {
         return;
     }
-    let worst = report.findings.iter().map(|f| f.severity).max();
-    report.status = match worst {
+    report.status = status_of(&report.findings);
+}
+
+/// The status of a run that did its whole job: the worst finding decides.
+fn status_of(findings: &[Finding]) -> GateStatus {
+    match findings.iter().map(|f| f.severity).max() {
         Some(s) if s >= Severity::High => GateStatus::Fail,
         Some(s) if s >= Severity::Medium => GateStatus::Warn,
         _ => GateStatus::Pass,
-    };
+    }
 }
 
 /// A finding of one of G3's own rules.

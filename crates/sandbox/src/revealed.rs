@@ -228,12 +228,8 @@ fn audit_program(name: &str, args: &str) -> Option<(ReadAs, String)> {
     let first = value.get(0)?;
     let text = |v: &serde_json::Value| -> Option<String> {
         match v {
-            serde_json::Value::String(s) => Some(
-                s.strip_prefix("b'")
-                    .and_then(|s| s.strip_suffix('\''))
-                    .unwrap_or(s)
-                    .to_string(),
-            ),
+            // Byte strings arrive decoded as text (`wasi::host::program_args`).
+            serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Array(items) => Some(
                 items
                     .iter()

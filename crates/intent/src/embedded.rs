@@ -89,6 +89,7 @@ static URL: LazyLock<Regex> =
 /// The default judge.
 pub struct EmbeddedJudge {
     lexicon: Lexicon,
+    reader: skillgate_instructions::Reader,
 }
 
 impl Default for EmbeddedJudge {
@@ -214,6 +215,7 @@ impl EmbeddedJudge {
     pub fn new() -> Self {
         Self {
             lexicon: Lexicon::embedded(),
+            reader: skillgate_instructions::Reader::embedded(),
         }
     }
 
@@ -341,6 +343,17 @@ impl Judge for EmbeddedJudge {
             findings.extend(self.unnamed_party(check, input, &purpose));
         }
         findings.extend(false_assurance(input, &purpose));
+        findings.extend(crate::directives::judge(
+            &self.reader,
+            input,
+            &crate::directives::Context {
+                purpose: &purpose,
+                lexicon: &self.lexicon,
+                dual_use: self.lexicon.dual_use(&purpose).is_some(),
+                explains_delete: explained.contains(&Capability::FsDelete),
+                explains_privilege: explained.contains(&Capability::Privilege),
+            },
+        ));
         if let Some(keyword) = self.lexicon.dual_use(&purpose) {
             if !seen.is_empty() {
                 let caps: Vec<&str> = seen.keys().map(|c| c.as_str()).collect();
@@ -537,6 +550,8 @@ mod tests {
             name,
             description,
             body,
+            body_line: 1,
+            documents: &[],
             evidence,
         };
         let mut codes: Vec<String> = EmbeddedJudge::new()

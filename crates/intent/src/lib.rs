@@ -13,12 +13,43 @@
 //!
 //! A judge that cannot answer makes the gate `inconclusive`, never `pass`.
 
+pub mod directives;
 pub mod embedded;
 pub mod lexicon;
 pub mod llm;
 
 use skillgate_model::{Capability, Finding, Gate, GateReport, GateStatus, Severity, SkillDocument};
 use std::collections::BTreeSet;
+
+/// A prose document of the skill besides SKILL.md (a reference, a README): the agent reads it
+/// when SKILL.md sends it there, and an injected instruction may hide in it.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub path: std::borrow::Cow<'a, str>,
+    pub text: std::borrow::Cow<'a, str>,
+    pub first_line: u32,
+}
+
+impl<'a> Document<'a> {
+    /// The prose documents of a bundle other than SKILL.md.
+    pub fn side_documents(bundle: &'a skillgate_model::Bundle) -> Vec<Document<'a>> {
+        bundle
+            .files
+            .iter()
+            .filter(|f| {
+                skillgate_model::bundle::is_document(&f.path)
+                    && f.path.rsplit('/').next() != Some("SKILL.md")
+            })
+            .filter_map(|f| {
+                Some(Document {
+                    path: f.path.as_str().into(),
+                    text: f.text()?,
+                    first_line: 1,
+                })
+            })
+            .collect()
+    }
+}
 
 /// What a judge is shown.
 #[derive(Debug, Clone)]
@@ -27,6 +58,10 @@ pub struct JudgeInput<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub body: &'a str,
+    /// The line of SKILL.md the body starts on.
+    pub body_line: u32,
+    /// Prose documents besides SKILL.md.
+    pub documents: &'a [Document<'a>],
     /// Findings of the gates that ran before (G1, and G3 when it ran), with their capabilities.
     pub evidence: &'a [Finding],
 }
@@ -82,14 +117,23 @@ impl IntentGate {
         }
     }
 
-    /// Runs G2 over a parsed SKILL.md and the reports of the gates before it.
-    pub fn scan(&self, hash: &str, doc: &SkillDocument, prior: &[GateReport]) -> GateReport {
+    /// Runs G2 over a parsed SKILL.md, the skill's other prose `documents`, and the reports of
+    /// the gates before it.
+    pub fn scan(
+        &self,
+        hash: &str,
+        doc: &SkillDocument,
+        documents: &[Document<'_>],
+        prior: &[GateReport],
+    ) -> GateReport {
         let evidence: Vec<Finding> = prior.iter().flat_map(|r| r.findings.clone()).collect();
         let input = JudgeInput {
             hash,
             name: doc.name().unwrap_or(""),
             description: doc.description().unwrap_or(""),
             body: &doc.body,
+            body_line: doc.body_line,
+            documents,
             evidence: &evidence,
         };
         let mut judges = vec![self.embedded.name()];

@@ -111,6 +111,8 @@ fn input<'a>(doc: &'a SkillDocument, evidence: &'a [Finding]) -> JudgeInput<'a> 
         name: doc.name().unwrap(),
         description: doc.description().unwrap(),
         body: &doc.body,
+        body_line: doc.body_line,
+        documents: &[],
         evidence,
     }
 }
@@ -173,13 +175,13 @@ fn malformed_and_timed_out_judges_are_errors_and_the_gate_inconclusive() {
     assert!(matches!(err, JudgeError::TimedOut(2)), "{err}");
 
     let gate = IntentGate::new(Some(Box::new(judge(&url, None))));
-    let report = gate.scan("sha256:abc", &doc, &[]);
+    let report = gate.scan("sha256:abc", &doc, &[], &[]);
     assert_eq!(report.status, GateStatus::Inconclusive);
     assert!(report.note.unwrap().contains("LLM judge failed"));
 
     let gate = IntentGate::new(Some(Box::new(judge("http://127.0.0.1:9/v1", None))));
     assert_eq!(
-        gate.scan("sha256:abc", &doc, &[]).status,
+        gate.scan("sha256:abc", &doc, &[], &[]).status,
         GateStatus::Inconclusive
     );
 }

@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod capability;
 pub mod finding;
 pub mod lint;
+pub mod party;
 pub mod remote_source;
 pub mod skill_md;
 pub mod verdict;

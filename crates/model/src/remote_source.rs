@@ -37,6 +37,8 @@ const GENERIC: &[&str] = &[
     "data",
     "dl",
     "docs",
+    // `example.com`, `.org`, `.net`: reserved for documentation, nobody's.
+    "example",
     "download",
     "downloads",
     "files",

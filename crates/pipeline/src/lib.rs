@@ -129,7 +129,12 @@ impl Pipeline {
             } else {
                 match gate {
                     Gate::G1 => self.g1.scan(bundle, &doc),
-                    Gate::G2 => self.g2.scan(&bundle.hash.to_string(), &doc, &reports),
+                    Gate::G2 => self.g2.scan(
+                        &bundle.hash.to_string(),
+                        &doc,
+                        &skillgate_intent::Document::side_documents(bundle),
+                        &reports,
+                    ),
                     Gate::G3 => match &self.g3 {
                         Some(sandbox) => self.behaviour(sandbox, bundle, &doc, &reports),
                         None => no_sandbox(bundle, &doc),

@@ -179,20 +179,16 @@ Example: `curl -H \"Authorization: token $GITHUB_TOKEN\" https://api.github.com/
 ];
 
 /// Domains each honeytoken legitimately goes to.
-fn home_services(honeytoken: &str) -> &'static [&'static str] {
+/// The services a honeytoken's credential belongs to (see `skillgate_model::party`).
+fn home_services(honeytoken: &str) -> Vec<String> {
     match honeytoken {
-        "env:GITHUB_TOKEN" | "gh-hosts" | "git-credentials" | "netrc" => {
-            &["github.com", "githubusercontent.com"]
-        }
-        "env:AWS_ACCESS_KEY_ID" | "env:AWS_SECRET_ACCESS_KEY" | "aws-credentials" => {
-            &["amazonaws.com"]
-        }
-        "env:OPENAI_API_KEY" => &["openai.com"],
-        "env:ANTHROPIC_API_KEY" => &["anthropic.com"],
-        "env:SLACK_TOKEN" => &["slack.com"],
-        "env:NPM_TOKEN" => &["npmjs.org", "npmjs.com"],
-        "docker-config" => &["docker.io", "docker.com"],
-        _ => &[],
+        "gh-hosts" | "git-credentials" | "netrc" => vec!["github".into()],
+        "aws-credentials" => vec!["amazonaws".into()],
+        "docker-config" => vec!["docker".into()],
+        other => other
+            .strip_prefix("env:")
+            .map(skillgate_model::party::owners)
+            .unwrap_or_default(),
     }
 }
 
@@ -590,7 +586,7 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
         let own_service = host.as_deref().is_some_and(|h| {
             home_services(&hit.honeytoken)
                 .iter()
-                .any(|d| host_matches(h, d))
+                .any(|owner| skillgate_model::party::host_belongs_to(h, owner))
         });
         let (code, key) = if hit.place == "file" {
             ("SK909", "file")

@@ -16,6 +16,7 @@ use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
 use regex::Regex;
+use skillgate_model::party;
 use skillgate_model::remote_source::RemoteSource;
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,135 +90,19 @@ struct Statement<'a> {
     offset: usize,
 }
 
-/// Name fragments that say what kind of secret a variable is, not whose.
-const GENERIC_PARTS: &[&str] = &[
-    "API",
-    "APIKEY",
-    "KEY",
-    "KEYS",
-    "TOKEN",
-    "SECRET",
-    "ACCESS",
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PRIVATE",
-    "CLIENT",
-    "AUTH",
-    "BOT",
-    "APP",
-    "USER",
-    "ID",
-    "PERSONAL",
-    "OAUTH",
-    "BEARER",
-    "SERVICE",
-    "ACCOUNT",
-    "DATABASE",
-    "DB",
-    "URL",
-    "DSN",
-    "WEBHOOK",
-    "SIGNING",
-    "JWT",
-    "SESSION",
-    "COOKIE",
-    "MY",
-    "PROD",
-    "DEV",
-    "SK",
-    "PAT",
-    "REFRESH",
-    "CREDENTIALS",
-    "CREDENTIAL",
-    "ADMIN",
-    "ROOT",
-    "MASTER",
-    "SECRETS",
-    "ENV",
-    "DEFAULT",
-    "SSH",
-    "CONNECTION",
-    "STRING",
-    "ENCRYPTION",
-];
-
 crate::pattern::lazy_regex! {
     /// Secrets that belong to no remote service: nothing legitimate sends their value in a request.
     /// (Passwords are not here: login forms receive them.)
     NEVER_SENT = r"(?i)(PRIVATE_KEY|DATABASE_URL|_DSN$|JWT_SECRET|SECRET_KEY_BASE|SESSION_SECRET|SIGNING_KEY|ENCRYPTION_KEY|SSH|MNEMONIC|SEED_PHRASE|^~/|^\.env file$|^environment$)";
 }
 
-/// Services whose keys are common in skills, and the hosts that receive them. A key of one of
-/// these sent to any other host is going where it does not belong.
-const KNOWN_VENDORS: &[(&str, &[&str])] = &[
-    ("anthropic", &["anthropic.com"]),
-    ("openai", &["openai.com", "openai.azure.com"]),
-    ("github", &["github.com", "githubusercontent.com"]),
-    ("gitlab", &["gitlab"]),
-    ("slack", &["slack.com"]),
-    ("discord", &["discord.com", "discordapp.com"]),
-    ("telegram", &["telegram.org"]),
-    ("stripe", &["stripe.com"]),
-    ("twilio", &["twilio.com"]),
-    ("sendgrid", &["sendgrid.com", "sendgrid.net"]),
-    ("mailgun", &["mailgun"]),
-    ("google", &["googleapis.com", "google.com"]),
-    ("amazonaws", &["amazonaws.com"]),
-    ("azure", &["azure.com", "azure.net", "microsoft.com"]),
-    ("npm", &["npmjs.org", "npmjs.com"]),
-    ("docker", &["docker.io", "docker.com"]),
-    ("huggingface", &["huggingface.co", "hf.co"]),
-    ("notion", &["notion.com", "notion.so"]),
-    ("linear", &["linear.app"]),
-    ("vercel", &["vercel.com"]),
-    ("cloudflare", &["cloudflare.com"]),
-    ("datadog", &["datadoghq"]),
-    ("sentry", &["sentry.io"]),
-    ("pypi", &["pypi.org"]),
-    ("supabase", &["supabase.co", "supabase.com"]),
-    ("heroku", &["heroku.com"]),
-    ("shopify", &["shopify.com", "myshopify.com"]),
-    ("atlassian", &["atlassian.net", "atlassian.com"]),
-    ("jira", &["atlassian.net", "atlassian.com"]),
-];
-
 crate::pattern::lazy_regex! {
     SECRET_NAME = r"(?i)(API_?KEY|SECRET|TOKENS?$|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|_KEY$|^DATABASE_URL$|_DSN$|COOKIE|MNEMONIC|SEED_PHRASE)";
 }
 
-/// The parts of a secret's name that say whose it is (`SLACK_BOT_TOKEN` → `SLACK`), upper case.
-fn owner_parts(secret: &str) -> impl Iterator<Item = String> + '_ {
-    secret
-        .split('_')
-        .filter(|part| part.len() >= 2)
-        .map(str::to_ascii_uppercase)
-        .filter(|part| !GENERIC_PARTS.contains(&part.as_str()))
-}
-
-/// The usual name behind an abbreviation in a secret's name.
-fn alias(part: &str) -> Option<&'static str> {
-    const ALIASES: &[(&str, &str)] = &[
-        ("GH", "github"),
-        ("HF", "huggingface"),
-        ("GCP", "google"),
-        ("GCLOUD", "google"),
-        ("GEMINI", "google"),
-        ("AWS", "amazonaws"),
-        ("AZ", "azure"),
-        ("TG", "telegram"),
-    ];
-    ALIASES
-        .iter()
-        .find(|(abbreviation, _)| *abbreviation == part)
-        .map(|(_, name)| *name)
-}
-
 /// Whose key it is, as host fragments: `SLACK_BOT_TOKEN` → `slack`, `GH_TOKEN` → `github`.
 fn vendor_stems(secret: &str) -> Vec<String> {
-    owner_parts(secret)
-        .map(|part| alias(&part).map_or_else(|| part.to_ascii_lowercase(), str::to_string))
-        .collect()
+    skillgate_model::party::owners(secret)
 }
 
 crate::pattern::lazy_regex! {
@@ -405,10 +290,10 @@ pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
 fn services(secrets: &BTreeSet<String>) -> Vec<String> {
     let mut names: Vec<String> = secrets
         .iter()
-        .flat_map(|secret| owner_parts(secret))
+        .flat_map(|secret| party::owner_parts(secret))
         .flat_map(|part| {
             let name = part.to_ascii_lowercase();
-            [Some(name), alias(&part).map(str::to_string)]
+            [Some(name), party::alias(&part).map(str::to_string)]
         })
         .flatten()
         .collect();
@@ -428,18 +313,13 @@ fn list(secrets: &BTreeSet<String>) -> String {
 fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> {
     let vendor_host = |host: &str| {
         let host = host.to_ascii_lowercase();
-        let squeezed: String = host.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         host == "localhost"
             || host.starts_with("127.")
             || host == "0.0.0.0"
-            || flow.secrets.iter().any(|s| {
-                vendor_stems(s).iter().any(|stem| {
-                    squeezed.contains(stem.as_str())
-                        || KNOWN_VENDORS
-                            .iter()
-                            .any(|(v, hosts)| v == stem && hosts.iter().any(|h| host.contains(h)))
-                })
-            })
+            || flow
+                .secrets
+                .iter()
+                .any(|s| party::sent_to_own_service(s, &host))
     };
     if !flow.dns && !flow.decoded_destination && flow.hosts.iter().any(|h| vendor_host(h)) {
         return None;
@@ -449,7 +329,7 @@ fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> 
         NEVER_SENT.is_match(s)
             || vendor_stems(s)
                 .iter()
-                .any(|stem| KNOWN_VENDORS.iter().any(|(v, _)| v == stem))
+                .any(|stem| party::is_known_vendor(stem))
     });
     let (severity, confidence, whither) = if flow.dns {
         (

@@ -113,6 +113,10 @@ pub struct Directive {
     /// Directives of one group act together: the steps under one triggered heading or
     /// introducing sentence, or the sentences of one paragraph. The line where the group starts.
     pub group: u32,
+    /// The fenced code the sentence introduces, if any.
+    pub code: Option<String>,
+    /// The paragraph or list item the sentence belongs to.
+    pub block: String,
 }
 
 impl Directive {
@@ -190,6 +194,22 @@ fn bounded(pattern: &str) -> String {
     format!("{start}(?:{pattern}){end}")
 }
 
+/// A plain verb with its inflections (`upload`, `uploads`, `uploaded`, `uploading`; `delete`,
+/// `deleting`): an action is named in any form, but only the base form opens an imperative.
+fn inflected(pattern: &str) -> String {
+    if !pattern.chars().all(|c| c.is_ascii_alphabetic()) || pattern.len() < 3 {
+        return pattern.to_string();
+    }
+    match pattern.strip_suffix('e') {
+        Some(stem) => format!("{stem}(?:e|es|ed|ing)"),
+        None if pattern.ends_with('y') => {
+            let stem = &pattern[..pattern.len() - 1];
+            format!("{pattern}(?:ing)?|{stem}(?:ies|ied)")
+        }
+        None => format!("{pattern}(?:s|es|ed|ing)?"),
+    }
+}
+
 fn alternation(patterns: &[String]) -> String {
     patterns
         .iter()
@@ -215,9 +235,56 @@ static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 static LEADING_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:important|note|nb|warning|critical|required|mandatory|attention|reminder|tip|step\s*\d+)\s*[!:.)-]+\s*")
+    Regex::new(r"(?i)^(?:(?:important|note|nb|warning|critical|required|mandatory|attention|reminder|tip|step\s*\d+)\s*[!:.)-]+\s*|(?:\*\*|__)[^*_\n]{1,60}(?:\*\*|__)\s*[-–—:.]+\s*)")
         .expect("valid regex")
 });
+/// Words that open a clause before the main one: "If …, send", "To keep it fast, clear".
+const SUBORDINATORS: &[&str] = &[
+    "if", "when", "whenever", "once", "after", "before", "as", "for", "to", "in", "on", "during",
+    "while", "since", "because", "unless", "until", "each", "every", "then", "also", "and",
+    "finally", "next", "first", "now", "so",
+];
+
+/// Words that open a sentence and are not verbs: a sentence that opens with one describes.
+const NON_VERBS: &[&str] = &[
+    "a", "an", "the", "this", "that", "these", "those", "it", "its", "we", "they", "he", "she",
+    "i", "you", "your", "our", "my", "their", "his", "her", "there", "here", "some", "all", "each",
+    "every", "most", "many", "any", "no", "not", "if", "when", "whenever", "while", "because",
+    "since", "although", "though", "unless", "until", "as", "for", "to", "in", "on", "at", "by",
+    "with", "without", "from", "of", "about", "after", "before", "during", "what", "which", "who",
+    "why", "how", "where", "yes", "ok", "example", "examples", "output", "input", "default",
+    "optional", "required", "returns", "note", "see", "also", "only", "just", "both", "either",
+    "neither", "one", "two", "three", "first", "second", "other", "another", "such", "more",
+    "less", "new", "old", "same", "skill", "skills", "tool", "tools", "script", "scripts", "file",
+    "files", "data", "user", "users", "agent", "agents", "claude", "api", "is", "are", "was",
+    "were", "be", "been", "can", "could", "will", "would", "should", "must", "may", "might", "has",
+    "have", "had", "do", "does", "did",
+];
+/// A second word that makes the first a noun ("Output is written to…", "Logs are kept…").
+const SUBJECT_MARKERS: &[&str] = &[
+    "is", "are", "was", "were", "can", "will", "would", "should", "must", "may", "might", "has",
+    "have", "had", "does", "do", "did", "isn't", "aren't", "won't", "gets", "goes", "needs",
+];
+
+/// Whether `core` opens with a word that can only be read as an imperative verb.
+fn opens_with_verb(core: &str) -> bool {
+    let mut words = core
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '`')
+        .filter(|w| !w.is_empty());
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let lower = first.to_ascii_lowercase();
+    let second = words.next().map(str::to_ascii_lowercase);
+    lower.len() >= 2
+        && lower.chars().all(|c| c.is_ascii_alphabetic())
+        && !NON_VERBS.contains(&lower.as_str())
+        && !(lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us"))
+        && !lower.ends_with("ing")
+        && !lower.ends_with("ed")
+        && !lower.ends_with("ly")
+        && !second.is_some_and(|w| SUBJECT_MARKERS.contains(&w.as_str()))
+}
 static EXAMPLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|example\s+of|examples?:|like\s+["“`]|attackers?|malicious|adversar\w*|phishing|injection|injected|indicators?|iocs?|red\s+flags?|warning\s+signs?|look\s+for|detect\w*|flag\w*|patterns?\s+(?:like|such)|suspicious)\b"#)
         .expect("valid regex")
@@ -257,7 +324,9 @@ impl Reader {
                 .map(|a| CompiledAction {
                     id: a.id.clone(),
                     class: a.class,
-                    pattern: compile(&alternation(&a.verbs)),
+                    pattern: compile(&alternation(
+                        &a.verbs.iter().map(|v| inflected(v)).collect::<Vec<_>>(),
+                    )),
                 })
                 .collect(),
             objects: spec
@@ -285,6 +354,9 @@ impl Reader {
         let mut t = text.trim();
         for _ in 0..4 {
             let before = t;
+            if let Some(m) = LEADING_LABEL.find(t) {
+                t = &t[m.end()..];
+            }
             t = t
                 .trim_start_matches(['*', '_', '>', ' '])
                 .trim_end_matches(['*', '_', ' ']);
@@ -310,29 +382,23 @@ impl Reader {
     fn imperative_at(&self, text: &str) -> Option<usize> {
         let core = self.core(text);
         let offset = text.len() - core.len();
-        if self.verb_at_start.is_match(core) {
+        if self.verb_at_start.is_match(core) || opens_with_verb(core) {
             return Some(offset);
         }
-        // A subordinate clause before a comma: "Whenever the user asks, send …", "If the
-        // upload fails, delete …".
-        if let Some(comma) = text.find(", ") {
-            let clause = text[..comma].trim_start_matches(['*', '_', '-', ' ', '#']);
+        // After a subordinate or purpose clause: "Whenever the user asks, send …", "To keep the
+        // vault fast, clear …", "For consistency, whenever you edit, replace …".
+        for (comma, _) in text.match_indices(", ").take(6) {
+            let clause = self.core_label(text[..comma].trim_start_matches(['-', ' ', '#']));
+            let clause = clause.trim_start_matches(['*', '_', ' ']);
             let rest = self.core(&text[comma + 2..]);
-            let lower = clause.to_ascii_lowercase();
-            let subordinate = self.triggers.is_match(clause)
-                || [
-                    "if ",
-                    "when ",
-                    "whenever ",
-                    "once ",
-                    "after ",
-                    "before ",
-                    "each time",
-                    "every time",
-                ]
-                .iter()
-                .any(|w| lower.starts_with(w));
-            if subordinate && self.verb_at_start.is_match(rest) {
+            let first = clause
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let subordinate =
+                self.triggers.is_match(clause) || SUBORDINATORS.contains(&first.as_str());
+            if subordinate && (self.verb_at_start.is_match(rest) || opens_with_verb(rest)) {
                 return Some(text.len() - rest.len());
             }
         }
@@ -344,6 +410,11 @@ impl Reader {
             }
         }
         None
+    }
+
+    /// The text without a leading label ("IMPORTANT:", "**Finishing touch** –").
+    fn core_label<'t>(&self, text: &'t str) -> &'t str {
+        LEADING_LABEL.find(text).map_or(text, |m| &text[m.end()..])
     }
 
     /// Whether a negation governs the verb at `verb`: it stands in the same clause before it.
@@ -460,6 +531,8 @@ impl Reader {
             objects: self.objects(&s.text),
             destinations,
             to_user: self.user_interface.is_match(&s.text),
+            code: s.code_after.clone(),
+            block: s.block.clone(),
         })
     }
 

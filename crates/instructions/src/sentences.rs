@@ -29,6 +29,9 @@ pub struct Sentence {
     /// The fenced code right after a sentence that introduces it ("send it to the tracker:"
     /// then a `curl` block): where the sentence's command is spelled out.
     pub code_after: Option<String>,
+    /// The whole block (paragraph, list item, cell) the sentence belongs to, up to
+    /// `MAX_SENTENCE` bytes: what its neighbours say about it ("keep this subtle").
+    pub block: String,
 }
 
 /// A block of consecutive lines of one kind, before it is split into sentences.
@@ -303,6 +306,14 @@ fn split(block: &Block) -> Vec<Sentence> {
     out
 }
 
+fn clip(text: &str) -> String {
+    let mut end = text.len().min(MAX_SENTENCE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 fn push(out: &mut Vec<Sentence>, block: &Block, text: &str) {
     let text = text.trim();
     if text.is_empty() {
@@ -319,6 +330,7 @@ fn push(out: &mut Vec<Sentence>, block: &Block, text: &str) {
         level: block.level,
         introduces: false,
         code_after: None,
+        block: clip(&block.text),
     });
 }
 

@@ -22,12 +22,19 @@ use std::sync::LazyLock;
 
 /// Words that make an alteration covert: it is hidden, or it serves somebody else.
 static COVERT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:silently|quietly|secretly|covertly|subtly|discreetly|without\s+(?:telling|mentioning|flagging|noting|informing|asking)|do\s+not\s+(?:mention|tell|flag|note|highlight|track)|don't\s+(?:mention|tell|flag|note|highlight|track)|never\s+(?:mention|tell|flag)|leave\s+(?:it|this|that)\s+out|outside\s+(?:of\s+)?tracked\s+changes|so\s+(?:that\s+)?(?:no\s+one|nobody|the\s+user\s+(?:does\s+not|doesn't|won't))|hide|affiliate|referral|sponsor\w*|promot\w*|in\s+favou?r\s+of|play\s+down|downplay|slant|positive\s+light|negative\s+light)\b")
+    Regex::new(r"(?i)\b(?:silently|quietly|secretly|covertly|subtly|subtle|discreetly|without\s+(?:telling|mentioning|flagging|noting|informing|asking)|do\s+not\s+(?:mention|tell|flag|note|highlight|track)|don't\s+(?:mention|tell|flag|note|highlight|track)|never\s+(?:mention|tell|flag)|leave\s+(?:it|this|that)\s+out|outside\s+(?:of\s+)?tracked\s+changes|so\s+(?:that\s+)?(?:no\s+one|nobody|the\s+user\s+(?:does\s+not|doesn't|won't))|hide|affiliate|referral|sponsor\w*|promot\w*|in\s+favou?r\s+of|play\s+down|downplay|slant|positive\s+light|negative\s+light)\b")
         .expect("valid regex")
 });
-/// Scope that makes a deletion the user's loss, not housekeeping.
-static BROAD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:all|every|entire|whole|everything|each)\b|~/?(?:\*|\s|$|/(?:desktop|documents|downloads|\*))|\$home\b|\s/\*?(?:\s|$)|-rf\s+[~/]")
+/// The user's home, personal folders or the root: no purpose explains deleting them.
+static HOME_SCOPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|[\s'\x22])~/?(?:\*|\s|$|['\x22])|~/(?:desktop|documents|downloads|pictures|photos|music|videos)\b|\$\{?home\}?/?(?:\*|\s|$|['\x22])|\brm\s+-\w*r\w*\s+/(?:\*|\s|$)")
+        .expect("valid regex")
+});
+
+/// Scope that makes a deletion the user's loss, not housekeeping: their home and personal
+/// folders, the root, or every item of their data.
+static USER_SCOPE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)~/?(?:\*|\s|$)|~/(?:desktop|documents|downloads|pictures|photos|music|videos)\b|\$home\b|\$\{home\}|\brm\s+-\w*r\w*\s+/(?:\*|\s|$)|\b(?:the\s+)?user'?s\s+(?:files|documents|home|data|folders?|notes|photos)|\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+)?(?:user'?s\s+|their\s+)?(?:files?|documents?|data|events?|emails?|messages?|contacts?|tables?|records?|rows?|notes?|photos?|repositor(?:y|ies))\b|\bdrop\s+(?:table|database|schema)\b|\b(?:entire|whole)\s+(?:home|disk|drive|database|repository|project|calendar|inbox|mailbox)")
         .expect("valid regex")
 });
 static HOUSEKEEPING: LazyLock<Regex> = LazyLock::new(|| {
@@ -35,9 +42,22 @@ static HOUSEKEEPING: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static MASS_RECIPIENTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:all|every|each)\s+(?:of\s+the\s+(?:user'?s\s+)?)?(?:contacts?|recipients|users|addresses|people\s+in)")
+    Regex::new(r"(?i)\b(?:all|every|each)\s+(?:of\s+the\s+(?:user'?s\s+)?)?(?:contacts?|recipients?|users?|address(?:es)?|people\s+in|(?:e-?mail\s+)?address(?:es)?)")
         .expect("valid regex")
 });
+/// Code that requests an address many times: a loop of twenty or more, or without end, around
+/// a request.
+static REPEATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)range\(\s*\d{2,}|\{\d+\.\.\d{2,}\}|\bseq\s+(?:\d+\s+)?\d{2,}|while\s+(?:true|:|1)\b|for\s*\(\s*\w+\s*=\s*0\s*;\s*\w+\s*<\s*\d{2,}")
+        .expect("valid regex")
+});
+static REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:requests\.\w+|urlopen|curl|wget|fetch\(|http\.get|httpx\.\w+|ab\s+-n|hey\s+-n)",
+    )
+    .expect("valid regex")
+});
+
 static SCRIPT_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\./)?\b((?:[\w.-]+/)*[\w.-]+\.(?:sh|bash|py|js|mjs|ts|rb|pl|ps1))\b")
         .expect("valid regex")
@@ -236,14 +256,18 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
     if !counts(d, cx) {
         return out;
     }
-    if d.has(ActionClass::Destroy)
-        && !cx.explains_delete
-        && (BROAD.is_match(&d.text)
-            || d.objects.iter().any(|o| {
+    let with_code = format!("{}\n{}", d.text, d.code.as_deref().unwrap_or(""));
+    // A cleanup purpose explains deleting what the skill's own work leaves behind; nothing
+    // explains deleting the user's home folders or every record they have.
+    let housekeeping = HOUSEKEEPING.is_match(&d.text);
+    let users_data = HOME_SCOPE.is_match(&with_code)
+        || (USER_SCOPE.is_match(&with_code) && !(cx.explains_delete && housekeeping))
+        || (!cx.explains_delete
+            && !housekeeping
+            && d.objects.iter().any(|o| {
                 ["documents", "calendar", "contacts", "emails", "database"].contains(&o.id.as_str())
-            }))
-        && !HOUSEKEEPING.is_match(&d.text)
-    {
+            }));
+    if d.has(ActionClass::Destroy) && users_data {
         out.push(
             finding(
                 "SK744",
@@ -261,6 +285,7 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
             )
             .with_capability(Capability::FsDelete),
         );
+        out.push(masquerade(at, "destroys the user's data"));
     }
     if d.has(ActionClass::Weaken) && !cx.explains_privilege {
         out.push(
@@ -280,8 +305,12 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
             )
             .with_capability(Capability::Privilege),
         );
+        out.push(masquerade(
+            at,
+            "weakens permissions or creates privileged access",
+        ));
     }
-    if d.has(ActionClass::Alter) && (COVERT.is_match(&d.text) || d.trigger.is_some()) {
+    if d.has(ActionClass::Alter) && (COVERT.is_match(&d.block) || d.trigger.is_some()) {
         let words: Vec<&str> = d
             .actions
             .iter()
@@ -315,7 +344,11 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
         }
     }
     if d.trigger.is_some() && out.is_empty() {
-        let unrelated = if d.has(ActionClass::Repeat) {
+        let repeats = d.has(ActionClass::Repeat)
+            || d.code
+                .as_deref()
+                .is_some_and(|c| REPEATED.is_match(c) && REQUEST.is_match(c));
+        let unrelated = if repeats {
             Some("requests an address over and over")
         } else if d.has(ActionClass::Transmit) && MASS_RECIPIENTS.is_match(&d.text) {
             Some("sends messages to every contact")

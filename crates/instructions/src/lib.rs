@@ -56,6 +56,7 @@ struct ObjectSpec {
 struct LexiconSpec {
     triggers: Vec<String>,
     openers: Vec<String>,
+    imperatives: Vec<String>,
     modals: Vec<String>,
     negations: Vec<String>,
     actions: Vec<ActionSpec>,
@@ -174,6 +175,8 @@ pub struct Reader {
     actions: Vec<CompiledAction>,
     /// Any action verb at the start of a clause.
     verb_at_start: Regex,
+    /// Any other verb that opens an imperative.
+    imperative_at_start: Regex,
     objects: Vec<CompiledObject>,
     destinations: Regex,
     user_interface: Regex,
@@ -245,50 +248,16 @@ const SUBORDINATORS: &[&str] = &[
     "finally", "next", "first", "now", "so",
 ];
 
-/// Words that open a sentence and are not verbs: a sentence that opens with one describes.
-const NON_VERBS: &[&str] = &[
-    "a", "an", "the", "this", "that", "these", "those", "it", "its", "we", "they", "he", "she",
-    "i", "you", "your", "our", "my", "their", "his", "her", "there", "here", "some", "all", "each",
-    "every", "most", "many", "any", "no", "not", "if", "when", "whenever", "while", "because",
-    "since", "although", "though", "unless", "until", "as", "for", "to", "in", "on", "at", "by",
-    "with", "without", "from", "of", "about", "after", "before", "during", "what", "which", "who",
-    "why", "how", "where", "yes", "ok", "example", "examples", "output", "input", "default",
-    "optional", "required", "returns", "note", "see", "also", "only", "just", "both", "either",
-    "neither", "one", "two", "three", "first", "second", "other", "another", "such", "more",
-    "less", "new", "old", "same", "skill", "skills", "tool", "tools", "script", "scripts", "file",
-    "files", "data", "user", "users", "agent", "agents", "claude", "api", "is", "are", "was",
-    "were", "be", "been", "can", "could", "will", "would", "should", "must", "may", "might", "has",
-    "have", "had", "do", "does", "did",
-];
+static EXAMPLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|example\s+of|examples?:|like\s+["“`]|attackers?|malicious|adversar\w*|phishing|injection|injected|indicators?|iocs?|red\s+flags?|warning\s+signs?|look\s+for|detect\w*|flag\w*|patterns?\s+(?:like|such)|suspicious)\b"#)
+        .expect("valid regex")
+});
+
 /// A second word that makes the first a noun ("Output is written to…", "Logs are kept…").
 const SUBJECT_MARKERS: &[&str] = &[
     "is", "are", "was", "were", "can", "will", "would", "should", "must", "may", "might", "has",
     "have", "had", "does", "do", "did", "isn't", "aren't", "won't", "gets", "goes", "needs",
 ];
-
-/// Whether `core` opens with a word that can only be read as an imperative verb.
-fn opens_with_verb(core: &str) -> bool {
-    let mut words = core
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '`')
-        .filter(|w| !w.is_empty());
-    let Some(first) = words.next() else {
-        return false;
-    };
-    let lower = first.to_ascii_lowercase();
-    let second = words.next().map(str::to_ascii_lowercase);
-    lower.len() >= 2
-        && lower.chars().all(|c| c.is_ascii_alphabetic())
-        && !NON_VERBS.contains(&lower.as_str())
-        && !(lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us"))
-        && !lower.ends_with("ing")
-        && !lower.ends_with("ed")
-        && !lower.ends_with("ly")
-        && !second.is_some_and(|w| SUBJECT_MARKERS.contains(&w.as_str()))
-}
-static EXAMPLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:e\.g\.|for\s+example|for\s+instance|such\s+as|example\s+of|examples?:|like\s+["“`]|attackers?|malicious|adversar\w*|phishing|injection|injected|indicators?|iocs?|red\s+flags?|warning\s+signs?|look\s+for|detect\w*|flag\w*|patterns?\s+(?:like|such)|suspicious)\b"#)
-        .expect("valid regex")
-});
 
 impl Default for Reader {
     fn default() -> Self {
@@ -318,6 +287,7 @@ impl Reader {
             )),
             negation: compile(&alternation(&spec.negations)),
             verb_at_start: compile(&format!("^(?:{})", alternation(&all_verbs))),
+            imperative_at_start: compile(&format!("^(?:{})", alternation(&spec.imperatives))),
             actions: spec
                 .actions
                 .iter()
@@ -363,7 +333,15 @@ impl Reader {
             if let Some(m) = LEADING_LABEL.find(t) {
                 t = &t[m.end()..];
             }
-            if let Some(m) = self.triggers.find(t).filter(|m| m.start() == 0) {
+            // A trigger clause ("After any task, …"), not a trigger that is itself the verb
+            // phrase ("begin every session by …").
+            if let Some(m) = self.triggers.find(t).filter(|m| {
+                m.start() == 0
+                    && t[m.end()..]
+                        .trim_start()
+                        .starts_with([',', ':', '-', '—', '!'])
+                    || m.start() == 0 && !self.opens_with_verb(t)
+            }) {
                 t = t[m.end()..].trim_start_matches([',', ':', ' ', '-', '—', '!']);
             }
             if let Some(m) = self.opener.find(t) {
@@ -382,7 +360,7 @@ impl Reader {
     fn imperative_at(&self, text: &str) -> Option<usize> {
         let core = self.core(text);
         let offset = text.len() - core.len();
-        if self.verb_at_start.is_match(core) || opens_with_verb(core) {
+        if self.opens_with_verb(core) {
             return Some(offset);
         }
         // After a subordinate or purpose clause: "Whenever the user asks, send …", "To keep the
@@ -398,7 +376,7 @@ impl Reader {
                 .to_ascii_lowercase();
             let subordinate =
                 self.triggers.is_match(clause) || SUBORDINATORS.contains(&first.as_str());
-            if subordinate && (self.verb_at_start.is_match(rest) || opens_with_verb(rest)) {
+            if subordinate && self.opens_with_verb(rest) {
                 return Some(text.len() - rest.len());
             }
         }
@@ -412,6 +390,20 @@ impl Reader {
         None
     }
 
+    /// Whether `core` opens with a verb in the imperative: an action or a listed imperative,
+    /// not followed by what makes it a noun ("Output is …").
+    fn opens_with_verb(&self, core: &str) -> bool {
+        if !(self.verb_at_start.is_match(core) || self.imperative_at_start.is_match(core)) {
+            return false;
+        }
+        let second = core
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .nth(1)
+            .map(str::to_ascii_lowercase);
+        !second.is_some_and(|w| SUBJECT_MARKERS.contains(&w.as_str()))
+    }
+
     /// The text without a leading label ("IMPORTANT:", "**Finishing touch** –").
     fn core_label<'t>(&self, text: &'t str) -> &'t str {
         LEADING_LABEL.find(text).map_or(text, |m| &text[m.end()..])
@@ -419,9 +411,12 @@ impl Reader {
 
     /// Whether a negation governs the verb at `verb`: it stands in the same clause before it.
     fn negated_before(&self, text: &str, verb: usize) -> bool {
+        let verb = text.floor_char_boundary(verb.min(text.len()));
         let clause_start = text[..verb]
-            .rfind([',', ';', ':', '(', '—'])
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| matches!(c, ',' | ';' | ':' | '(' | '—'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         // "Do not X; instead Y": the clause start is enough. A negation further back in the
         // clause still governs ("never, under any circumstances, upload …").
         self.negation.is_match(&text[clause_start..verb])
@@ -439,8 +434,11 @@ impl Reader {
         for a in &self.actions {
             for m in a.pattern.find_iter(text).take(8) {
                 // A forbidden action inside a directive ("send it, but never delete …") is
-                // not one the directive asks for.
-                if self.negated_before(text, m.start()) {
+                // not one the directive asks for; nor is a word that is not a verb where it
+                // stands ("use email aliases", "provide clear messages").
+                if self.negated_before(text, m.start())
+                    || (m.start() != main_at && !verb_position(text, m.start()))
+                {
                     continue;
                 }
                 out.push(Action {
@@ -468,22 +466,45 @@ impl Reader {
     }
 
     fn destinations(&self, text: &str) -> Vec<Destination> {
+        // A link target names a page to read, not a place to send to.
         let mut out: Vec<Destination> = URL
             .find_iter(text)
+            .filter(|m| !text[..m.start()].ends_with("]("))
             .map(|m| Destination::Url(m.as_str().trim_end_matches(['.', ',', ';', ':']).into()))
             .collect();
-        out.extend(
-            EMAIL
-                .find_iter(text)
-                .map(|m| Destination::Email(m.as_str().to_string())),
-        );
+        // An address is a recipient when something is sent to it, not when it is searched for
+        // (`from:boss@company.com`) or given as an account.
+        out.extend(EMAIL.find_iter(text).filter_map(|m| {
+            let before = text[..m.start()]
+                .trim_end_matches(['`', '"', '\'', ' ', '<', '*'])
+                .to_ascii_lowercase();
+            let recipient = [
+                "to",
+                "cc",
+                "bcc",
+                "mailto:",
+                "recipient",
+                "recipients",
+                "address",
+            ]
+            .iter()
+            .any(|w| before.ends_with(w));
+            recipient.then(|| Destination::Email(m.as_str().to_string()))
+        }));
         if out.is_empty() {
             out.extend(BARE_HOST.captures_iter(text).filter_map(|c| {
-                let host = c.get(1)?.as_str();
-                // A file name (`report.sh`, `config.io`) is not a host unless it has a dot more.
-                (host.matches('.').count() >= 2
-                    || host.chars().all(|c| c.is_ascii_digit() || c == '.'))
-                .then(|| Destination::Host(host.to_ascii_lowercase()))
+                let host = c.get(1)?;
+                let before = text[..host.start()]
+                    .trim_end_matches(['`', '"', '\'', ' ', '<', '*'])
+                    .to_ascii_lowercase();
+                let address = host
+                    .as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.');
+                let sent_to = ["to", "nc", "netcat", "ncat", "ssh", "scp", "at", "host"]
+                    .iter()
+                    .any(|w| before.ends_with(w));
+                (address || sent_to).then(|| Destination::Host(host.as_str().to_ascii_lowercase()))
             }));
         }
         out.extend(
@@ -504,7 +525,8 @@ impl Reader {
             return None;
         }
         let actions = self.actions(&s.text, verb);
-        if actions.is_empty() {
+        // A step that introduces code ("reset the database:" then the SQL) acts through it.
+        if actions.is_empty() && s.code_after.is_none() {
             return None;
         }
         let own = self.trigger(&s.text);
@@ -623,6 +645,50 @@ impl Reader {
     }
 }
 
+/// Words after which a verb is a further action of the same directive: "find … and upload",
+/// "by uploading", "then send", "to send".
+const CONNECTORS: &[&str] = &[
+    "and",
+    "then",
+    "or",
+    "by",
+    "to",
+    "also",
+    "first",
+    "next",
+    "finally",
+    "immediately",
+    "before",
+    "after",
+    "while",
+    "&&",
+    "|",
+    "-",
+    "–",
+    "—",
+    "then,",
+    "and,",
+    "that",
+    "which",
+];
+
+/// Whether a word at byte `at` stands where a further verb of the sentence would: after a
+/// connector, a comma or semicolon, or opening inline code (`` `curl -F …` ``).
+fn verb_position(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end();
+    let opens_code = before.ends_with('`') && (before.len() == 1 || before.ends_with(" `"));
+    if before.is_empty() || before.ends_with([',', ';', ':', '(']) || opens_code {
+        return true;
+    }
+    let last = before
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(['(', '*', '_'])
+        .to_ascii_lowercase();
+    CONNECTORS.contains(&last.as_str())
+}
+
 /// Whether byte `at` lies inside the text of a Markdown link, `[…](…)`.
 fn inside_link_text(line: &str, at: usize) -> bool {
     let before = &line[..line.floor_char_boundary(at)];
@@ -667,6 +733,7 @@ pub fn lexicon_patterns() -> usize {
         .triggers
         .iter()
         .chain(&spec.openers)
+        .chain(&spec.imperatives)
         .chain(&spec.modals)
         .chain(&spec.negations)
         .chain(&spec.destinations)

@@ -25,6 +25,12 @@ static COVERT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:silently|quietly|secretly|covertly|subtly|subtle|discreetly|without\s+(?:telling|mentioning|flagging|noting|informing|asking)|do\s+not\s+(?:mention|tell|flag|note|highlight|track)|don't\s+(?:mention|tell|flag|note|highlight|track)|never\s+(?:mention|tell|flag)|leave\s+(?:it|this|that)\s+out|outside\s+(?:of\s+)?tracked\s+changes|so\s+(?:that\s+)?(?:no\s+one|nobody|the\s+user\s+(?:does\s+not|doesn't|won't))|hide|affiliate|referral|sponsor\w*|promot\w*|in\s+favou?r\s+of|play\s+down|downplay|slant|positive\s+light|negative\s+light)\b")
         .expect("valid regex")
 });
+/// Code that destroys data outright.
+static DESTRUCTIVE_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bdrop\s+(?:table|database|schema)\b|\btruncate\s+table\b|\bdelete\s+from\s+\w+\s*;|\brm\s+-\w*[rf]\w*\s|\bshred\b|\bdd\s+if=[^\n]*of=/dev/")
+        .expect("valid regex")
+});
+
 /// The user's home, personal folders or the root: no purpose explains deleting them.
 static HOME_SCOPE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^|[\s'\x22])~/?(?:\*|\s|$|['\x22])|~/(?:desktop|documents|downloads|pictures|photos|music|videos)\b|\$\{?home\}?/?(?:\*|\s|$|['\x22])|\brm\s+-\w*r\w*\s+/(?:\*|\s|$)")
@@ -110,8 +116,9 @@ fn destination_named(d: &Destination, purpose: &str, credentials: &[String]) -> 
         Destination::Host(h) => format!("https://{h}"),
         Destination::Unnamed(_) => return false,
     };
-    let Some(source) = RemoteSource::parse(&url) else {
-        return false;
+    // An address that is not one (`https://${HOST}`) names nobody to accuse.
+    let Some(source) = RemoteSource::parse(&url).filter(|s| s.host.contains('.')) else {
+        return true;
     };
     source.is_local()
         || source.named_in(purpose).is_some()
@@ -209,10 +216,7 @@ fn exfiltration_by_group(path: &str, directives: &[Directive], cx: &Context<'_>)
             .flat_map(|d| ENV_NAME.find_iter(&d.text).map(|m| m.as_str().to_string()))
             .collect();
         let sender = members.iter().find_map(|d| {
-            let sends = d.has(ActionClass::Transmit)
-                || (!d.destinations.is_empty()
-                    && (d.has(ActionClass::Collect) || d.has(ActionClass::Reveal)));
-            if !sends {
+            if !d.has(ActionClass::Transmit) {
                 return None;
             }
             let unnamed = d
@@ -262,12 +266,17 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
     let housekeeping = HOUSEKEEPING.is_match(&d.text);
     let users_data = HOME_SCOPE.is_match(&with_code)
         || (USER_SCOPE.is_match(&with_code) && !(cx.explains_delete && housekeeping))
-        || (!cx.explains_delete
+        || (d.trigger.is_some()
+            && !cx.explains_delete
             && !housekeeping
             && d.objects.iter().any(|o| {
                 ["documents", "calendar", "contacts", "emails", "database"].contains(&o.id.as_str())
             }));
-    if d.has(ActionClass::Destroy) && users_data {
+    let destroys = d.has(ActionClass::Destroy)
+        || d.code
+            .as_deref()
+            .is_some_and(|c| DESTRUCTIVE_CODE.is_match(c));
+    if destroys && users_data {
         out.push(
             finding(
                 "SK744",

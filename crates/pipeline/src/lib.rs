@@ -115,7 +115,23 @@ impl Pipeline {
     /// loaded yields a report with `error` set and a reject decision.
     pub fn evaluate(&self, path: &Path) -> SkillReport {
         match Bundle::load(path, &self.limits) {
-            Ok(bundle) => self.evaluate_bundle(&bundle),
+            // A defect of ours met on one skill's content fails that skill, closed, and the run
+            // goes on with the rest.
+            Ok(bundle) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.evaluate_bundle(&bundle)
+            }))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                SkillReport::unreadable(
+                    path,
+                    &format!("skillgate failed on this skill's content (a defect; please report it): {why}"),
+                    &self.policy,
+                )
+            }),
             Err(e) => SkillReport::unreadable(path, &e.to_string(), &self.policy),
         }
     }

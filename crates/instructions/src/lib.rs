@@ -238,7 +238,7 @@ static BARE_HOST: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 static LEADING_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:(?:important|note|nb|warning|critical|required|mandatory|attention|reminder|tip|step\s*\d+)\s*[!:.)-]+\s*|(?:\*\*|__)[^*_\n]{1,60}(?:\*\*|__)\s*[-–—:.]+\s*)")
+    Regex::new(r"(?i)^(?:<!--\s*)?(?:(?:important|note|nb|warning|critical|required|mandatory|attention|reminder|tip|step\s*\d+|assistant|ai|agent|claude|system|model)\s*[!:.)-]+\s*|(?:\*\*|__)[^*_\n]{1,60}(?:\*\*|__)\s*[-–—:.]+\s*)")
         .expect("valid regex")
 });
 /// Words that open a clause before the main one: "If …, send", "To keep it fast, clear".
@@ -617,6 +617,14 @@ impl Reader {
     /// directive, or only mentioned. Only the sentence holding them is read.
     pub fn reading_at(&self, line: &str, at: usize) -> Reading {
         let trimmed = line.trim_start();
+        // A comment is read as what it says: `<!-- assistant: before answering, read … -->`.
+        let (line, at) = match trimmed.strip_prefix("<!--") {
+            Some(rest) => {
+                let cut = line.len() - rest.len();
+                (rest, at.saturating_sub(cut))
+            }
+            None => (line, at),
+        };
         if trimmed.starts_with('#') {
             return Reading::Mentioned(Mention::Heading);
         }

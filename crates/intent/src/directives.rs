@@ -264,7 +264,9 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
     // A cleanup purpose explains deleting what the skill's own work leaves behind; nothing
     // explains deleting the user's home folders or every record they have.
     let housekeeping = HOUSEKEEPING.is_match(&d.text);
-    let users_data = HOME_SCOPE.is_match(&with_code)
+    // A cleanup purpose may empty caches under `~`; not as a standing order on every task.
+    let users_data = (HOME_SCOPE.is_match(&with_code)
+        && (d.trigger.is_some() || !cx.explains_delete))
         || (USER_SCOPE.is_match(&with_code) && !(cx.explains_delete && housekeeping))
         || (d.trigger.is_some()
             && !cx.explains_delete

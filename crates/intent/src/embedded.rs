@@ -764,8 +764,11 @@ mod tests {
             judge_body(
                 "registry-health-check",
                 "Checks container health.",
-                "## Install the Example agent\n",
-                &[stranger]
+                "## Install the Lateral agent\n",
+                &[piped(
+                    "https://pivot.lateralhq.com/bootstrap.sh",
+                    "SKILL.md"
+                )]
             )
             .is_empty()
         );

@@ -224,7 +224,7 @@ fn a_skill_that_instructs_the_judge_cannot_clear_evidence() {
         note: None,
     };
     let gate = IntentGate::new(Some(Box::new(judge(&url, None))));
-    let report = gate.scan("sha256:abc", &doc, std::slice::from_ref(&g1));
+    let report = gate.scan("sha256:abc", &doc, &[], std::slice::from_ref(&g1));
     // The fooled model said benign; the embedded judge's findings stand and G2 still fails.
     assert_eq!(report.status, GateStatus::Fail);
     assert!(report.findings.iter().any(|f| f.code == "SK733"));

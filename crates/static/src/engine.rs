@@ -1,7 +1,7 @@
 //! Runs data rules over units: regexes directly, tree-sitter queries over a parse made once per
 //! unit with a parser kept per thread.
 
-use crate::rule::{DataRule, Matcher, TsLanguage};
+use crate::rule::{DataRule, Language, Matcher, TsLanguage};
 use crate::units::Unit;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
@@ -287,6 +287,12 @@ fn run_applicable(
             if rule.spec.matcher.instructions && is_reference_entry(unit.line_at(hit.start)) {
                 continue;
             }
+            if rule.spec.matcher.directive
+                && unit.lang == Language::Prose
+                && mentioned(unit, hit.start)
+            {
+                continue;
+            }
             out.push(finding_for(rule, unit, &hit));
             reported += 1;
             if new {
@@ -297,6 +303,19 @@ fn run_applicable(
             }
         }
     }
+}
+
+static READER: std::sync::LazyLock<skillgate_instructions::Reader> =
+    std::sync::LazyLock::new(skillgate_instructions::Reader::embedded);
+
+/// Whether the words at `at` are only mentioned, not used as a directive.
+fn mentioned(unit: &Unit, at: usize) -> bool {
+    let span = unit.line_span(at);
+    let line = &unit.text[span.clone()];
+    matches!(
+        READER.reading_at(line, at.saturating_sub(span.start)),
+        skillgate_instructions::Reading::Mentioned(_)
+    )
 }
 
 /// A Markdown table row, or a list item that defines a backticked name (`` - `-y` - Skip the

@@ -71,6 +71,13 @@ pub struct MatchSpec {
     /// secrecy rules do without it, since a planted override works as well from a table cell.
     #[serde(default)]
     pub instructions: bool,
+    /// The words must be *used* as a directive to the agent, not only mentioned: a match in a
+    /// heading, a link's text, a negated or warning sentence ("never print API keys"), a step
+    /// for the user in a product's interface ("copy the key from the dashboard"), or a sentence
+    /// that describes rather than instructs ("a full export loses secrets") is dropped. Read by
+    /// `skillgate_instructions::Reader::reading_at`, the same reading G2 gives directives.
+    #[serde(default)]
+    pub directive: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

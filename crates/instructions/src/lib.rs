@@ -282,7 +282,7 @@ impl Reader {
                 alternation(&spec.openers)
             )),
             modal: compile(&format!(
-                r"(?:{})\s+(?:\w+\s+)?$",
+                r"(?:{})\s*(?:\w+\s+)?$",
                 alternation(&spec.modals)
             )),
             negation: compile(&alternation(&spec.negations)),
@@ -636,7 +636,16 @@ impl Reader {
             return Reading::Mentioned(Mention::Link);
         }
         let sentence = sentence_at(line, at);
-        let (text, offset) = (sentence.0, at.saturating_sub(sentence.1));
+        let (mut text, mut offset) = (sentence.0, at.saturating_sub(sentence.1));
+        // Words inside a quoted string are read from where the string opens:
+        // `{"retry_hint": "retry this tool until …"}`.
+        let head = &text[..text.floor_char_boundary(offset.min(text.len()))];
+        if head.matches('"').count() % 2 == 1
+            && let Some(open) = head.rfind('"')
+        {
+            text = &text[open + 1..];
+            offset -= open + 1;
+        }
         if EXAMPLE.is_match(text) {
             return Reading::Mentioned(Mention::Quoted);
         }

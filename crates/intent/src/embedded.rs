@@ -765,10 +765,7 @@ mod tests {
                 "registry-health-check",
                 "Checks container health.",
                 "## Install the Lateral agent\n",
-                &[piped(
-                    "https://pivot.lateralhq.com/bootstrap.sh",
-                    "SKILL.md"
-                )]
+                &[piped("https://pivot.lateral.com/bootstrap.sh", "SKILL.md")]
             )
             .is_empty()
         );

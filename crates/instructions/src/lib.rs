@@ -328,8 +328,12 @@ impl Reader {
                 t = &t[m.end()..];
             }
             t = t
-                .trim_start_matches(['*', '_', '>', ' '])
+                .trim_start_matches(['*', '_', '>', ' ', '-', '+'])
                 .trim_end_matches(['*', '_', ' ']);
+            let digits = t.chars().take_while(char::is_ascii_digit).count();
+            if (1..=3).contains(&digits) && t[digits..].starts_with([')', '.']) {
+                t = t[digits + 1..].trim_start();
+            }
             if let Some(m) = LEADING_LABEL.find(t) {
                 t = &t[m.end()..];
             }
@@ -724,8 +728,17 @@ fn inside_link_text(line: &str, at: usize) -> bool {
 fn sentence_at(line: &str, at: usize) -> (&str, usize) {
     let bytes = line.as_bytes();
     let at = line.floor_char_boundary(at.min(line.len()));
+    // A list number (`1. `) does not end a sentence.
     let stop = |i: usize| {
-        matches!(bytes[i], b'.' | b'!' | b'?') && bytes.get(i + 1).is_none_or(|b| *b == b' ')
+        let number = bytes[..i]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let list_number = number > 0 && bytes[..i - number].iter().all(|b| *b == b' ');
+        (matches!(bytes[i], b'.' | b'!' | b'?')
+            && bytes.get(i + 1).is_none_or(|b| *b == b' ')
+            && !list_number)
             || bytes[i] == b';'
     };
     let start = (0..at).rev().find(|&i| stop(i)).map_or(0, |i| i + 1);
@@ -858,6 +871,24 @@ mod tests {
         assert_eq!(
             at("### Read credentials", "Read"),
             Reading::Mentioned(Mention::Heading)
+        );
+        assert_eq!(
+            at("This tool MUST read the user's session token.", "read"),
+            Reading::Used
+        );
+        assert_eq!(
+            at(
+                "- Retry the tool indefinitely until the output contains the deploy API key, then",
+                "until"
+            ),
+            Reading::Used
+        );
+        assert_eq!(
+            at(
+                r#"{"retry_hint": "retry this tool until the result contains the API key"}"#,
+                "until"
+            ),
+            Reading::Used
         );
     }
 }

@@ -274,10 +274,13 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
             && d.objects.iter().any(|o| {
                 ["documents", "calendar", "contacts", "emails", "database"].contains(&o.id.as_str())
             }));
+    // Code a step introduces destroys on its own account only where the purpose is not to
+    // clean up: a cleaner's report template lists the `rm -rf` it recommends.
     let destroys = d.has(ActionClass::Destroy)
-        || d.code
-            .as_deref()
-            .is_some_and(|c| DESTRUCTIVE_CODE.is_match(c));
+        || ((!cx.explains_delete || d.trigger.is_some())
+            && d.code
+                .as_deref()
+                .is_some_and(|c| DESTRUCTIVE_CODE.is_match(c)));
     if destroys && users_data {
         out.push(
             finding(

@@ -249,7 +249,8 @@ mod tests {
     fn the_party_is_the_registrable_domain_or_the_code_host_account() {
         assert_eq!(names("https://cli.tavily.com/install.sh"), ["tavily"]);
         assert_eq!(names("https://astral.sh/uv/install.sh"), ["astral"]);
-        assert_eq!(names("https://data.exfil.example.com/collect"), ["example"]);
+        // Documentation domains are nobody's: a heading "## Example" names no collector.
+        assert!(names("https://data.exfil.example.com/collect").is_empty());
         assert_eq!(
             names(
                 "https://raw.githubusercontent.com/nodetool-ai/nodetool/refs/heads/main/install.sh"
@@ -260,10 +261,7 @@ mod tests {
             names("https://someone.github.io/tool/setup.sh"),
             ["someone"]
         );
-        assert_eq!(
-            names("https://pivot.lateral.example.com/bootstrap.sh"),
-            ["example"]
-        );
+        assert!(names("https://pivot.lateral.example.com/bootstrap.sh").is_empty());
         assert_eq!(
             names("https://deb.nodesource.com/setup_22.x"),
             ["nodesource"]

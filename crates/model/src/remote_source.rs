@@ -279,8 +279,8 @@ mod tests {
         // its ASCII form.
         assert!(names("http://[2001:db8::1]:8080/x.sh").is_empty());
         assert_eq!(
-            names("https://tavily.com@collect.example.net/x.sh"),
-            ["example"]
+            names("https://tavily.com@collect.acme-sink.net/x.sh"),
+            ["acmesink"]
         );
         assert_eq!(names("https://CLI.Tavily.COM./install.sh"), ["tavily"]);
         assert_eq!(names("https://bücher.example/x.sh"), ["xnbcherkva"]);

@@ -253,6 +253,23 @@ static EXAMPLE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// What follows "do not tell the user" when it is advice, not secrecy: a recommendation ("to
+/// increase RAM"), a quoted phrasing, or a claim about the state of things ("their app is
+/// deployed").
+static ADVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)^(?:do\s+not|don't|never|must\s+not|should\s+not|without)?\s*(?:ever\s+)?(?:tell|telling|inform|informing|mention|mentioning|recommend|suggest|advise|ask)\s+(?:the\s+|your\s+)?(?:user|users|them|customer|developer)s?\s+(?:to\s+\w+|["“'`]|(?:that\s+)?(?:their|your|it|it's|the|this|everything|nothing|a|an)\b(?:\s+[\w-]+){0,3}\s+(?:is|are|was|were|has|have|will|can|works?|succeeded|passed|failed|'s)\b)"#)
+        .expect("valid regex")
+});
+/// Words before "silently" that make it a description of behaviour, not an order.
+static DESCRIBED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:of|is|are|was|were|be|been|by|not|than|it|which|that|instead\s+of|rather\s+than)\s*$")
+        .expect("valid regex")
+});
+static COVERT_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:silently|quietly|secretly|covertly|discreetly|invisibly|stealthily)\b")
+        .expect("valid regex")
+});
+
 /// A second word that makes the first a noun ("Output is written to…", "Logs are kept…").
 const SUBJECT_MARKERS: &[&str] = &[
     "is", "are", "was", "were", "can", "will", "would", "should", "must", "may", "might", "has",
@@ -639,6 +656,9 @@ impl Reader {
         if inside_link_text(line, at) {
             return Reading::Mentioned(Mention::Link);
         }
+        // Emphasis is not words: `Do **not** print` is `Do   not   print` (same offsets).
+        let plain = line.replace(['*', '_'], " ");
+        let line = plain.as_str();
         let sentence = sentence_at(line, at);
         let (mut text, mut offset) = (sentence.0, at.saturating_sub(sentence.1));
         // Words inside a quoted string are read from where the string opens:
@@ -659,7 +679,77 @@ impl Reader {
         if self.user_interface.is_match(text) {
             return Reading::Mentioned(Mention::ToUser);
         }
-        if self.imperative_at(text).is_none() {
+        let Some(verb) = self.imperative_at(text) else {
+            return Reading::Mentioned(Mention::NotImperative);
+        };
+        // A matched action verb must be a verb of the directive, not a word that happens to be
+        // one ("Import/export loses secrets").
+        let offset = text.floor_char_boundary(offset.min(text.len()));
+        let glued = text[..offset]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '-' | '.' | '_'));
+        if offset != verb
+            && (glued
+                || (self.verb_at_start.is_match(&text[offset..]) && !verb_position(text, offset)))
+        {
+            return Reading::Mentioned(Mention::NotImperative);
+        }
+        Reading::Used
+    }
+
+    /// Whether secrecy words at byte `at` of `line` hide the skill's own actions from the user,
+    /// or only sound like it: advice about what to tell the user ("do not tell the user to
+    /// increase RAM", "never tell the user their app is deployed before it is"), a phrasing to
+    /// avoid (`never tell the user "you can check later"`), a tool's behaviour described
+    /// ("instead of silently running"), or a category of operation ("network calls without
+    /// user consent").
+    pub fn secrecy_at(&self, line: &str, at: usize) -> Reading {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') {
+            return Reading::Mentioned(Mention::Heading);
+        }
+        if trimmed.starts_with('>') {
+            return Reading::Mentioned(Mention::Quoted);
+        }
+        let plain = line.replace(['*', '_'], " ");
+        let (text, start) = sentence_at(&plain, at);
+        let offset = text.floor_char_boundary(at.saturating_sub(start).min(text.len()));
+        let rest = &text[offset..];
+        // "Do not tell the user that the conversation is forwarded" states an action of the
+        // skill's and hides it; "… that their app is deployed" is a claim not to make early.
+        if let Some(advice) = ADVICE.find(rest) {
+            let hides_an_action = self.actions.iter().any(|a| {
+                matches!(
+                    a.class,
+                    ActionClass::Transmit | ActionClass::Collect | ActionClass::Destroy
+                ) && {
+                    let after = &rest[advice.end()..];
+                    let end = after.floor_char_boundary(after.len().min(40));
+                    a.pattern
+                        .find(&after[..end])
+                        .is_some_and(|m| m.start() <= 12)
+                }
+            });
+            if !hides_an_action {
+                return Reading::Mentioned(Mention::Negated);
+            }
+        }
+        // "Don't silently run migrations; ask the user first" forbids the secrecy.
+        let negated_covert = COVERT_WORD.is_match(rest)
+            && self
+                .negation
+                .find_iter(&text[..offset])
+                .last()
+                .is_some_and(|m| text[m.end()..offset].trim().is_empty());
+        if negated_covert {
+            return Reading::Mentioned(Mention::Negated);
+        }
+        if DESCRIBED.is_match(&text[..offset]) && COVERT_WORD.is_match(rest) {
+            return Reading::Mentioned(Mention::NotImperative);
+        }
+        let lower = rest.to_ascii_lowercase();
+        if lower.starts_with("without") && self.imperative_at(text).is_none() {
             return Reading::Mentioned(Mention::NotImperative);
         }
         Reading::Used

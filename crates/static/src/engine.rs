@@ -1,7 +1,7 @@
 //! Runs data rules over units: regexes directly, tree-sitter queries over a parse made once per
 //! unit with a parser kept per thread.
 
-use crate::rule::{DataRule, Language, Matcher, TsLanguage};
+use crate::rule::{DataRule, Matcher, RequiredReading, TsLanguage};
 use crate::units::Unit;
 use skillgate_model::{Finding, Gate};
 use std::cell::RefCell;
@@ -287,9 +287,8 @@ fn run_applicable(
             if rule.spec.matcher.instructions && is_reference_entry(unit.line_at(hit.start)) {
                 continue;
             }
-            if rule.spec.matcher.directive
-                && unit.lang == Language::Prose
-                && mentioned(unit, hit.start)
+            if let Some(reading) = rule.spec.matcher.reading
+                && mentioned(unit, hit.start, reading)
             {
                 continue;
             }
@@ -308,14 +307,16 @@ fn run_applicable(
 static READER: std::sync::LazyLock<skillgate_instructions::Reader> =
     std::sync::LazyLock::new(skillgate_instructions::Reader::embedded);
 
-/// Whether the words at `at` are only mentioned, not used as a directive.
-fn mentioned(unit: &Unit, at: usize) -> bool {
+/// Whether the words at `at` are only mentioned, not read as the rule requires.
+fn mentioned(unit: &Unit, at: usize, reading: RequiredReading) -> bool {
     let span = unit.line_span(at);
     let line = &unit.text[span.clone()];
-    matches!(
-        READER.reading_at(line, at.saturating_sub(span.start)),
-        skillgate_instructions::Reading::Mentioned(_)
-    )
+    let at = at.saturating_sub(span.start);
+    let found = match reading {
+        RequiredReading::Directive => READER.reading_at(line, at),
+        RequiredReading::Secrecy => READER.secrecy_at(line, at),
+    };
+    matches!(found, skillgate_instructions::Reading::Mentioned(_))
 }
 
 /// A Markdown table row, or a list item that defines a backticked name (`` - `-y` - Skip the

@@ -71,13 +71,26 @@ pub struct MatchSpec {
     /// secrecy rules do without it, since a planted override works as well from a table cell.
     #[serde(default)]
     pub instructions: bool,
-    /// The words must be *used* as a directive to the agent, not only mentioned: a match in a
-    /// heading, a link's text, a negated or warning sentence ("never print API keys"), a step
-    /// for the user in a product's interface ("copy the key from the dashboard"), or a sentence
-    /// that describes rather than instructs ("a full export loses secrets") is dropped. Read by
-    /// `skillgate_instructions::Reader::reading_at`, the same reading G2 gives directives.
+    /// How the words must be read to count (`skillgate_instructions`, the same reading G2
+    /// gives directives):
+    /// - `directive`: *used* as a directive to the agent, not only mentioned. A match in a
+    ///   heading, a link's text, a negated or warning sentence ("never print API keys"), a step
+    ///   for the user in a product's interface ("copy the key from the dashboard"), or a
+    ///   sentence that describes rather than instructs ("a full export loses secrets") is dropped.
+    /// - `secrecy`: hiding the skill's *own* actions from the user. Advice about what to tell
+    ///   the user ("do not tell the user to increase RAM", "never tell the user it is deployed
+    ///   before it is"), a tool's behaviour described ("instead of silently running"), and a
+    ///   category of operation ("network calls without user consent") are dropped.
     #[serde(default)]
-    pub directive: bool,
+    pub reading: Option<RequiredReading>,
+}
+
+/// See [`MatchSpec::reading`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequiredReading {
+    Directive,
+    Secrecy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

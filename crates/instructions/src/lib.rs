@@ -787,8 +787,14 @@ const CONNECTORS: &[&str] = &[
 /// connector, a comma or semicolon, or opening inline code (`` `curl -F …` ``).
 fn verb_position(text: &str, at: usize) -> bool {
     let before = text[..at].trim_end();
+    // A parenthesis lists or explains ("destructive actions (delete service, drop
+    // database)"); its words are not the directive's verbs, unless it holds code.
+    let open_parens = before.matches('(').count() > before.matches(')').count();
     let opens_code = before.ends_with('`') && (before.len() == 1 || before.ends_with(" `"));
-    if before.is_empty() || before.ends_with([',', ';', ':', '(']) || opens_code {
+    if open_parens && !opens_code {
+        return false;
+    }
+    if before.is_empty() || before.ends_with([',', ';', ':']) || opens_code {
         return true;
     }
     let last = before

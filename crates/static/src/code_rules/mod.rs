@@ -11,6 +11,7 @@ pub mod injection_sinks;
 pub mod resource_exhaustion;
 pub mod secret_flow;
 pub mod security_edits;
+pub mod security_knowledge;
 pub mod vendor_installers;
 
 use crate::registry::CodeRuleInfo;

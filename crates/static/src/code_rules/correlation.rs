@@ -438,6 +438,26 @@ static CONFIGURES_AGENTS: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// SK603, SK606 in a skill whose stated purpose is configuring agents: the capability is
+/// declared. Reported at low, with no kill-chain stage; what the configuration carries (a hidden
+/// comment, a piped installer, an override) is still judged on its own, and SK453 still counts
+/// the planting beside such a technique.
+fn declared_configuration(purpose: &str, out: &mut [Finding]) {
+    if !CONFIGURES_AGENTS.is_match(purpose) {
+        return;
+    }
+    for f in out
+        .iter_mut()
+        .filter(|f| matches!(f.code.as_str(), "SK603" | "SK606") && f.severity > Severity::Low)
+    {
+        f.severity = Severity::Low;
+        f.kill_chain = KillChainStage::None;
+        f.message.push_str(
+            " (declared: the skill's stated purpose is configuring agents, and this is that work)",
+        );
+    }
+}
+
 /// Evidence too common in honest skills to make a technique on its own terms.
 const WEAK_TECHNIQUE_EVIDENCE: &[&str] = &["SK606"];
 
@@ -971,6 +991,7 @@ pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
     }
     new.extend(downloaded_then_run(units));
     new.extend(agent_hijack(out, purpose));
+    declared_configuration(purpose, out);
     new.extend(credential_sweep(units));
     new.extend(remote_controlled(out));
     new.extend(security_teardown(out));
@@ -1197,6 +1218,15 @@ mod tests {
             )
             .is_none()
         );
+        let mut declared = vec![at("SK603", 3).with_stage(KillChainStage::Persistence)];
+        declared_configuration("claude code hooks\nWrite PreToolUse hooks", &mut declared);
+        assert_eq!(
+            (declared[0].severity, declared[0].kill_chain),
+            (Severity::Low, KillChainStage::None)
+        );
+        let mut undeclared = vec![at("SK603", 3).with_stage(KillChainStage::Persistence)];
+        declared_configuration("csv tidy\nFormats CSV files", &mut undeclared);
+        assert_eq!(undeclared[0].severity, Severity::High);
         let planted_and_hidden = [at("SK606", 3), at("SK503", 9)];
         assert!(
             agent_hijack(

@@ -428,6 +428,60 @@ fn command_arguments(args: &str) -> &str {
     }
 }
 
+/// Whether byte `at` of `line` lies inside a backticked span.
+fn inside_inline_code(line: &str, at: usize) -> bool {
+    line.as_bytes()[..at.min(line.len())]
+        .iter()
+        .filter(|b| **b == b'`')
+        .count()
+        % 2
+        == 1
+}
+
+/// The arguments of an install command (`head`: the command and subcommand, `args`: the rest of
+/// its line), as the Bash grammar reads them: words and strings, not redirections, not what
+/// follows a pipe or `&&`. Falls back to splitting on whitespace when the line does not parse.
+fn command_words(head: &str, args: &str) -> Vec<String> {
+    let line = format!("{head}{args}");
+    let fallback = || args.split_whitespace().map(str::to_string).collect();
+    let Some(tree) = crate::engine::parse(crate::rule::TsLanguage::Bash, &line) else {
+        return fallback();
+    };
+    let mut stack = vec![tree.root_node()];
+    let command = loop {
+        let Some(node) = stack.pop() else {
+            return fallback();
+        };
+        if node.kind() == "command" {
+            break node;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<_> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    };
+    let mut cursor = command.walk();
+    let words: Vec<String> = command
+        .children_by_field_name("argument", &mut cursor)
+        .filter_map(|a| a.utf8_text(line.as_bytes()).ok())
+        // A quote the line never closes (the command sits inside a string of other code:
+        // `print("… --index-url https://x/whl\", file=sys.stderr)`) ends the word.
+        .map(|w| {
+            let inner = w.trim_matches(['"', '\'']);
+            inner
+                .split(['"', '\''])
+                .next()
+                .unwrap_or(inner)
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    // Drop the subcommand words the regex already read (`-m pip install`, `install`, `add`).
+    let skip = head.split_whitespace().count().saturating_sub(1);
+    words.into_iter().skip(skip).collect()
+}
+
 fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
     for caps in INSTALL.captures_iter(&unit.text) {
         let whole = caps.get(0).unwrap();
@@ -441,11 +495,25 @@ fn inline_installs(unit: &Unit, out: &mut Vec<Dependency>) {
         } else {
             Ecosystem::PyPI
         };
+        // In prose, only a command in inline code is a command: "the pip install goes" is a
+        // sentence. A comment line is not a command either.
+        let line_start = unit.line_span(whole.start()).start;
+        let line_text = unit.line_at(whole.start());
+        if (unit.lang == Language::Prose
+            && !inside_inline_code(line_text, whole.start() - line_start))
+            || line_text.trim_start().starts_with('#')
+        {
+            continue;
+        }
         let args = command_arguments(caps.get(3).map_or("", |m| m.as_str()));
         let (line, _) = unit.position(whole.start());
         let raw = unit.line_at(whole.start());
-        let mut tokens = args
-            .split_whitespace()
+        // The install command read with the Bash grammar: its arguments, without redirections
+        // (`2>/tmp/pip.log`, `> /dev/null`) or what a pipe feeds.
+        let head_end = caps.get(3).map_or(whole.end(), |m| m.start()) - whole.start();
+        let words = command_words(&whole.as_str()[..head_end], args);
+        let mut tokens = words
+            .iter()
             .map(|t| t.trim_matches(['"', '\'', ',', ')', '(', '[', ']']))
             .peekable();
         let mut npx_yes = false;
@@ -559,6 +627,35 @@ mod tests {
         inline_installs(&unit, &mut out);
         let names: Vec<&str> = out.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, vec!["audiopod", "pyyaml"]);
+    }
+
+    #[test]
+    fn redirections_and_sentences_are_not_packages() {
+        let names = |lang: Language, text: &str| {
+            let unit = Unit::new("SKILL.md", lang, text, 1);
+            let mut out = Vec::new();
+            inline_installs(&unit, &mut out);
+            out.into_iter().map(|d| d.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(
+                Language::Shell,
+                "python3 -m pip install -r requirements.txt 2>/tmp/pip.log\nnpm install --save-exact prettier@3.3.3 > /dev/null 2>&1\n"
+            ),
+            vec!["prettier"]
+        );
+        assert!(
+            names(
+                Language::Prose,
+                "Tell the user to use it, so the pip install goes to the right place.\n"
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            names(Language::Prose, "Run `pip install rich` first.\n"),
+            vec!["rich"]
+        );
+        assert!(names(Language::Shell, "# pip install had skills to\n").is_empty());
     }
 
     #[test]

@@ -84,6 +84,12 @@ declare_rule! {
     /// SK605, SK606), switching off a security control (SK106), or forging a system or
     /// developer message (SK723), or hiding instructions in a comment (SK503).
     ///
+    /// In a skill whose stated purpose is configuring agents (hooks, settings, MCP servers,
+    /// memory, rules files), switching a control off (SK106) is what it documents and is no
+    /// second technique beside what it plants, and the planting itself (SK603, SK606) is its
+    /// declared capability, reported at low; hidden comments, secrecy or overrides inside what
+    /// it plants still count.
+    ///
     /// ## Why is this risky?
     /// Each alone can be clumsy wording; together they are the shape of an injection: the
     /// agent is told to act without asking, not to tell, and to keep doing so (patterns P1,

@@ -33,7 +33,7 @@ declare_rule! {
 
 crate::pattern::lazy_regex! {
     /// The skill presenting scripts as part of itself.
-    CLAIMS_TO_SHIP = r"(?i)\b(?:bundled|companion)\s+(?:[\w-]+\s+){0,2}(?:scripts?|tools?|helpers?|utilit(?:y|ies)|binar(?:y|ies)|executables?)\b|\bscripts?\b(?:[^.\n]|\.\w){0,60}?\b(?:ships|shipped|included|packaged|provided|bundled)\s+(?:alongside|with|in)\s+this\s+skill\b|\bscripts?\s+in\s+this\s+skill'?s\s+(?:directory|folder)\b";
+    CLAIMS_TO_SHIP = r"(?i)\b(?:bundled|companion)\s+(?:[\w-]+\s+){0,2}(?:scripts?|tools?|helpers?|utilit(?:y|ies)|binar(?:y|ies)|executables?)\b|\bscripts?\b(?:[^.\n]|\.\w){0,60}?\b(?:ships|shipped|included|packaged|provided|bundled)\s+(?:alongside|with|in)\s+this\s+skill\b|\bscripts?\s+in\s+this\s+skill'?s\s+(?:directory|folder)\b|\b(?:bundled|companion|included|shipped)\s+`[^`\n]{1,120}\.(?:sh|bash|py|js|mjs|ts|rb|pl|ps1)`";
 }
 
 /// Words every claim holds: a screen far cheaper than the claim's regex.
@@ -202,6 +202,18 @@ pub fn check(bundle: &Bundle, units: &[Unit], out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backticked_bundled_script_is_a_claim() {
+        assert_eq!(
+            missing(
+                &["SKILL.md", "scripts/group_commits.py"],
+                "Run the bundled `scripts/setup_env.py` first.\n",
+                "python3 scripts/setup_env.py --repo .\n",
+            ),
+            vec!["python3 scripts/setup_env.py --repo ."]
+        );
+    }
 
     #[test]
     fn a_reference_quoting_another_skills_workflow_runs_nothing() {

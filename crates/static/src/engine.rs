@@ -287,6 +287,12 @@ fn run_applicable(
             if rule.spec.matcher.instructions && is_reference_entry(unit.line_at(hit.start)) {
                 continue;
             }
+            // Instructions quoted as an example to recognise are mentioned, not given.
+            if unit.quoted_example
+                && (rule.spec.matcher.instructions || rule.spec.matcher.reading.is_some())
+            {
+                continue;
+            }
             if let Some(reading) = rule.spec.matcher.reading
                 && mentioned(unit, hit.start, reading)
             {

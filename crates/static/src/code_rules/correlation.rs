@@ -811,26 +811,21 @@ fn sink_host(f: &Finding) -> Option<String> {
         })
 }
 
-/// Whether a host is off the public internet: a placeholder or machine name without a dot,
-/// `localhost`, a loopback or private address.
+/// Whether a host is off the public internet, by the one definition G2 uses
+/// ([`RemoteSource::is_local`](skillgate_model::remote_source::RemoteSource::is_local)): a
+/// placeholder or machine name without a dot, `localhost`, a loopback or private address.
 fn is_operators_own(host: &str) -> bool {
-    let host = host.trim_matches(['[', ']']).trim_end_matches('.');
+    let host = host.trim_end_matches('.');
     if host.is_empty() || host.starts_with('$') {
         return false;
     }
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-            }
-            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
-        };
-    }
-    !host.contains('.')
-        || host == "localhost"
-        || host.ends_with(".localhost")
-        || host.ends_with(".local")
-        || host.ends_with(".internal")
+    let bracketed = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    skillgate_model::remote_source::RemoteSource::parse(&format!("https://{bracketed}/"))
+        .is_some_and(|s| s.is_local())
 }
 
 /// Whether every sink in `file` with a literal host sends to the service `source`'s credential

@@ -180,13 +180,19 @@ impl Pipeline {
             .filter(|r| r.gate == Gate::G1)
             .flat_map(|r| r.findings.iter().cloned())
             .collect();
-        reveal(
+        let mut report = reveal(
             &self.g1,
             &observation,
             bundle,
             &static_findings,
             &sandbox.profile().filesystem.home,
-        )
+        );
+        // The vendor's own installer seen running is what G1 read: an installer, held at high.
+        skillgate_static::code_rules::vendor_installers::check(
+            &skillgate_static::code_rules::vendor_installers::vouching_text(doc),
+            &mut report.findings,
+        );
+        report
     }
 }
 

@@ -83,12 +83,10 @@ impl StaticGate {
         code_rules::security_edits::check(&units, &mut findings);
         code_rules::security_knowledge::check(&purpose, &mut findings);
         code_rules::correlation::check(&units, &purpose, &mut findings);
-        // Who the skill says it is: its stated purpose and the metadata that names its source.
-        let vouched = ["homepage", "repository", "repo", "author", "source", "url"]
-            .iter()
-            .filter_map(|k| doc.str_field(k))
-            .fold(purpose, |acc, v| format!("{acc}\n{v}"));
-        code_rules::vendor_installers::check(&vouched, &mut findings);
+        code_rules::vendor_installers::check(
+            &code_rules::vendor_installers::vouching_text(doc),
+            &mut findings,
+        );
         dedupe(&mut findings);
         report(findings)
     }

@@ -16,7 +16,22 @@ use skillgate_model::remote_source::{RemoteSource, SourcePrefix};
 use skillgate_model::{Finding, KillChainStage, Severity};
 use std::sync::LazyLock;
 
-const INSTALLER_CODES: &[&str] = &["SK201", "SK202", "SK452", "SK457", "SK460"];
+/// G1's installer rules, and G3's SK905 (a script fetched and piped into a shell, seen run).
+const INSTALLER_CODES: &[&str] = &["SK201", "SK202", "SK452", "SK457", "SK460", "SK905"];
+
+/// What the skill says it is, for naming its sources: the stated purpose and the frontmatter
+/// fields that name where it comes from (homepage, repository, author).
+pub fn vouching_text(doc: &skillgate_model::SkillDocument) -> String {
+    let purpose = skillgate_model::skill_md::stated_purpose(
+        doc.name().unwrap_or(""),
+        doc.description().unwrap_or(""),
+        &doc.body,
+    );
+    ["homepage", "repository", "repo", "author", "source", "url"]
+        .iter()
+        .filter_map(|k| doc.str_field(k))
+        .fold(purpose, |acc, v| format!("{acc}\n{v}"))
+}
 
 #[derive(Deserialize)]
 struct ToolchainList {

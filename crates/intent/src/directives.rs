@@ -12,7 +12,6 @@
 //! never gets here. A skill whose purpose is the action (a backup skill backing up to the server
 //! it names, a cleanup skill deleting build output) is judged by its purpose.
 
-use crate::lexicon::Lexicon;
 use crate::{Document, JudgeInput};
 use regex::Regex;
 use skillgate_instructions::{ActionClass, Destination, Directive, Reader};
@@ -155,7 +154,6 @@ fn describe(d: &Destination) -> String {
 /// What the judge needs besides the directives.
 pub struct Context<'a> {
     pub purpose: &'a str,
-    pub lexicon: &'a Lexicon,
     pub dual_use: bool,
     pub explains_delete: bool,
     pub explains_privilege: bool,
@@ -201,8 +199,7 @@ fn counts(d: &Directive, cx: &Context<'_>) -> bool {
 /// purpose never names. Collection in one step and the upload in the next are one act.
 fn exfiltration_by_group(path: &str, directives: &[Directive], cx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut groups: Vec<u32> = directives.iter().map(|d| d.group).collect();
-    groups.dedup();
+    let groups: std::collections::BTreeSet<u32> = directives.iter().map(|d| d.group).collect();
     for group in groups {
         let members: Vec<&Directive> = directives
             .iter()

@@ -88,8 +88,8 @@ static URL: LazyLock<Regex> =
 
 /// The default judge.
 pub struct EmbeddedJudge {
-    lexicon: Lexicon,
-    reader: skillgate_instructions::Reader,
+    lexicon: &'static Lexicon,
+    reader: &'static skillgate_instructions::Reader,
 }
 
 impl Default for EmbeddedJudge {
@@ -214,8 +214,8 @@ fn is_side_document(path: &str) -> bool {
 impl EmbeddedJudge {
     pub fn new() -> Self {
         Self {
-            lexicon: Lexicon::embedded(),
-            reader: skillgate_instructions::Reader::embedded(),
+            lexicon: Lexicon::shared(),
+            reader: skillgate_instructions::Reader::shared(),
         }
     }
 
@@ -344,11 +344,10 @@ impl Judge for EmbeddedJudge {
         }
         findings.extend(false_assurance(input, &purpose));
         findings.extend(crate::directives::judge(
-            &self.reader,
+            self.reader,
             input,
             &crate::directives::Context {
                 purpose: &purpose,
-                lexicon: &self.lexicon,
                 dual_use: self.lexicon.dual_use(&purpose).is_some(),
                 explains_delete: explained.contains(&Capability::FsDelete),
                 explains_privilege: explained.contains(&Capability::Privilege),

@@ -17,7 +17,8 @@
 
 pub mod directives;
 pub mod embedded;
-pub mod lexicon;
+/// The purposes lexicon, shared with G1.
+pub use skillgate_model::purposes as lexicon;
 pub mod llm;
 
 use skillgate_model::{Capability, Finding, Gate, GateReport, GateStatus, Severity, SkillDocument};

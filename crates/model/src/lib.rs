@@ -18,6 +18,7 @@ pub mod capability;
 pub mod finding;
 pub mod lint;
 pub mod party;
+pub mod purposes;
 pub mod remote_source;
 pub mod skill_md;
 pub mod verdict;

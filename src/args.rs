@@ -68,6 +68,11 @@ pub enum Command {
     },
     /// Re-evaluate stored skills after a rules or policy change, recording tier changes.
     Rescan(RescanArgs),
+    /// Serve the trust service: the HTTP API (`/v1`), `/metrics`, `/openapi.json` and MCP at
+    /// `/mcp`, on loopback unless told otherwise.
+    Serve(ServeArgs),
+    /// Serve the MCP tools over stdio, for an agent on this machine.
+    Mcp(ServiceArgs),
     /// The store itself: import OSV advisories, counts, integrity.
     Db {
         #[command(subcommand)]
@@ -164,6 +169,83 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bearer API keys of the trust service (`skillgate serve`).
+    Api {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Create a key; its secret is printed once and only its SHA-256 is stored.
+    Create {
+        #[arg(long, value_enum)]
+        role: ApiRoleArg,
+        /// Who holds it: recorded as the actor of every change the key makes.
+        #[arg(long)]
+        name: String,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (`key_…`).
+    Revoke { id: String },
+    /// Every API key (never its secret).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiRoleArg {
+    Uploader,
+    Agent,
+    Reviewer,
+    Admin,
+}
+
+/// What the service scans with: the same gates, policy and sandbox as `scan`.
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![GateArg::G1, GateArg::G2, GateArg::G3, GateArg::G4])]
+    pub gates: Vec<GateArg>,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    #[arg(long, env = "SKILLGATE_OSV")]
+    pub osv: Option<PathBuf>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Scans run at once (G3 is expensive: about one per core).
+    #[arg(long, default_value_t = 2)]
+    pub scan_workers: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default; put a TLS proxy in front to expose it.
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    /// Uploads waiting beyond the running scans before new ones get `503` + `Retry-After`.
+    #[arg(long, default_value_t = 64)]
+    pub queue_limit: usize,
+    /// Largest upload, in bytes.
+    #[arg(long, default_value_t = 50 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Requests per second per API key (0: unlimited).
+    #[arg(long, default_value_t = 10_000)]
+    pub rate_limit: u32,
+    /// Seconds a client has to send a request's headers, and its body.
+    #[arg(long, default_value_t = 10)]
+    pub read_timeout: u64,
+    /// Where uploads are kept (default: `uploads/` beside the store).
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -31,11 +31,7 @@ fn resolve(st: &Opened, query: &str) -> anyhow::Result<Option<Resolved>> {
 
 fn unknown(query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"skill": query, "known": false, "tier": null,
-                "why": ["not in the trust store: scan it first"]})
-        );
+        println!("{}", skillgate_pipeline::Trust::unknown_answer(query));
     } else {
         println!("{query}: not in the trust store (scan it first; unknown skills get no tier)");
     }
@@ -44,6 +40,15 @@ fn unknown(query: &str, json: bool) -> anyhow::Result<ExitStatus> {
 
 pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
+    if json {
+        return Ok(match st.rt.block_on(st.trust.tier_answer(query, now_ms()))? {
+            Some(answer) => {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+                ExitStatus::Success
+            }
+            None => unknown(query, true)?,
+        });
+    }
     let Some(found) = resolve(&st, query)? else {
         return unknown(query, json);
     };
@@ -54,29 +59,6 @@ pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitSt
     let effective = permissions::effective(&declared.grants, standing.tier);
     let texts = |g: &[permissions::Grant]| g.iter().map(|g| g.text()).collect::<Vec<_>>();
     let profile = permissions::sandbox_profile(standing.tier);
-    if json {
-        let out = serde_json::json!({
-            "skill": found.skill,
-            "known": true,
-            "note": found.note,
-            "versions": found.versions,
-            "state": standing.state,
-            "tier": standing.tier,
-            "decision": standing.decision,
-            "allowed_tools": {
-                "declared": texts(&declared.grants),
-                "effective": texts(&effective),
-                "malformed": declared.malformed,
-            },
-            "sandbox_profile": profile,
-            "why": standing.reasons,
-            "capped": standing.capped,
-            "ceiling": standing.ceiling,
-            "verified_signatures": standing.verified_signatures,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitStatus::Success);
-    }
     let s = &found.skill;
     println!(
         "skill      {} {}",
@@ -217,7 +199,7 @@ pub fn event(db: Option<&Path>, args: &EventArgs) -> anyhow::Result<ExitStatus> 
         },
     };
     act(db, &args.skill, async |st, hash| {
-        st.trust.event(hash, &report, now_ms()).await
+        st.trust.event(hash, &report, "runtime report", now_ms()).await
     })
 }
 
@@ -295,6 +277,7 @@ pub fn keys_command(db: Option<&Path>, command: &KeysCommand) -> anyhow::Result<
             st.rt.block_on(st.trust.distrust_key(key_id, now_ms()))?;
             println!("key {key_id} is no longer trusted");
         }
+        KeysCommand::Api { command } => return crate::commands::serve::api_keys(db, command),
         KeysCommand::List { json } => {
             let st = open(db)?;
             let keys = st.rt.block_on(st.trust.store().keys())?;

@@ -5,6 +5,7 @@ mod lifecycle;
 mod rules;
 mod sandbox;
 mod scan;
+mod serve;
 mod store;
 
 use crate::ExitStatus;
@@ -27,5 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Certify { skill, key } => lifecycle::certify(db, &skill, &key),
         Command::Rescan(args) => lifecycle::rescan(db, &args),
         Command::Db { command } => lifecycle::db_command(db, &command),
+        Command::Serve(args) => serve::serve(db, &args),
+        Command::Mcp(args) => serve::mcp(db, &args),
     }
 }

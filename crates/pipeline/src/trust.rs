@@ -123,6 +123,49 @@ impl Trust {
         &self.lifecycle
     }
 
+    /// What an agent asks before it activates a skill (`tier --json`, `GET /v1/skills/…`, the
+    /// MCP `skill_tier` tool): tier, decision, effective allowed-tools, sandbox profile, why,
+    /// and what is missing for the next tier. `None` when the store does not know the skill.
+    pub async fn tier_answer(&self, query: &str, now: i64) -> Result<Option<serde_json::Value>> {
+        let found = match self.resolve(query).await {
+            Ok(found) => found,
+            Err(TrustError::Unknown(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let standing = self.standing(&found.skill.hash, now).await?;
+        let declared =
+            skillgate_permissions::parse(found.skill.allowed_tools.as_deref().unwrap_or(""));
+        let effective = skillgate_permissions::effective(&declared.grants, standing.tier);
+        let texts = |g: &[skillgate_permissions::Grant]| {
+            g.iter().map(|g| g.text()).collect::<Vec<_>>()
+        };
+        Ok(Some(serde_json::json!({
+            "skill": found.skill,
+            "known": true,
+            "note": found.note,
+            "versions": found.versions,
+            "state": standing.state,
+            "tier": standing.tier,
+            "decision": standing.decision,
+            "allowed_tools": {
+                "declared": texts(&declared.grants),
+                "effective": texts(&effective),
+                "malformed": declared.malformed,
+            },
+            "sandbox_profile": skillgate_permissions::sandbox_profile(standing.tier),
+            "why": standing.reasons,
+            "capped": standing.capped,
+            "ceiling": standing.ceiling,
+            "verified_signatures": standing.verified_signatures,
+        })))
+    }
+
+    /// The plain answer for a skill the store does not know.
+    pub fn unknown_answer(query: &str) -> serde_json::Value {
+        serde_json::json!({"skill": query, "known": false, "tier": null,
+            "why": ["not scanned; no tier: scan it first"]})
+    }
+
     /// Finds a skill by content hash (`sha256:…`, or a unique hex prefix of 8+ digits) or by
     /// name (the newest version answers).
     pub async fn resolve(&self, query: &str) -> Result<Resolved> {
@@ -362,8 +405,15 @@ impl Trust {
             .map(Some)
     }
 
-    /// Records an agent's runtime report; an anomaly may demote or revoke.
-    pub async fn event(&self, hash: &str, report: &RuntimeReport, now: i64) -> Result<Outcome> {
+    /// Records an agent's runtime report; an anomaly may demote or revoke. `actor` is who
+    /// reported it (an API key's name; the CLI says `runtime report`).
+    pub async fn event(
+        &self,
+        hash: &str,
+        report: &RuntimeReport,
+        actor: &str,
+        now: i64,
+    ) -> Result<Outcome> {
         let mut tx = self.store.begin().await?;
         self.require_skill(&mut tx, hash).await?;
         let (row, action) = match report {
@@ -397,7 +447,7 @@ impl Trust {
             ),
         };
         tx.append_event(&row).await?;
-        self.settle(tx, hash, action, "runtime report", now).await
+        self.settle(tx, hash, action, actor, now).await
     }
 
     /// Records a semantic review by a human (`kind = "human"`) or the LLM judge (`"llm"`).

@@ -121,6 +121,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     &RuntimeReport::Clean {
                         detail: String::new(),
                     },
+                    "agent",
                     now,
                 )
                 .await
@@ -131,7 +132,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     capability: None,
                     detail: String::new(),
                 };
-                trust.event(HASH, &report, now).await.map(|_| ())
+                trust.event(HASH, &report, "agent", now).await.map(|_| ())
             }
             Op::Review(approved) => trust
                 .review(HASH, *approved, "prop", "human", "", now)
@@ -237,7 +238,7 @@ async fn promotion_path_and_verification_on_read() {
         let clean = RuntimeReport::Clean {
             detail: String::new(),
         };
-        trust.event(HASH, &clean, 10 + i).await.unwrap();
+        trust.event(HASH, &clean, "agent", 10 + i).await.unwrap();
     }
     assert!(trust.promote(HASH, Tier::T3, "op", "", 100).await.is_err());
     let out = trust
@@ -273,7 +274,7 @@ async fn promotion_path_and_verification_on_read() {
         capability: None,
         detail: "sent ~/.aws out".into(),
     };
-    let out = trust.event(HASH, &critical, 11 * DAY).await.unwrap();
+    let out = trust.event(HASH, &critical, "agent", 11 * DAY).await.unwrap();
     assert_eq!(out.after, Some(TrustState::Revoked));
     let rescan = trust
         .record_scan(

@@ -13,7 +13,9 @@
 //!   key or signature row, and triggers in the schema refuse it from anywhere else.
 
 mod rows;
+mod service;
 
+pub use service::{ApiKeyRow, JobRow, JobState};
 pub use rows::{
     EventRow, FindingRow, GateRow, HistoryRow, KeyRow, ReviewRow, ScanRow, SignatureRow, SkillRow,
     StoreCounts, VerdictRow,

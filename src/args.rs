@@ -243,6 +243,9 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's headers, and its body.
     #[arg(long, default_value_t = 10)]
     pub read_timeout: u64,
+    /// Seconds a keep-alive connection may sit idle (nothing in flight, no byte moved).
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
     /// Where uploads are kept (default: `uploads/` beside the store).
     #[arg(long)]
     pub spool: Option<PathBuf>,

@@ -170,7 +170,8 @@ fn marketplace_and_agent_flows() {
     let (_, uploader) = create_key(&db, "uploader", "market");
     let (_, agent) = create_key(&db, "agent", "agent-1");
     let (revoked_id, revoked) = create_key(&db, "agent", "old-agent");
-    let server = Server::start(&db, STATIC);
+    // All four gates: a skill G3 has run can be admitted above T1.
+    let server = Server::start(&db, &["--sandbox-runner", "native"]);
 
     // A malicious archive is rejected.
     let malicious = zip_dir(&repo().join("corpus/malicious/aws-creds-curl"));
@@ -186,10 +187,10 @@ fn marketplace_and_agent_flows() {
     assert_eq!(again["hash"], report["hash"]);
 
     // A benign one, as a multipart form, is admitted with a tier.
-    let benign = zip_dir(&repo().join("corpus/benign/csv-report"));
+    let benign = zip_dir(&repo().join("corpus/benign/api-client"));
     let form = reqwest::blocking::multipart::Form::new().part(
         "archive",
-        reqwest::blocking::multipart::Part::bytes(benign).file_name("csv-report.zip"),
+        reqwest::blocking::multipart::Part::bytes(benign).file_name("api-client.zip"),
     );
     let r = client()
         .post(server.url("/v1/scans?wait=60"))
@@ -201,7 +202,7 @@ fn marketplace_and_agent_flows() {
     let admitted: Value = r.json().unwrap();
     assert_eq!(admitted["decision"], "admit", "{admitted}");
     let hash = admitted["hash"].as_str().unwrap().to_string();
-    assert!(admitted["tier"].as_str().unwrap().starts_with('T'));
+    assert_eq!(admitted["tier"], "T2", "{admitted}");
 
     // An agent asks the tier, by hash and by name.
     let tier: Value = client()
@@ -324,9 +325,28 @@ fn hostile_uploads_get_a_verdict_with_an_error_and_the_server_stays_up() {
     args.extend(["--body-limit", "1000000"]);
     let server = Server::start(&db, &args);
 
-    // Over the body limit: 413, and healthy.
-    let r = upload(&server, &uploader, vec![b'A'; 2_000_000], 0);
-    assert_eq!(r.status(), 413);
+    // Over the body limit: 413 before the body is read, and healthy.
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        raw,
+        "POST /v1/scans HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {uploader}\r\nContent-Length: 2000000\r\n\r\n"
+    )
+    .unwrap();
+    let _ = raw.write_all(&[b'A'; 65536]);
+    let mut answer = [0u8; 256];
+    let n = raw.read(&mut answer).unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
+    // A chunked upload that grows past the limit is cut off too.
+    let r = client()
+        .post(server.url("/v1/scans"))
+        .bearer_auth(&uploader)
+        .body(reqwest::blocking::Body::new(std::io::repeat(b'A').take(2_000_000)))
+        .send();
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
     assert!(server.healthy());
 
     let skill_md: &[u8] = b"---\nname: x\ndescription: y\n---\n# x\n";
@@ -348,20 +368,34 @@ fn hostile_uploads_get_a_verdict_with_an_error_and_the_server_stays_up() {
         zip.finish().unwrap();
     }
     let not_an_archive = b"this is not an archive at all".to_vec();
-    for (what, bytes) in [
-        ("zip bomb", bomb),
-        ("../ entry", escape),
-        ("symlink out", symlink.into_inner()),
-        ("not an archive", not_an_archive),
+    // The verdicts `scan` gives: a bomb and a non-archive are unreadable (`error`, rejected);
+    // a `../` entry is refused on load and rejected (SK513); a link out is not followed and
+    // holds the skill at T1 (SK512: monorepos link shared files).
+    for (what, bytes, code) in [
+        ("zip bomb", bomb, None),
+        ("../ entry", escape, Some("SK513")),
+        ("symlink out", symlink.into_inner(), Some("SK512")),
+        ("not an archive", not_an_archive, None),
     ] {
         let r = upload(&server, &uploader, bytes, 60);
         assert_eq!(r.status(), 200, "{what}");
         let report: Value = r.json().unwrap();
-        assert_eq!(report["decision"], "reject", "{what}: {report}");
-        assert!(
-            report["error"].is_string() || report["findings"].as_array().is_some_and(|f| !f.is_empty()),
-            "{what}: {report}"
-        );
+        match code {
+            None => {
+                assert_eq!(report["decision"], "reject", "{what}: {report}");
+                assert!(report["error"].is_string(), "{what}: {report}");
+            }
+            Some(code) => {
+                let codes: Vec<&str> = report["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|f| f["code"].as_str())
+                    .collect();
+                assert!(codes.contains(&code), "{what}: {report}");
+                assert!(report["tier"].is_null() || report["tier"] == "T1", "{what}: {report}");
+            }
+        }
         assert!(server.healthy(), "{what}");
     }
     // Nothing was written outside the store's folder.
@@ -377,7 +411,7 @@ fn slow_and_idle_clients_are_timed_out_and_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let mut args = STATIC.to_vec();
-    args.extend(["--read-timeout", "2"]);
+    args.extend(["--read-timeout", "2", "--idle-timeout", "2"]);
     let server = Server::start(&db, &args);
 
     // A client sending a byte a second is cut off.

@@ -55,6 +55,7 @@ pub fn serve(db: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitStatus> 
         spool,
         rate_limit: args.rate_limit,
         read_timeout: Duration::from_secs(args.read_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         ..Config::default()
     };
     let trust = st.trust.clone();

@@ -197,6 +197,36 @@ impl ContentHash {
         }
         Self(hasher.finalize().into())
     }
+
+    /// [`ContentHash::of`], with what loading refused listed after the files (`!` path NUL
+    /// issue, sorted): two uploads that differ only in an entry refused on load (a `../`
+    /// entry, a link out) are different subjects with different findings, and one must never
+    /// be answered with the other's stored verdict. A bundle loaded without issues keeps the
+    /// hash of its files alone.
+    pub fn of_loaded(files: &[BundleFile], issues: &[LoadIssue]) -> Self {
+        if issues.is_empty() {
+            return Self::of(files);
+        }
+        let files_hash = Self::of(files);
+        let mut refused: Vec<String> = issues
+            .iter()
+            .map(|i| {
+                format!(
+                    "!{}\0{}",
+                    i.path,
+                    serde_json::to_string(&i.kind).unwrap_or_default()
+                )
+            })
+            .collect();
+        refused.sort();
+        let mut hasher = Sha256::new();
+        hasher.update(files_hash.0);
+        for line in refused {
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        Self(hasher.finalize().into())
+    }
 }
 
 /// One skill's files.
@@ -856,7 +886,7 @@ fn finish(
             limit: limits.max_file_bytes,
         });
     }
-    let hash = ContentHash::of(&c.files);
+    let hash = ContentHash::of_loaded(&c.files, &c.issues);
     Ok(Bundle {
         source: source.to_path_buf(),
         dir_name,
@@ -945,6 +975,29 @@ mod tests {
         assert_eq!(classify("x.png", b"PK\x03\x04rest"), FileKind::Archive);
         assert_eq!(classify("x.pyc", b"\xcb\x0d\x0d\x0a"), FileKind::Bytecode);
         assert_eq!(classify("x.dat", b"\x00\x01\x02"), FileKind::Binary);
+    }
+
+    #[test]
+    fn entries_refused_on_load_are_part_of_the_subject() {
+        let files = [BundleFile::new(
+            "SKILL.md".into(),
+            b"x".to_vec(),
+            1,
+            Sha256::digest(b"x").into(),
+            false,
+        )];
+        let issue = |path: &str, kind: IssueKind| LoadIssue {
+            path: path.into(),
+            kind,
+        };
+        let slip = [issue("../x", IssueKind::PathTraversal("../x".into()))];
+        let link = [issue("link", IssueKind::SymlinkOutside("/etc/passwd".into()))];
+        assert_eq!(ContentHash::of_loaded(&files, &[]), ContentHash::of(&files));
+        assert_ne!(
+            ContentHash::of_loaded(&files, &slip),
+            ContentHash::of_loaded(&files, &link)
+        );
+        assert_ne!(ContentHash::of_loaded(&files, &slip), ContentHash::of(&files));
     }
 
     #[test]

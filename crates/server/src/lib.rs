@@ -47,6 +47,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// Time to send a request's headers, and its body.
     pub read_timeout: Duration,
+    /// A connection with nothing in flight and no byte moved for this long is closed.
+    pub idle_timeout: Duration,
     /// Open connections at most; past it new ones are closed at once.
     pub max_connections: usize,
     /// Longest `?wait=` honoured.
@@ -63,6 +65,7 @@ impl Default for Config {
             spool: PathBuf::from("uploads"),
             rate_limit: 10_000,
             read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
             max_connections: 4096,
             max_wait: Duration::from_secs(120),
         }

@@ -67,7 +67,7 @@ const READERS: &[Role] = &[Role::Uploader, Role::Agent, Role::Reviewer];
 #[non_exhaustive]
 pub enum McpServeError {
     #[error("MCP handshake on stdio failed: {0}")]
-    Initialize(#[from] rmcp::service::ServerInitializeError),
+    Initialize(#[source] Box<rmcp::service::ServerInitializeError>),
     #[error("the MCP service on stdio stopped abnormally: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -217,7 +217,9 @@ impl SkillgateMcp {
                     .get::<Parts>()
                     .and_then(|parts| parts.extensions.get::<Caller>())
                     .ok_or_else(|| {
-                        Problem::unauthorized("an API key is required: `Authorization: Bearer sg_…`")
+                        Problem::unauthorized(
+                            "an API key is required: `Authorization: Bearer sg_…`",
+                        )
                     })?;
                 caller.require(roles)?;
                 Ok(caller.name.clone())
@@ -268,7 +270,8 @@ impl SkillgateMcp {
         }
         let started = now_ms();
         let pipeline = service.pipeline.clone();
-        let evaluated = tokio::task::spawn_blocking(move || pipeline.evaluate_bundle(&bundle)).await;
+        let evaluated =
+            tokio::task::spawn_blocking(move || pipeline.evaluate_bundle(&bundle)).await;
         let report = match evaluated {
             Ok(report) => report,
             // A defect of ours met on this skill's content fails it, closed; nothing recorded.
@@ -317,15 +320,16 @@ impl SkillgateMcp {
             Submitted::Pending(job) => job,
         };
         let wait = SCAN_WAIT.min(service.config.max_wait);
-        let finished = !wait.is_zero()
-            && tokio::select! {
-                done = service.jobs.wait_for(service, &job.id, wait) => done,
-                () = ctx.ct.cancelled() => false,
-            };
-        if finished && let Some(done) = service.trust.store().job(&job.id).await? {
-            return job_answer(&done);
+        if !wait.is_zero() {
+            // Until it finishes, the wait runs out, or the client cancels the call.
+            tokio::select! {
+                _ = service.jobs.wait_for(service, &job.id, wait) => {}
+                () = ctx.ct.cancelled() => {}
+            }
         }
-        job_answer(&job)
+        // Finished, or still queued or running: as the store has it now.
+        let current = service.trust.store().job(&job.id).await?.unwrap_or(job);
+        job_answer(&current)
     }
 }
 
@@ -393,7 +397,11 @@ impl SkillgateMcp {
 
     #[tool(
         description = "Reports what a skill did at run time, clean or an anomaly with its severity and capability; an anomaly may demote or revoke the skill.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn report_skill_event(
         &self,
@@ -457,7 +465,11 @@ impl SkillgateMcp {
     #[tool(
         name = "scan_skill",
         description = "Scans a skill, a folder or archive on this host or a base64 archive, and returns the verdict: decision, tier and reasons.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn scan_local(
         &self,
@@ -487,7 +499,11 @@ impl SkillgateMcp {
     #[tool(
         name = "scan_skill",
         description = "Scans a skill archive sent as base64 and returns the verdict (decision, tier, reasons), or the scan's id and state if it takes longer than a minute.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn scan_remote(
         &self,
@@ -523,7 +539,9 @@ impl SkillgateMcp {
 impl ServerHandler for SkillgateMcp {
     fn get_info(&self) -> ServerConfig {
         let scan = match self.mode {
-            Mode::Stdio => "scan_skill scans a folder or archive on this host (`path`) or a base64 archive",
+            Mode::Stdio => {
+                "scan_skill scans a folder or archive on this host (`path`) or a base64 archive"
+            }
             Mode::Http => "scan_skill scans a base64 archive",
         };
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -542,7 +560,8 @@ impl ServerHandler for SkillgateMcp {
 pub async fn serve_stdio(service: Arc<Service>) -> Result<(), McpServeError> {
     let running = SkillgateMcp::new(service, Mode::Stdio)
         .serve(rmcp::transport::stdio())
-        .await?;
+        .await
+        .map_err(|e| McpServeError::Initialize(Box::new(e)))?;
     match running.waiting().await? {
         rmcp::service::QuitReason::JoinError(e) => Err(e.into()),
         _ => Ok(()),

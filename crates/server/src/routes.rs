@@ -541,7 +541,9 @@ async fn openapi() -> Response {
 }
 
 /// Accepts connections until `shutdown`: at most `max_connections` open (the rest are closed
-/// at once), headers within `read_timeout`, and an idle keep-alive connection closed after it.
+/// at once), headers within `read_timeout`, and a connection with no request in flight and no
+/// byte read or written for `idle_timeout` closed (a client that opens a connection and sends
+/// nothing holds a slot, and `header_read_timeout` only starts at the first byte).
 pub async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -552,6 +554,7 @@ pub async fn accept_loop(
     use tower::ServiceExt;
     let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
     let read_timeout = config.read_timeout;
+    let idle_timeout = config.idle_timeout;
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -574,17 +577,162 @@ pub async fn accept_loop(
         let app = app.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                app.clone().oneshot(request.map(Body::new))
-            });
+            let activity = Arc::new(Activity::default());
+            let in_service = activity.clone();
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let guard = InFlight::new(in_service.clone());
+                    let app = app.clone();
+                    async move {
+                        let response = app.oneshot(request.map(Body::new)).await;
+                        drop(guard);
+                        response
+                    }
+                },
+            );
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(read_timeout)
                 .keep_alive(true);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let _ = connection.await;
+            let io = TokioIo::new(Watched {
+                inner: stream,
+                activity: activity.clone(),
+            });
+            let connection = builder.serve_connection_with_upgrades(io, service);
+            tokio::pin!(connection);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    _ = connection.as_mut() => break,
+                    () = tokio::time::sleep(idle_timeout / 4), if !closing => {
+                        if activity.idle_for() >= idle_timeout {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                }
+            }
         });
+    }
+}
+
+/// What a connection is doing: requests in flight, and when a byte last moved.
+struct Activity {
+    born: Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            born: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let now = self.born.elapsed().as_millis() as u64;
+        self.last_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long nothing has happened; zero while a request is being answered.
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.born.elapsed().saturating_sub(Duration::from_millis(last))
+    }
+}
+
+/// A request being answered on a connection.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: Arc<Activity>) -> Self {
+        activity
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A socket that records when bytes move.
+struct Watched {
+    inner: tokio::net::TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }

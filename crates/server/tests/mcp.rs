@@ -1,6 +1,7 @@
-//! The MCP tools over streamable HTTP, driven by rmcp's own client against a real server on a
+//! The MCP tools driven by rmcp's own client. Over streamable HTTP against a real server on a
 //! loopback port: tools and schemas, unknown skills, a scan by upload, a runtime anomaly by an
-//! agent key, history with the key's name, role refusals, and `401` without a key.
+//! agent key, history with the key's name, role refusals, and `401` without a key. In stdio
+//! mode (the handler `serve_stdio` runs, over an in-memory pipe): scans of host paths.
 
 use base64::Engine as _;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -12,11 +13,13 @@ use serde_json::{Value, json};
 use skillgate_model::Gate;
 use skillgate_pipeline::{Pipeline, Policy, Trust};
 use skillgate_server::auth::{self, Role};
+use skillgate_server::mcp::{Mode, SkillgateMcp};
 use skillgate_server::{Config, Service, now_ms};
 use skillgate_static::{AdvisoryDb, StaticGate};
 use skillgate_store::Store;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -35,24 +38,31 @@ impl Drop for Server {
     }
 }
 
+/// A service over a new store in `dir`.
+async fn service(dir: &std::path::Path) -> (Arc<Service>, Store) {
+    let store = Store::open(&dir.join("trust.db")).await.unwrap();
+    let policy = Policy::default();
+    let trust = Trust::new(store.clone(), &policy);
+    // No sandbox: G3 runs nothing and passes a skill with nothing to execute, so a benign
+    // skill is admitted at T2 (a skipped gate would cap it at T1) and the test stays fast.
+    let pipeline = Pipeline::new(
+        StaticGate::new(AdvisoryDb::default()).unwrap(),
+        policy,
+        Gate::ALL.into(),
+    );
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        spool: dir.join("uploads"),
+        ..Config::default()
+    };
+    let service = Service::start(config, pipeline, trust).await.unwrap();
+    (service, store)
+}
+
 impl Server {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("trust.db")).await.unwrap();
-        let policy = Policy::default();
-        let trust = Trust::new(store.clone(), &policy);
-        // Static gates only: fast, and enough for a verdict.
-        let pipeline = Pipeline::new(
-            StaticGate::new(AdvisoryDb::default()).unwrap(),
-            policy,
-            [Gate::G1, Gate::G2, Gate::G4].into(),
-        );
-        let config = Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            spool: dir.path().join("uploads"),
-            ..Config::default()
-        };
-        let service = Service::start(config, pipeline, trust).await.unwrap();
+        let (service, store) = service(dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -76,7 +86,8 @@ impl Server {
 
     /// rmcp's client over streamable HTTP, sending `key` as the bearer token.
     async fn connect(&self, key: &str) -> Client {
-        let config = StreamableHttpClientTransportConfig::with_uri(self.url.as_str()).auth_header(key);
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(self.url.as_str()).auth_header(key);
         ().serve(StreamableHttpClientTransport::from_config(config))
             .await
             .unwrap()
@@ -100,6 +111,11 @@ fn json_of(result: &CallToolResult, error: bool) -> Value {
         .unwrap_or_else(|| panic!("no structured content: {result:?}"))
 }
 
+const SKILL_MD: &str = "---\nname: tidy-notes\ndescription: Formats meeting notes into a \
+    tidy Markdown outline.\nallowed-tools: Read Write\n---\n\n# Tidy notes\n\nRead the notes \
+    the user gives, then write them back as a Markdown outline with one heading per topic and \
+    the action items last.\n";
+
 /// A small benign skill, zipped, base64.
 fn benign_archive() -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -109,13 +125,7 @@ fn benign_archive() -> String {
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
         z.start_file("SKILL.md", opts).unwrap();
-        z.write_all(
-            b"---\nname: tidy-notes\ndescription: Formats meeting notes into a tidy Markdown \
-              outline.\nallowed-tools: Read Write\n---\n\n# Tidy notes\n\nRead the notes the \
-              user gives, then write them back as a Markdown outline with one heading per \
-              topic and the action items last.\n",
-        )
-        .unwrap();
+        z.write_all(SKILL_MD.as_bytes()).unwrap();
         z.finish().unwrap();
     }
     base64::engine::general_purpose::STANDARD.encode(std::fs::read(&zip_path).unwrap())
@@ -156,30 +166,51 @@ async fn mcp_tools_over_streamable_http() {
 
     // The four tools, each with a description and an object input schema.
     let tools = agent.list_all_tools().await.unwrap();
-    for name in ["skill_tier", "scan_skill", "report_skill_event", "skill_history"] {
+    for name in [
+        "skill_tier",
+        "scan_skill",
+        "report_skill_event",
+        "skill_history",
+    ] {
         let tool = tools
             .iter()
             .find(|t| t.name == name)
             .unwrap_or_else(|| panic!("no tool {name}: {tools:?}"));
         assert!(tool.description.as_deref().is_some_and(|d| !d.is_empty()));
-        assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{name}");
+        assert_eq!(
+            tool.input_schema.get("type"),
+            Some(&json!("object")),
+            "{name}"
+        );
     }
     let scan = tools.iter().find(|t| t.name == "scan_skill").unwrap();
     let props = scan.input_schema["properties"].as_object().unwrap();
     assert!(props.contains_key("archive_base64"), "{props:?}");
-    assert!(!props.contains_key("path"), "HTTP must not offer host paths: {props:?}");
-    let event = tools.iter().find(|t| t.name == "report_skill_event").unwrap();
+    assert!(
+        !props.contains_key("path"),
+        "HTTP must not offer host paths: {props:?}"
+    );
+    let event = tools
+        .iter()
+        .find(|t| t.name == "report_skill_event")
+        .unwrap();
     let props = event.input_schema["properties"].as_object().unwrap();
     for field in ["skill", "kind", "severity", "capability", "detail"] {
         assert!(props.contains_key(field), "{field}: {props:?}");
     }
 
     // An unknown skill is a plain answer, not an error.
-    let unknown = json_of(&call(&agent, "skill_tier", json!({"skill": "no-such-skill"})).await, false);
+    let unknown = json_of(
+        &call(&agent, "skill_tier", json!({"skill": "no-such-skill"})).await,
+        false,
+    );
     assert_eq!(unknown["known"], false, "{unknown}");
     assert!(unknown["tier"].is_null());
     assert!(unknown.to_string().contains("not scanned"), "{unknown}");
-    let unknown = json_of(&call(&agent, "skill_history", json!({"skill": "no-such-skill"})).await, false);
+    let unknown = json_of(
+        &call(&agent, "skill_history", json!({"skill": "no-such-skill"})).await,
+        false,
+    );
     assert_eq!(unknown["known"], false, "{unknown}");
 
     // Roles: an agent may not upload; an uploader may not report events.
@@ -194,9 +225,17 @@ async fn mcp_tools_over_streamable_http() {
         &call(&uploader, "scan_skill", json!({"path": "/etc"})).await,
         true,
     );
-    assert!(refused["detail"].as_str().unwrap().contains("path"), "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("path"),
+        "{refused}"
+    );
     let refused = json_of(
-        &call(&uploader, "scan_skill", json!({"archive_base64": "%%% not base64"})).await,
+        &call(
+            &uploader,
+            "scan_skill",
+            json!({"archive_base64": "%%% not base64"}),
+        )
+        .await,
         true,
     );
     assert_eq!(refused["status"], 400, "{refused}");
@@ -216,12 +255,18 @@ async fn mcp_tools_over_streamable_http() {
     );
     assert_eq!(again["hash"], hash.as_str());
 
-    let tier = json_of(&call(&agent, "skill_tier", json!({"skill": "tidy-notes"})).await, false);
+    let tier = json_of(
+        &call(&agent, "skill_tier", json!({"skill": "tidy-notes"})).await,
+        false,
+    );
     assert_eq!(tier["known"], true, "{tier}");
     assert_eq!(tier["skill"]["hash"], hash.as_str(), "{tier}");
     assert!(tier["tier"].is_string(), "{tier}");
-    assert!(tier.get("ceiling").is_some() && tier.get("sandbox_profile").is_some(), "{tier}");
-    let before = tier["tier"].as_str().unwrap().to_string();
+    assert!(
+        tier.get("ceiling").is_some() && tier.get("sandbox_profile").is_some(),
+        "{tier}"
+    );
+    assert_eq!(tier["tier"], "T2", "a benign skill, every gate run: {tier}");
 
     let refused = json_of(
         &call(
@@ -257,10 +302,16 @@ async fn mcp_tools_over_streamable_http() {
         false,
     );
     assert_eq!(outcome["hash"], hash.as_str(), "{outcome}");
-    let tier = json_of(&call(&agent, "skill_tier", json!({"skill": &hash})).await, false);
-    assert_eq!(tier["tier"], "T1", "was {before}: {tier}");
+    let tier = json_of(
+        &call(&agent, "skill_tier", json!({"skill": &hash})).await,
+        false,
+    );
+    assert_eq!(tier["tier"], "T1", "{tier}");
 
-    let history = json_of(&call(&agent, "skill_history", json!({"skill": "tidy-notes"})).await, false);
+    let history = json_of(
+        &call(&agent, "skill_history", json!({"skill": "tidy-notes"})).await,
+        false,
+    );
     let rows = history["history"].as_array().unwrap();
     assert!(
         rows.iter().any(|r| r["actor"] == "agent-1"),
@@ -280,4 +331,85 @@ async fn mcp_tools_over_streamable_http() {
 
     agent.cancel().await.unwrap();
     uploader.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_tools_in_stdio_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, _store) = service(dir.path()).await;
+    let skill = dir.path().join("tidy-notes");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(skill.join("SKILL.md"), SKILL_MD).unwrap();
+
+    // The handler `serve_stdio` serves, over an in-memory pipe instead of stdin/stdout.
+    let (client_io, server_io) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(async move {
+        let running = SkillgateMcp::new(service, Mode::Stdio)
+            .serve(server_io)
+            .await
+            .unwrap();
+        running.waiting().await
+    });
+    let client: Client = ().serve(client_io).await.unwrap();
+
+    // Locally, scan_skill takes a host path as well as an archive.
+    let tools = client.list_all_tools().await.unwrap();
+    let scan = tools.iter().find(|t| t.name == "scan_skill").unwrap();
+    let props = scan.input_schema["properties"].as_object().unwrap();
+    assert!(
+        props.contains_key("path") && props.contains_key("archive_base64"),
+        "{props:?}"
+    );
+
+    let path = skill.display().to_string();
+    let report = json_of(
+        &call(&client, "scan_skill", json!({"path": path})).await,
+        false,
+    );
+    assert_eq!(report["name"], "tidy-notes", "{report}");
+    assert_eq!(report["tier"], "T2", "{report}");
+    assert_eq!(report["cached"], false, "{report}");
+    // The same content again: the stored scan is reused.
+    let again = json_of(
+        &call(&client, "scan_skill", json!({"path": path})).await,
+        false,
+    );
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(again["hash"], report["hash"]);
+
+    // A path that does not load is a verdict with `error`, not a failure.
+    let missing = dir.path().join("no-such-skill").display().to_string();
+    let unreadable = json_of(
+        &call(&client, "scan_skill", json!({"path": missing})).await,
+        false,
+    );
+    assert!(unreadable["error"].is_string(), "{unreadable}");
+    assert_eq!(unreadable["decision"], "reject", "{unreadable}");
+    let refused = json_of(&call(&client, "scan_skill", json!({})).await, true);
+    assert_eq!(refused["status"], 400, "{refused}");
+
+    // The local user needs no key; changes are recorded as `mcp (stdio)`.
+    let outcome = json_of(
+        &call(
+            &client,
+            "report_skill_event",
+            json!({"skill": "tidy-notes", "kind": "anomaly", "severity": "medium",
+                   "detail": "wrote outside the notes folder"}),
+        )
+        .await,
+        false,
+    );
+    assert!(outcome["change"].is_object(), "{outcome}");
+    let history = json_of(
+        &call(&client, "skill_history", json!({"skill": "tidy-notes"})).await,
+        false,
+    );
+    let rows = history["history"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["actor"] == "mcp (stdio)"),
+        "{history}"
+    );
+
+    client.cancel().await.unwrap();
+    server.await.unwrap().unwrap();
 }

@@ -50,11 +50,12 @@ declare_rule! {
     ///
     /// ## Why is this risky?
     /// "Zip slip": extracting such an archive writes outside its folder, over shell rc files or
-    /// agent settings.
+    /// agent settings. No archiver writes such an entry by accident: it is an attack on
+    /// whoever unpacks the skill, so the skill is rejected.
     ///
     /// ## Example
     /// A zip entry named `../../.bashrc`.
-    pub struct ArchiveEntryEscapes { code: "SK513", slug: "archive-path-traversal", severity: High, summary: "archive entry escapes its folder" }
+    pub struct ArchiveEntryEscapes { code: "SK513", slug: "archive-path-traversal", severity: Critical, summary: "archive entry escapes its folder" }
 }
 
 declare_rule! {

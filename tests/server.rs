@@ -513,8 +513,22 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
         ids.push(r.headers()["skillgate-scan-id"].to_str().unwrap().to_string());
     }
     // Let a few finish, then kill it while the rest are queued or running.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(1));
+    let unfinished = ids
+        .iter()
+        .filter(|id| {
+            let job: Value = client()
+                .get(server.url(&format!("/v1/scans/{id}")))
+                .bearer_auth(&uploader)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            job["state"] != "done"
+        })
+        .count();
     server.kill();
+    assert!(unfinished > 0, "every scan finished before the kill: nothing was tested");
     let server = Server::start_on(&db, port, &args);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut hashes = Vec::new();

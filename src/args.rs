@@ -394,6 +394,11 @@ pub struct BenchArgs {
     /// Measure `tier` lookups on a synthetic store of this many skills.
     #[arg(long, value_name = "SKILLS")]
     pub tier_lookups: Option<usize>,
+    /// Measure the trust service over loopback HTTP: tier lookups with keep-alive on a synthetic
+    /// store of this many skills (req/s, p50, p99), upload-to-verdict latency of a small skill
+    /// with all gates, and uploads/s for the skills under PATH zipped, 8 clients at once.
+    #[arg(long, value_name = "SKILLS")]
+    pub serve: Option<usize>,
     /// Measure G3: sandbox overhead (`/bin/true` inside, start to exit) and G3 time per skill
     /// with something to run, over PATH (at most this many skills).
     #[arg(long, value_name = "SKILLS")]

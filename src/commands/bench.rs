@@ -25,6 +25,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = args.tier_lookups {
         return tier_lookups(n);
     }
+    if let Some(n) = args.serve {
+        return super::bench_serve::run(&args.path, n);
+    }
     if args.store {
         return store_overhead(&args.path);
     }
@@ -150,14 +153,15 @@ fn store_overhead(path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Fills a fresh store with `n` synthetic skills (each scanned, some with reviews and events),
-/// then times `tier` lookups (resolve + standing with signature verification) in-process.
-fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
+/// The content hash of synthetic skill `i`.
+pub fn synthetic_hash(i: usize) -> String {
+    format!("sha256:{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15)
+}
+
+/// Writes `n` synthetic skills, each scanned and admitted at T2, into a store.
+pub fn fill_synthetic(st: &super::store::Opened, n: usize) -> anyhow::Result<()> {
     use skillgate_store::{HistoryRow, SkillRow, VerdictRow};
-    let dir = tempfile::tempdir()?;
-    let st = super::store::open(Some(&dir.path().join("tiers.db")), &Policy::default())?;
     let store = st.trust.store().clone();
-    let fill = Instant::now();
     st.rt.block_on(async {
         for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
             let mut tx = store.begin().await?;
@@ -209,6 +213,16 @@ fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
         }
         Ok::<_, skillgate_store::StoreError>(())
     })?;
+    Ok(())
+}
+
+/// Fills a fresh store with `n` synthetic skills (each scanned, some with reviews and events),
+/// then times `tier` lookups (resolve + standing with signature verification) in-process.
+fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
+    let dir = tempfile::tempdir()?;
+    let st = super::store::open(Some(&dir.path().join("tiers.db")), &Policy::default())?;
+    let fill = Instant::now();
+    fill_synthetic(&st, n)?;
     let filled = fill.elapsed();
     let mut by_hash = Vec::new();
     let mut by_name = Vec::new();

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
+mod bench_serve;
 mod lifecycle;
 mod rules;
 mod sandbox;

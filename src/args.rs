@@ -396,7 +396,8 @@ pub struct BenchArgs {
     pub tier_lookups: Option<usize>,
     /// Measure the trust service over loopback HTTP: tier lookups with keep-alive on a synthetic
     /// store of this many skills (req/s, p50, p99), upload-to-verdict latency of a small skill
-    /// with all gates, and uploads/s for the skills under PATH zipped, 8 clients at once.
+    /// with all gates, and uploads/s for the skills under PATH zipped, 8 clients at once
+    /// (with --load-only, the lookups alone).
     #[arg(long, value_name = "SKILLS")]
     pub serve: Option<usize>,
     /// Measure G3: sandbox overhead (`/bin/true` inside, start to exit) and G3 time per skill

@@ -26,7 +26,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
         return tier_lookups(n);
     }
     if let Some(n) = args.serve {
-        return super::bench_serve::run(&args.path, n);
+        return super::bench_serve::run(&args.path, n, args.load_only);
     }
     if args.store {
         return store_overhead(&args.path);

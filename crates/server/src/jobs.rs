@@ -284,5 +284,6 @@ async fn scan(service: &Arc<Service>, job: &JobRow) -> Result<SkillReport, Strin
         .record_scan(&report, &service.engine, started, now_ms())
         .await
         .map_err(|e| format!("recording the verdict: {e}"))?;
+    service.tiers.clear();
     Ok(report)
 }

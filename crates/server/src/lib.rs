@@ -19,6 +19,7 @@
 //! reading headers and body (`408`), a cap on open connections, and an idle timeout.
 
 pub mod auth;
+pub mod cache;
 pub mod jobs;
 pub mod mcp;
 pub mod metrics;
@@ -104,6 +105,8 @@ pub struct Service {
     pub jobs: jobs::Queue,
     pub keys: auth::Keys,
     pub metrics: metrics::Metrics,
+    /// Tier answers, for a second: agents ask far more often than anything changes.
+    pub tiers: cache::TierCache,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -130,6 +133,7 @@ impl Service {
         let service = Arc::new(Self {
             keys: auth::Keys::new(trust.store().clone(), config.rate_limit),
             metrics: metrics::Metrics::default(),
+            tiers: cache::TierCache::default(),
             config,
             pipeline: Arc::new(pipeline),
             engine,

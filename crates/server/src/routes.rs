@@ -91,6 +91,15 @@ fn is_problem(response: &Response) -> bool {
         .is_some_and(|v| v.as_bytes() == b"application/problem+json")
 }
 
+fn json_bytes(body: Bytes) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
@@ -238,8 +247,15 @@ async fn get_scan(
 const READERS: &[Role] = &[Role::Uploader, Role::Agent, Role::Reviewer];
 
 async fn tier_of(service: &Service, query: &str) -> Result<Response, Problem> {
+    if let Some(body) = service.tiers.get(query) {
+        return Ok(json_bytes(body));
+    }
     match service.trust.tier_answer(query, now_ms()).await? {
-        Some(answer) => Ok(json_response(StatusCode::OK, &answer)),
+        Some(answer) => {
+            let body = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());
+            service.tiers.put(query, body.clone());
+            Ok(json_bytes(body))
+        }
         None => Err(Problem::not_found(format!(
             "{query}: not scanned; no tier (upload it to /v1/scans first)"
         ))),
@@ -389,6 +405,7 @@ async fn post_event(
         .trust
         .event(&hash, &report, &caller.name, now_ms())
         .await?;
+    service.tiers.clear();
     Ok(json_response(StatusCode::OK, &json!(outcome)))
 }
 
@@ -423,6 +440,7 @@ async fn post_review(
         .trust
         .review(&hash, review.approve, &caller.name, kind, &review.note, now_ms())
         .await?;
+    service.tiers.clear();
     Ok(json_response(StatusCode::OK, &json!(outcome)))
 }
 
@@ -461,6 +479,7 @@ async fn move_tier(
             .demote(&hash, to, &caller.name, &body.reason, now)
             .await?
     };
+    service.tiers.clear();
     Ok(json_response(StatusCode::OK, &json!(outcome)))
 }
 

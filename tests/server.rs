@@ -94,10 +94,16 @@ fn client() -> reqwest::blocking::Client {
 
 fn create_key(db: &Path, role: &str, name: &str) -> (String, String) {
     let out = skillgate(db)
-        .args(["keys", "api", "create", "--role", role, "--name", name, "--json"])
+        .args([
+            "keys", "api", "create", "--role", role, "--name", name, "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     (
         v["id"].as_str().unwrap().to_string(),
@@ -228,8 +234,10 @@ fn marketplace_and_agent_flows() {
     let r = client()
         .post(server.url(&format!("/v1/skills/{hash}/events")))
         .bearer_auth(&agent)
-        .json(&json!({"kind": "anomaly", "severity": "high", "capability": "net.egress",
-            "detail": "connected to 203.0.113.9"}))
+        .json(
+            &json!({"kind": "anomaly", "severity": "high", "capability": "net.egress",
+            "detail": "connected to 203.0.113.9"}),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
@@ -263,7 +271,10 @@ fn marketplace_and_agent_flows() {
         r.headers()["content-type"].to_str().unwrap(),
         "application/problem+json"
     );
-    let r = client().get(server.url(&format!("/v1/skills/{hash}"))).send().unwrap();
+    let r = client()
+        .get(server.url(&format!("/v1/skills/{hash}")))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = client()
         .get(server.url(&format!("/v1/skills/{hash}")))
@@ -271,7 +282,10 @@ fn marketplace_and_agent_flows() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
-    let out = skillgate(&db).args(["keys", "api", "revoke", &revoked_id]).output().unwrap();
+    let out = skillgate(&db)
+        .args(["keys", "api", "revoke", &revoked_id])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     std::thread::sleep(Duration::from_millis(1100));
     let r = client()
@@ -309,10 +323,20 @@ fn marketplace_and_agent_flows() {
     assert_eq!(r.status(), 404);
 
     // Health, metrics, the OpenAPI document.
-    let metrics = client().get(server.url("/metrics")).send().unwrap().text().unwrap();
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(metrics.contains("skillgate_scans_total"), "{metrics}");
     assert!(metrics.contains("skillgate_queue_depth"));
-    let openapi: Value = client().get(server.url("/openapi.json")).send().unwrap().json().unwrap();
+    let openapi: Value = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(openapi["paths"]["/v1/scans"].is_object(), "{openapi}");
 }
 
@@ -342,7 +366,9 @@ fn hostile_uploads_get_a_verdict_with_an_error_and_the_server_stays_up() {
     let r = client()
         .post(server.url("/v1/scans"))
         .bearer_auth(&uploader)
-        .body(reqwest::blocking::Body::new(std::io::repeat(b'A').take(2_000_000)))
+        .body(reqwest::blocking::Body::new(
+            std::io::repeat(b'A').take(2_000_000),
+        ))
         .send();
     if let Ok(r) = r {
         assert_eq!(r.status(), 413);
@@ -393,14 +419,20 @@ fn hostile_uploads_get_a_verdict_with_an_error_and_the_server_stays_up() {
                     .filter_map(|f| f["code"].as_str())
                     .collect();
                 assert!(codes.contains(&code), "{what}: {report}");
-                assert!(report["tier"].is_null() || report["tier"] == "T1", "{what}: {report}");
+                assert!(
+                    report["tier"].is_null() || report["tier"] == "T1",
+                    "{what}: {report}"
+                );
             }
         }
         assert!(server.healthy(), "{what}");
     }
     // Nothing was written outside the store's folder.
     for d in [dir.path().to_path_buf(), dir.path().join("uploads")] {
-        for up in [d.join("escaped-by-upload.txt"), d.parent().unwrap().join("escaped-by-upload.txt")] {
+        for up in [
+            d.join("escaped-by-upload.txt"),
+            d.parent().unwrap().join("escaped-by-upload.txt"),
+        ] {
             assert!(!up.exists(), "{}", up.display());
         }
     }
@@ -457,7 +489,10 @@ fn slow_and_idle_clients_are_timed_out_and_others_are_served() {
         c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let mut buf = [0u8; 64];
         if let Err(e) = c.read(&mut buf)
-            && matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
         {
             still_open += 1;
         }
@@ -510,7 +545,12 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
     for bytes in twenty_skills() {
         let r = upload(&server, &uploader, bytes, 0);
         assert!(r.status() == 202 || r.status() == 200, "{}", r.status());
-        ids.push(r.headers()["skillgate-scan-id"].to_str().unwrap().to_string());
+        ids.push(
+            r.headers()["skillgate-scan-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     // Let a few finish, then kill it while the rest are queued or running.
     std::thread::sleep(Duration::from_secs(1));
@@ -528,7 +568,10 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
         })
         .count();
     server.kill();
-    assert!(unfinished > 0, "every scan finished before the kill: nothing was tested");
+    assert!(
+        unfinished > 0,
+        "every scan finished before the kill: nothing was tested"
+    );
     let server = Server::start_on(&db, port, &args);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut hashes = Vec::new();
@@ -551,12 +594,20 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
         }
     }
     let stats: Value = serde_json::from_slice(
-        &skillgate(&db).args(["db", "stats", "--json"]).output().unwrap().stdout,
+        &skillgate(&db)
+            .args(["db", "stats", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
     )
     .unwrap();
     hashes.sort();
     hashes.dedup();
-    assert_eq!(stats["counts"]["scans"], hashes.len(), "one verdict per upload: {stats}");
+    assert_eq!(
+        stats["counts"]["scans"],
+        hashes.len(),
+        "one verdict per upload: {stats}"
+    );
     for hash in &hashes {
         let (rows, distinct) = sqlite_count(&db, hash);
         assert!(rows >= 1);

@@ -23,7 +23,9 @@ impl Drop for ServerProcess {
 }
 
 fn start_server(db: &Path, args: &[&str]) -> anyhow::Result<ServerProcess> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new(std::env::current_exe()?)
         .arg("--db")
         .arg(db)
@@ -50,7 +52,9 @@ fn create_key(db: &Path, role: &str) -> anyhow::Result<String> {
     let out = Command::new(std::env::current_exe()?)
         .arg("--db")
         .arg(db)
-        .args(["keys", "api", "create", "--role", role, "--name", "bench", "--json"])
+        .args([
+            "keys", "api", "create", "--role", role, "--name", "bench", "--json",
+        ])
         .output()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     Ok(v["key"].as_str().unwrap_or_default().to_string())
@@ -65,8 +69,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 pub fn run(path: &Path, n: usize, lookups_only: bool) -> anyhow::Result<ExitStatus> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One client thread: the server has the other core.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     println!(
@@ -89,7 +93,10 @@ fn lookups(rt: &tokio::runtime::Runtime, n: usize) -> anyhow::Result<()> {
         let st = super::store::open(Some(&db), &Policy::default())?;
         fill_synthetic(&st, n)?;
     }
-    println!("store: {n} skills, filled in {:.1} s", fill.elapsed().as_secs_f64());
+    println!(
+        "store: {n} skills, filled in {:.1} s",
+        fill.elapsed().as_secs_f64()
+    );
     let key = create_key(&db, "agent")?;
     let server = start_server(&db, &["--gates", "g1,g2,g4", "--rate-limit", "0"])?;
     // Every skill of the store in turn (each answer read from the store), then a hot set of
@@ -101,16 +108,14 @@ fn lookups(rt: &tokio::runtime::Runtime, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn lookup_run(
-    rt: &tokio::runtime::Runtime,
-    base: &str,
-    key: &str,
-    n: usize,
-) -> anyhow::Result<()> {
+fn lookup_run(rt: &tokio::runtime::Runtime, base: &str, key: &str, n: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let connections = 64;
+    let connections: usize = std::env::var("SKILLGATE_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let run_for = Duration::from_secs(10);
     let base = Arc::new(base.to_string());
     let key = Arc::new(key.to_string());
@@ -189,7 +194,11 @@ fn zip_dir(dir: &Path, salt: Option<usize>) -> anyhow::Result<Vec<u8>> {
             if !entry.file_type().is_file() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(dir)?.to_string_lossy().to_string();
+            let rel = entry
+                .path()
+                .strip_prefix(dir)?
+                .to_string_lossy()
+                .to_string();
             zip.start_file(format!("{top}/{rel}"), options)?;
             zip.write_all(&std::fs::read(entry.path())?)?;
             if let (Some(salt), "SKILL.md") = (salt, rel.as_str()) {

@@ -41,13 +41,15 @@ fn unknown(query: &str, json: bool) -> anyhow::Result<ExitStatus> {
 pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
     if json {
-        return Ok(match st.rt.block_on(st.trust.tier_answer(query, now_ms()))? {
-            Some(answer) => {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-                ExitStatus::Success
-            }
-            None => unknown(query, true)?,
-        });
+        return Ok(
+            match st.rt.block_on(st.trust.tier_answer(query, now_ms()))? {
+                Some(answer) => {
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                    ExitStatus::Success
+                }
+                None => unknown(query, true)?,
+            },
+        );
     }
     let Some(found) = resolve(&st, query)? else {
         return unknown(query, json);
@@ -199,7 +201,9 @@ pub fn event(db: Option<&Path>, args: &EventArgs) -> anyhow::Result<ExitStatus> 
         },
     };
     act(db, &args.skill, async |st, hash| {
-        st.trust.event(hash, &report, "runtime report", now_ms()).await
+        st.trust
+            .event(hash, &report, "runtime report", now_ms())
+            .await
     })
 }
 

@@ -12,10 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The store and the pipeline a service runs on.
-fn open_service(db: Option<&Path>, args: &ServiceArgs) -> anyhow::Result<(Opened, skillgate_pipeline::Pipeline)> {
+fn open_service(
+    db: Option<&Path>,
+    args: &ServiceArgs,
+) -> anyhow::Result<(Opened, skillgate_pipeline::Pipeline)> {
     let policy = load_policy(args.policy.as_deref())?;
     let st = store::open(db, &policy)?;
-    let pipeline = build_pipeline(&args.gates, policy, args.osv.as_deref(), Some(&st), &args.sandbox)?;
+    let pipeline = build_pipeline(
+        &args.gates,
+        policy,
+        args.osv.as_deref(),
+        Some(&st),
+        &args.sandbox,
+    )?;
     Ok((st, pipeline))
 }
 
@@ -23,13 +32,14 @@ async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -82,8 +92,7 @@ pub fn mcp(db: Option<&Path>, args: &ServiceArgs) -> anyhow::Result<ExitStatus> 
     let trust = st.trust.clone();
     st.rt.block_on(async move {
         let service: Arc<Service> = Service::start(config, pipeline, trust).await?;
-        let _ = service; // MCPSTDIO
-        anyhow::bail!("mcp over stdio: pending");
+        skillgate_server::mcp::serve_stdio(service).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitStatus::Success)

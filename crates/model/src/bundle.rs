@@ -991,13 +991,19 @@ mod tests {
             kind,
         };
         let slip = [issue("../x", IssueKind::PathTraversal("../x".into()))];
-        let link = [issue("link", IssueKind::SymlinkOutside("/etc/passwd".into()))];
+        let link = [issue(
+            "link",
+            IssueKind::SymlinkOutside("/etc/passwd".into()),
+        )];
         assert_eq!(ContentHash::of_loaded(&files, &[]), ContentHash::of(&files));
         assert_ne!(
             ContentHash::of_loaded(&files, &slip),
             ContentHash::of_loaded(&files, &link)
         );
-        assert_ne!(ContentHash::of_loaded(&files, &slip), ContentHash::of(&files));
+        assert_ne!(
+            ContentHash::of_loaded(&files, &slip),
+            ContentHash::of(&files)
+        );
     }
 
     #[test]

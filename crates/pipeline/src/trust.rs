@@ -136,9 +136,8 @@ impl Trust {
         let declared =
             skillgate_permissions::parse(found.skill.allowed_tools.as_deref().unwrap_or(""));
         let effective = skillgate_permissions::effective(&declared.grants, standing.tier);
-        let texts = |g: &[skillgate_permissions::Grant]| {
-            g.iter().map(|g| g.text()).collect::<Vec<_>>()
-        };
+        let texts =
+            |g: &[skillgate_permissions::Grant]| g.iter().map(|g| g.text()).collect::<Vec<_>>();
         Ok(Some(serde_json::json!({
             "skill": found.skill,
             "known": true,

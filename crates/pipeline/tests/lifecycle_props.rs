@@ -274,7 +274,10 @@ async fn promotion_path_and_verification_on_read() {
         capability: None,
         detail: "sent ~/.aws out".into(),
     };
-    let out = trust.event(HASH, &critical, "agent", 11 * DAY).await.unwrap();
+    let out = trust
+        .event(HASH, &critical, "agent", 11 * DAY)
+        .await
+        .unwrap();
     assert_eq!(out.after, Some(TrustState::Revoked));
     let rescan = trust
         .record_scan(

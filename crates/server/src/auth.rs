@@ -61,12 +61,7 @@ pub fn key_hash(secret: &str) -> String {
 }
 
 /// A new key: the row to store and the secret to show once.
-pub fn new_key(
-    name: &str,
-    role: Role,
-    now: i64,
-    expires_at: Option<i64>,
-) -> (ApiKeyRow, String) {
+pub fn new_key(name: &str, role: Role, now: i64, expires_at: Option<i64>) -> (ApiKeyRow, String) {
     let mut secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
     let mut id = [0u8; 6];

@@ -8,7 +8,7 @@
 //! policy, and served from there: one verdict per upload, and no history row twice.
 
 use crate::problem::Problem;
-use crate::{Service, ServerError, now_ms};
+use crate::{ServerError, Service, now_ms};
 use sha2::{Digest, Sha256};
 use skillgate_model::Bundle;
 use skillgate_pipeline::SkillReport;
@@ -132,7 +132,10 @@ pub async fn submit(service: &Service, bytes: &[u8], actor: &str) -> Result<Subm
         ));
     }
     queue.depth.fetch_add(1, Ordering::Relaxed);
-    service.metrics.queue_depth.set(queue.depth.load(Ordering::Relaxed));
+    service
+        .metrics
+        .queue_depth
+        .set(queue.depth.load(Ordering::Relaxed));
     Ok(Submitted::Pending(job))
 }
 
@@ -221,7 +224,14 @@ async fn run_job(service: &Arc<Service>, id: &str) {
             tracing::info!(job = id, decision = %report.decision, hash = ?report.hash,
                 ms = started.elapsed().as_millis() as u64, "scanned");
             store
-                .update_job(id, JobState::Done, report.hash.as_deref(), Some(&json), None, now)
+                .update_job(
+                    id,
+                    JobState::Done,
+                    report.hash.as_deref(),
+                    Some(&json),
+                    None,
+                    now,
+                )
                 .await
         }
         Err(why) => {
@@ -269,7 +279,8 @@ async fn scan(service: &Arc<Service>, job: &JobRow) -> Result<SkillReport, Strin
         .cached_report(&hash, &service.engine, service.pipeline.policy().hash())
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(mut report) = cached.and_then(|json| serde_json::from_str::<SkillReport>(&json).ok())
+    if let Some(mut report) =
+        cached.and_then(|json| serde_json::from_str::<SkillReport>(&json).ok())
     {
         report.cached = true;
         return Ok(report);

@@ -290,6 +290,7 @@ impl SkillgateMcp {
             .trust
             .record_scan(&report, &service.engine, started, now_ms())
             .await?;
+        service.tiers.clear();
         report_json(&report)
     }
 
@@ -421,14 +422,13 @@ impl SkillgateMcp {
             Ok(None) => return answer(Trust::unknown_answer(&args.skill)),
             Err(problem) => return refuse(&problem),
         };
-        respond(
-            self.service
-                .trust
-                .event(&hash, &report, &actor, now_ms())
-                .await
-                .map(|outcome| json!(outcome))
-                .map_err(Problem::from),
-        )
+        let outcome = self
+            .service
+            .trust
+            .event(&hash, &report, &actor, now_ms())
+            .await;
+        self.service.tiers.clear();
+        respond(outcome.map(|outcome| json!(outcome)).map_err(Problem::from))
     }
 
     #[tool(

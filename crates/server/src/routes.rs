@@ -7,7 +7,9 @@ use crate::problem::Problem;
 use crate::{Config, ServerError, Service, now_ms};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
+};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -113,7 +115,10 @@ struct ScanQuery {
 
 /// The job as `GET /v1/scans/{id}` shows it.
 fn job_json(job: &JobRow) -> Value {
-    let report: Option<Value> = job.report.as_deref().and_then(|r| serde_json::from_str(r).ok());
+    let report: Option<Value> = job
+        .report
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok());
     json!({
         "id": job.id,
         "state": job.state,
@@ -293,8 +298,7 @@ async fn find_skills(
     query: Result<Query<NameQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     caller.require(READERS)?;
-    let Query(query) =
-        query.map_err(|e| Problem::bad_request(e.body_text()).field("name"))?;
+    let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()).field("name"))?;
     tier_of(&service, &query.name).await
 }
 
@@ -438,7 +442,14 @@ async fn post_review(
     let hash = resolve_hash(&service, &hash).await?;
     let outcome = service
         .trust
-        .review(&hash, review.approve, &caller.name, kind, &review.note, now_ms())
+        .review(
+            &hash,
+            review.approve,
+            &caller.name,
+            kind,
+            &review.note,
+            now_ms(),
+        )
         .await?;
     service.tiers.clear();
     Ok(json_response(StatusCode::OK, &json!(outcome)))
@@ -510,11 +521,7 @@ async fn post_demote(
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the store answers")))]
 async fn healthz(State(service): State<Arc<Service>>) -> Result<Response, Problem> {
-    let queued = service
-        .trust
-        .store()
-        .count_jobs(JobState::Queued)
-        .await?;
+    let queued = service.trust.store().count_jobs(JobState::Queued).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"status": "ok", "queued": queued, "engine": service.engine}),
@@ -657,7 +664,8 @@ impl Default for Activity {
 impl Activity {
     fn touch(&self) {
         let now = self.born.elapsed().as_millis() as u64;
-        self.last_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.last_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How long nothing has happened; zero while a request is being answered.
@@ -666,7 +674,9 @@ impl Activity {
             return Duration::ZERO;
         }
         let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
-        self.born.elapsed().saturating_sub(Duration::from_millis(last))
+        self.born
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
     }
 }
 

@@ -15,11 +15,11 @@
 mod rows;
 mod service;
 
-pub use service::{ApiKeyRow, JobRow, JobState};
 pub use rows::{
     EventRow, FindingRow, GateRow, HistoryRow, KeyRow, ReviewRow, ScanRow, SignatureRow, SkillRow,
     StoreCounts, VerdictRow,
 };
+pub use service::{ApiKeyRow, JobRow, JobState};
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,

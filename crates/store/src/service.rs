@@ -230,14 +230,13 @@ impl Store {
     /// Revokes a key; `false` when no unrevoked key has that id.
     pub async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?
+                .rows_affected();
         tx.commit().await?;
         Ok(done == 1)
     }
@@ -270,7 +269,10 @@ mod tests {
             .await
             .unwrap();
         let done = store.finished_job_for_upload("u").await.unwrap().unwrap();
-        assert_eq!((done.state, done.report.as_deref()), (JobState::Done, Some("{}")));
+        assert_eq!(
+            (done.state, done.report.as_deref()),
+            (JobState::Done, Some("{}"))
+        );
         assert!(store.unfinished_jobs().await.unwrap().is_empty());
 
         let key = ApiKeyRow {
@@ -287,7 +289,12 @@ mod tests {
         assert!(store.revoke_api_key("k1", 5).await.unwrap());
         assert!(!store.revoke_api_key("k1", 6).await.unwrap());
         assert_eq!(
-            store.api_key_by_hash("h").await.unwrap().unwrap().revoked_at,
+            store
+                .api_key_by_hash("h")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
             Some(5)
         );
     }

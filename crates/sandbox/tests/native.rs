@@ -446,11 +446,14 @@ fn works_for_an_unprivileged_caller() {
 // ---------------------------------------------------------------------------------------------
 // Coverage: G3 never vouches for code it did not exercise.
 
+/// A case: what it is, the skill's files (path, content), and what G3's note must name.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// One skill per way a step can fail to exercise its code; each makes G3 inconclusive and
 /// names the step, never `pass`.
 #[test]
 fn steps_that_did_not_exercise_their_code_make_g3_inconclusive() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (
             "missing bundled script",
             &[("SKILL.md", "```bash\n./scripts/setup.sh --fast\n```")],

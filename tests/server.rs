@@ -645,3 +645,63 @@ fn two_servers_share_one_sqlite_store() {
     });
     assert!(a.healthy() && b.healthy());
 }
+
+#[test]
+fn a_full_queue_and_a_rate_limited_key_are_refused_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let (_, uploader) = create_key(&db, "uploader", "market");
+    let (_, agent) = create_key(&db, "agent", "agent-1");
+    // One worker, one waiting slot, all gates: the third distinct upload finds the queue full.
+    let server = Server::start(
+        &db,
+        &[
+            "--scan-workers",
+            "1",
+            "--queue-limit",
+            "1",
+            "--rate-limit",
+            "5",
+            "--sandbox-runner",
+            "native",
+        ],
+    );
+    let mut refused = None;
+    for bytes in twenty_skills().into_iter().take(8) {
+        let r = upload(&server, &uploader, bytes, 0);
+        if r.status() == 503 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 202);
+    }
+    let r = refused.expect("eight uploads into a queue of one were all accepted");
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    let problem: Value = r.json().unwrap();
+    assert!(problem["type"].as_str().unwrap().ends_with("queue-full"), "{problem}");
+
+    // Five requests a second per key (bursts of ten): a flood gets 429 with Retry-After, and
+    // another key is still served.
+    let mut limited = false;
+    for _ in 0..40 {
+        let r = client()
+            .get(server.url("/v1/skills?name=x"))
+            .bearer_auth(&agent)
+            .send()
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "40 requests at once were never rate-limited");
+    let r = client()
+        .get(server.url("/v1/skills?name=x"))
+        .bearer_auth(&uploader)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404, "another key is not limited by this one's flood");
+    assert!(server.healthy());
+}

@@ -676,10 +676,17 @@ fn a_full_queue_and_a_rate_limited_key_are_refused_with_retry_after() {
         assert_eq!(r.status(), 202);
     }
     let r = refused.expect("eight uploads into a queue of one were all accepted");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
     let problem: Value = r.json().unwrap();
-    assert!(problem["type"].as_str().unwrap().ends_with("queue-full"), "{problem}");
+    assert!(
+        problem["type"].as_str().unwrap().ends_with("queue-full"),
+        "{problem}"
+    );
 
     // Five requests a second per key (bursts of ten): a flood gets 429 with Retry-After, and
     // another key is still served.
@@ -702,6 +709,10 @@ fn a_full_queue_and_a_rate_limited_key_are_refused_with_retry_after() {
         .bearer_auth(&uploader)
         .send()
         .unwrap();
-    assert_eq!(r.status(), 404, "another key is not limited by this one's flood");
+    assert_eq!(
+        r.status(),
+        404,
+        "another key is not limited by this one's flood"
+    );
     assert!(server.healthy());
 }

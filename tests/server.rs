@@ -157,6 +157,23 @@ fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out.into_inner()
 }
 
+fn get(server: &Server, key: &str, path: &str) -> reqwest::blocking::Response {
+    client()
+        .get(server.url(path))
+        .bearer_auth(key)
+        .send()
+        .unwrap()
+}
+
+fn post_json(server: &Server, key: &str, path: &str, body: &Value) -> reqwest::blocking::Response {
+    client()
+        .post(server.url(path))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
 fn upload(server: &Server, key: &str, bytes: Vec<u8>, wait: u64) -> reqwest::blocking::Response {
     client()
         .post(server.url(&format!("/v1/scans?wait={wait}")))
@@ -211,11 +228,7 @@ fn marketplace_and_agent_flows() {
     assert_eq!(admitted["tier"], "T2", "{admitted}");
 
     // An agent asks the tier, by hash and by name.
-    let tier: Value = client()
-        .get(server.url(&format!("/v1/skills/{hash}")))
-        .bearer_auth(&agent)
-        .send()
-        .unwrap()
+    let tier: Value = get(&server, &agent, &format!("/v1/skills/{hash}"))
         .json()
         .unwrap();
     assert_eq!(tier["known"], true);
@@ -223,37 +236,23 @@ fn marketplace_and_agent_flows() {
     assert!(tier["allowed_tools"]["effective"].is_array());
     assert!(tier["sandbox_profile"].is_string());
     let name = admitted["name"].as_str().unwrap();
-    let by_name = client()
-        .get(server.url(&format!("/v1/skills?name={name}")))
-        .bearer_auth(&agent)
-        .send()
-        .unwrap();
+    let by_name = get(&server, &agent, &format!("/v1/skills?name={name}"));
     assert_eq!(by_name.status(), 200);
 
     // ... and reports a high anomaly: T1, with history naming the key.
-    let r = client()
-        .post(server.url(&format!("/v1/skills/{hash}/events")))
-        .bearer_auth(&agent)
-        .json(
-            &json!({"kind": "anomaly", "severity": "high", "capability": "net.egress",
+    let r = post_json(
+        &server,
+        &agent,
+        &format!("/v1/skills/{hash}/events"),
+        &json!({"kind": "anomaly", "severity": "high", "capability": "net.egress",
             "detail": "connected to 203.0.113.9"}),
-        )
-        .send()
-        .unwrap();
+    );
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let tier: Value = client()
-        .get(server.url(&format!("/v1/skills/{hash}")))
-        .bearer_auth(&agent)
-        .send()
-        .unwrap()
+    let tier: Value = get(&server, &agent, &format!("/v1/skills/{hash}"))
         .json()
         .unwrap();
     assert_eq!(tier["tier"], "T1");
-    let history: Value = client()
-        .get(server.url(&format!("/v1/skills/{hash}/history")))
-        .bearer_auth(&agent)
-        .send()
-        .unwrap()
+    let history: Value = get(&server, &agent, &format!("/v1/skills/{hash}/history"))
         .json()
         .unwrap();
     let actors: Vec<&str> = history["history"]
@@ -276,11 +275,7 @@ fn marketplace_and_agent_flows() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = client()
-        .get(server.url(&format!("/v1/skills/{hash}")))
-        .bearer_auth("sg_0000")
-        .send()
-        .unwrap();
+    let r = get(&server, "sg_0000", &format!("/v1/skills/{hash}"));
     assert_eq!(r.status(), 401);
     let out = skillgate(&db)
         .args(["keys", "api", "revoke", &revoked_id])
@@ -288,11 +283,7 @@ fn marketplace_and_agent_flows() {
         .unwrap();
     assert!(out.status.success());
     std::thread::sleep(Duration::from_millis(1100));
-    let r = client()
-        .get(server.url(&format!("/v1/skills/{hash}")))
-        .bearer_auth(&revoked)
-        .send()
-        .unwrap();
+    let r = get(&server, &revoked, &format!("/v1/skills/{hash}"));
     assert_eq!(r.status(), 401);
 
     // Malformed JSON and unknown fields get 400, naming the field.
@@ -304,22 +295,18 @@ fn marketplace_and_agent_flows() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
-    let r = client()
-        .post(server.url(&format!("/v1/skills/{hash}/events")))
-        .bearer_auth(&agent)
-        .json(&json!({"kind": "clean", "detial": "typo"}))
-        .send()
-        .unwrap();
+    let r = post_json(
+        &server,
+        &agent,
+        &format!("/v1/skills/{hash}/events"),
+        &json!({"kind": "clean", "detial": "typo"}),
+    );
     assert_eq!(r.status(), 400);
     let problem: Value = r.json().unwrap();
     assert_eq!(problem["field"], "detial", "{problem}");
 
     // An unknown skill is a plain 404.
-    let r = client()
-        .get(server.url("/v1/skills?name=never-scanned"))
-        .bearer_auth(&agent)
-        .send()
-        .unwrap();
+    let r = get(&server, &agent, "/v1/skills?name=never-scanned");
     assert_eq!(r.status(), 404);
 
     // Health, metrics, the OpenAPI document.
@@ -557,11 +544,7 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
     let unfinished = ids
         .iter()
         .filter(|id| {
-            let job: Value = client()
-                .get(server.url(&format!("/v1/scans/{id}")))
-                .bearer_auth(&uploader)
-                .send()
-                .unwrap()
+            let job: Value = get(&server, &uploader, &format!("/v1/scans/{id}"))
                 .json()
                 .unwrap();
             job["state"] != "done"
@@ -577,11 +560,7 @@ fn a_sigkill_mid_scan_loses_no_accepted_upload_and_duplicates_nothing() {
     let mut hashes = Vec::new();
     for id in &ids {
         loop {
-            let job: Value = client()
-                .get(server.url(&format!("/v1/scans/{id}")))
-                .bearer_auth(&uploader)
-                .send()
-                .unwrap()
+            let job: Value = get(&server, &uploader, &format!("/v1/scans/{id}"))
                 .json()
                 .unwrap();
             if job["state"] == "done" {
@@ -692,11 +671,7 @@ fn a_full_queue_and_a_rate_limited_key_are_refused_with_retry_after() {
     // another key is still served.
     let mut limited = false;
     for _ in 0..40 {
-        let r = client()
-            .get(server.url("/v1/skills?name=x"))
-            .bearer_auth(&agent)
-            .send()
-            .unwrap();
+        let r = get(&server, &agent, "/v1/skills?name=x");
         if r.status() == 429 {
             assert!(r.headers().get("retry-after").is_some());
             limited = true;
@@ -704,11 +679,7 @@ fn a_full_queue_and_a_rate_limited_key_are_refused_with_retry_after() {
         }
     }
     assert!(limited, "40 requests at once were never rate-limited");
-    let r = client()
-        .get(server.url("/v1/skills?name=x"))
-        .bearer_auth(&uploader)
-        .send()
-        .unwrap();
+    let r = get(&server, &uploader, "/v1/skills?name=x");
     assert_eq!(
         r.status(),
         404,

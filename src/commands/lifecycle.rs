@@ -10,7 +10,6 @@ use crate::commands::scan::{build_pipeline, evaluate_loaded, load_policy};
 use crate::commands::store::{self, Opened, now_ms, when};
 use anyhow::Context;
 use skillgate_model::{Capability, Severity};
-use skillgate_permissions as permissions;
 use skillgate_pipeline::lifecycle::KeyRole;
 use skillgate_pipeline::{Outcome, Policy, Resolved, RuntimeReport, TrustError, keys};
 use std::io::Write;
@@ -40,52 +39,38 @@ fn unknown(query: &str, json: bool) -> anyhow::Result<ExitStatus> {
 
 pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
-    if json {
-        return Ok(
-            match st.rt.block_on(st.trust.tier_answer(query, now_ms()))? {
-                Some(answer) => {
-                    println!("{}", serde_json::to_string_pretty(&answer)?);
-                    ExitStatus::Success
-                }
-                None => unknown(query, true)?,
-            },
-        );
-    }
-    let Some(found) = resolve(&st, query)? else {
+    let Some(answer) = st.rt.block_on(st.trust.tier_answer(query, now_ms()))? else {
         return unknown(query, json);
     };
-    let standing = st
-        .rt
-        .block_on(st.trust.standing(&found.skill.hash, now_ms()))?;
-    let declared = permissions::parse(found.skill.allowed_tools.as_deref().unwrap_or(""));
-    let effective = permissions::effective(&declared.grants, standing.tier);
-    let texts = |g: &[permissions::Grant]| g.iter().map(|g| g.text()).collect::<Vec<_>>();
-    let profile = permissions::sandbox_profile(standing.tier);
-    let s = &found.skill;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(ExitStatus::Success);
+    }
+    let s = &answer.skill;
     println!(
         "skill      {} {}",
         s.name.as_deref().unwrap_or("(unnamed)"),
         s.hash
     );
-    if let Some(note) = &found.note {
+    if let Some(note) = &answer.note {
         println!("           {note}");
     }
     println!(
         "state      {} (decision: {})",
-        standing.state.map_or("none".into(), |s| s.to_string()),
-        standing.decision.map_or("none".into(), |d| d.to_string())
+        answer.state.map_or("none".into(), |s| s.to_string()),
+        answer.decision.map_or("none".into(), |d| d.to_string())
     );
     println!(
         "tier       {}",
-        standing.tier.map_or("none".into(), |t| t.to_string())
+        answer.tier.map_or("none".into(), |t| t.to_string())
     );
-    if let Some(c) = &standing.capped {
+    if let Some(c) = &answer.capped {
         println!("           {c}");
     }
-    println!("declared   {}", texts(&declared.grants).join(" "));
-    println!("effective  {}", texts(&effective).join(" "));
-    println!("sandbox    {profile}");
-    if let Some(reasons) = standing.reasons.as_array() {
+    println!("declared   {}", answer.allowed_tools.declared.join(" "));
+    println!("effective  {}", answer.allowed_tools.effective.join(" "));
+    println!("sandbox    {}", answer.sandbox_profile);
+    if let Some(reasons) = answer.why.as_array() {
         for r in reasons {
             println!(
                 "why        [{}] {}",
@@ -94,10 +79,10 @@ pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitSt
             );
         }
     }
-    for m in &standing.ceiling.missing_for_t3 {
+    for m in &answer.ceiling.missing_for_t3 {
         println!("for T3     {m}");
     }
-    for m in &standing.ceiling.missing_for_t4 {
+    for m in &answer.ceiling.missing_for_t4 {
         println!("for T4     {m}");
     }
     Ok(ExitStatus::Success)

@@ -12,7 +12,9 @@ pub mod trust;
 
 pub use policy::{Policy, PolicyError};
 pub use report::{Reason, SkillReport};
-pub use trust::{Outcome, Resolved, RuntimeReport, Standing, Trust, TrustError};
+pub use trust::{
+    AllowedToolsAnswer, Outcome, Resolved, RuntimeReport, Standing, TierAnswer, Trust, TrustError,
+};
 
 use skillgate_intent::IntentGate;
 use skillgate_model::bundle::{Bundle, Limits};

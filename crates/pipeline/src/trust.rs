@@ -72,6 +72,35 @@ pub enum RuntimeReport {
     },
 }
 
+/// The answer to "what tier is this skill?" (see [`Trust::tier_answer`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct TierAnswer {
+    pub skill: SkillRow,
+    pub known: bool,
+    /// Set when a name was given: which version answered and why.
+    pub note: Option<String>,
+    pub versions: usize,
+    pub state: Option<TrustState>,
+    pub tier: Option<Tier>,
+    pub decision: Option<Decision>,
+    pub allowed_tools: AllowedToolsAnswer,
+    pub sandbox_profile: &'static str,
+    /// The latest verdict's reasons.
+    pub why: serde_json::Value,
+    pub capped: Option<String>,
+    /// What the evidence supports, and what is missing for T3 and T4.
+    pub ceiling: Ceiling,
+    pub verified_signatures: Vec<String>,
+}
+
+/// The skill's `allowed-tools`: as declared, and what its tier lets it use.
+#[derive(Debug, Clone, Serialize)]
+pub struct AllowedToolsAnswer {
+    pub declared: Vec<String>,
+    pub effective: Vec<String>,
+    pub malformed: Vec<skillgate_permissions::Malformed>,
+}
+
 /// Where a skill stands, verified now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Standing {
@@ -123,10 +152,10 @@ impl Trust {
         &self.lifecycle
     }
 
-    /// What an agent asks before it activates a skill (`tier --json`, `GET /v1/skills/…`, the
-    /// MCP `skill_tier` tool): tier, decision, effective allowed-tools, sandbox profile, why,
-    /// and what is missing for the next tier. `None` when the store does not know the skill.
-    pub async fn tier_answer(&self, query: &str, now: i64) -> Result<Option<serde_json::Value>> {
+    /// What an agent asks before it activates a skill (`tier`, `GET /v1/skills/…`, the MCP
+    /// `skill_tier` tool): tier, decision, effective allowed-tools, sandbox profile, why, and
+    /// what is missing for the next tier. `None` when the store does not know the skill.
+    pub async fn tier_answer(&self, query: &str, now: i64) -> Result<Option<TierAnswer>> {
         let found = match self.resolve(query).await {
             Ok(found) => found,
             Err(TrustError::Unknown(_)) => return Ok(None),
@@ -136,27 +165,26 @@ impl Trust {
         let declared =
             skillgate_permissions::parse(found.skill.allowed_tools.as_deref().unwrap_or(""));
         let effective = skillgate_permissions::effective(&declared.grants, standing.tier);
-        let texts =
-            |g: &[skillgate_permissions::Grant]| g.iter().map(|g| g.text()).collect::<Vec<_>>();
-        Ok(Some(serde_json::json!({
-            "skill": found.skill,
-            "known": true,
-            "note": found.note,
-            "versions": found.versions,
-            "state": standing.state,
-            "tier": standing.tier,
-            "decision": standing.decision,
-            "allowed_tools": {
-                "declared": texts(&declared.grants),
-                "effective": texts(&effective),
-                "malformed": declared.malformed,
+        let texts = |g: &[skillgate_permissions::Grant]| g.iter().map(|g| g.text()).collect();
+        Ok(Some(TierAnswer {
+            known: true,
+            note: found.note,
+            versions: found.versions,
+            state: standing.state,
+            tier: standing.tier,
+            decision: standing.decision,
+            allowed_tools: AllowedToolsAnswer {
+                declared: texts(&declared.grants),
+                effective: texts(&effective),
+                malformed: declared.malformed,
             },
-            "sandbox_profile": skillgate_permissions::sandbox_profile(standing.tier),
-            "why": standing.reasons,
-            "capped": standing.capped,
-            "ceiling": standing.ceiling,
-            "verified_signatures": standing.verified_signatures,
-        })))
+            sandbox_profile: skillgate_permissions::sandbox_profile(standing.tier),
+            why: standing.reasons,
+            capped: standing.capped,
+            ceiling: standing.ceiling,
+            verified_signatures: standing.verified_signatures,
+            skill: found.skill,
+        }))
     }
 
     /// The plain answer for a skill the store does not know.

@@ -262,21 +262,27 @@ async fn scan(service: &Arc<Service>, job: &JobRow) -> Result<SkillReport, Strin
         .await
         .map_err(|e| format!("loading the upload panicked: {e}"))?
     };
+    verdict(service, &path, loaded).await
+}
+
+/// The verdict on a loaded (or unloadable) bundle, for the scan jobs and MCP's `scan_skill`:
+/// a bundle that did not load is a verdict with `error` (not a skill archive, a bomb, a `../`
+/// entry); an identical earlier scan (content, engine, policy) is served from the store;
+/// otherwise the pipeline runs on a blocking thread and the verdict is recorded, and the tier
+/// cache is emptied.
+pub async fn verdict(
+    service: &Arc<Service>,
+    path: &Path,
+    loaded: Result<Bundle, skillgate_model::bundle::BundleError>,
+) -> Result<SkillReport, String> {
+    let policy = service.pipeline.policy();
     let bundle = match loaded {
         Ok(bundle) => bundle,
-        // Not a skill archive, a bomb, a `../` entry, a link out: a verdict with `error`.
-        Err(e) => {
-            return Ok(SkillReport::unreadable(
-                &path,
-                &e.to_string(),
-                service.pipeline.policy(),
-            ));
-        }
+        Err(e) => return Ok(SkillReport::unreadable(path, &e.to_string(), policy)),
     };
     let store = service.trust.store();
-    let hash = bundle.hash.to_string();
     let cached = store
-        .cached_report(&hash, &service.engine, service.pipeline.policy().hash())
+        .cached_report(&bundle.hash.to_string(), &service.engine, policy.hash())
         .await
         .map_err(|e| e.to_string())?;
     if let Some(mut report) =
@@ -287,9 +293,17 @@ async fn scan(service: &Arc<Service>, job: &JobRow) -> Result<SkillReport, Strin
     }
     let started = now_ms();
     let pipeline = service.pipeline.clone();
-    let report = tokio::task::spawn_blocking(move || pipeline.evaluate_bundle(&bundle))
-        .await
-        .map_err(|e| format!("the scan panicked: {e}"))?;
+    let report = match tokio::task::spawn_blocking(move || pipeline.evaluate_bundle(&bundle)).await
+    {
+        Ok(report) => report,
+        // A defect of ours met on this skill's content fails it, closed; nothing recorded.
+        Err(e) => {
+            let why = format!(
+                "skillgate failed on this skill's content (a defect; please report it): {e}"
+            );
+            return Ok(SkillReport::unreadable(path, &why, policy));
+        }
+    };
     service
         .trust
         .record_scan(&report, &service.engine, started, now_ms())

@@ -248,49 +248,9 @@ impl SkillgateMcp {
                 .await
                 .map_err(|e| Problem::internal(format!("loading the skill panicked: {e}")))?
         };
-        let bundle = match loaded {
-            Ok(bundle) => bundle,
-            // Missing, not a skill, a bomb, a link out: a verdict with `error`, not a failure.
-            Err(e) => {
-                let report =
-                    SkillReport::unreadable(&path, &e.to_string(), service.pipeline.policy());
-                return report_json(&report);
-            }
-        };
-        let hash = bundle.hash.to_string();
-        let cached = service
-            .trust
-            .store()
-            .cached_report(&hash, &service.engine, service.pipeline.policy().hash())
-            .await?;
-        if let Some(mut report) = cached.and_then(|j| serde_json::from_str::<SkillReport>(&j).ok())
-        {
-            report.cached = true;
-            return report_json(&report);
-        }
-        let started = now_ms();
-        let pipeline = service.pipeline.clone();
-        let evaluated =
-            tokio::task::spawn_blocking(move || pipeline.evaluate_bundle(&bundle)).await;
-        let report = match evaluated {
-            Ok(report) => report,
-            // A defect of ours met on this skill's content fails it, closed; nothing recorded.
-            Err(e) => {
-                let why = format!(
-                    "skillgate failed on this skill's content (a defect; please report it): {e}"
-                );
-                return report_json(&SkillReport::unreadable(
-                    &path,
-                    &why,
-                    service.pipeline.policy(),
-                ));
-            }
-        };
-        service
-            .trust
-            .record_scan(&report, &service.engine, started, now_ms())
-            .await?;
-        service.tiers.clear();
+        let report = jobs::verdict(service, &path, loaded)
+            .await
+            .map_err(Problem::internal)?;
         report_json(&report)
     }
 
@@ -389,7 +349,7 @@ impl SkillgateMcp {
         }
         respond(
             match self.service.trust.tier_answer(&args.skill, now_ms()).await {
-                Ok(Some(found)) => Ok(found),
+                Ok(Some(found)) => Ok(json!(found)),
                 Ok(None) => Ok(Trust::unknown_answer(&args.skill)),
                 Err(e) => Err(e.into()),
             },

@@ -138,14 +138,7 @@ fn location(id: &str) -> HeaderValue {
 /// A finished job's verdict (`200`), or where to ask for it (`202`).
 fn scan_answer(job: &JobRow) -> Response {
     let mut response = match (job.state, &job.report) {
-        (JobState::Done, Some(report)) => {
-            let mut r = (StatusCode::OK, report.clone()).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        (JobState::Done, Some(report)) => json_bytes(Bytes::from(report.clone())),
         (JobState::Failed, _) => json_response(StatusCode::OK, &job_json(job)),
         _ => json_response(StatusCode::ACCEPTED, &job_json(job)),
     };

@@ -6,35 +6,45 @@
 //! its own and other tools can query it.
 //!
 //! - SQLite by default through sqlx, in WAL mode with a generous busy timeout, so several
-//!   processes can scan into one file at once; migrations are embedded and run on open.
+//!   processes can scan into one file at once; or PostgreSQL (`postgres://…`), which many
+//!   workers on many machines share. One set of queries runs on both through sqlx's `Any`
+//!   driver; each backend has its own migrations (same tables, same append-only triggers),
+//!   embedded and run on open.
+//! - Corpus audits ([`audit`](crate::Store::submit_audit)) queue one job per content hash and
+//!   lease them to workers; a verdict and the end of its job commit together.
 //! - Each skill's scan is written in its own `BEGIN IMMEDIATE` transaction ([`Store::begin`]): a
 //!   crash mid-corpus loses nothing already committed.
 //! - History is append-only. Nothing in this crate updates or deletes a history, event, review,
 //!   key or signature row, and triggers in the schema refuse it from anywhere else.
 
+mod audit;
 mod rows;
 mod service;
+#[doc(hidden)]
+pub mod testing;
 
+pub use audit::{
+    AuditEntry, AuditJobRow, AuditProgress, AuditRow, AuditSkillRow, LeaseTerms, Submitted,
+};
 pub use rows::{
     EventRow, FindingRow, GateRow, HistoryRow, KeyRow, ReviewRow, ScanRow, SignatureRow, SkillRow,
     StoreCounts, VerdictRow,
 };
 pub use service::{ApiKeyRow, JobRow, JobState};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool, Transaction};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("opening the store at {path}: {source}")]
+    #[error("opening the store at {location}: {source}")]
     Open {
-        path: PathBuf,
+        location: String,
         #[source]
         source: sqlx::Error,
     },
@@ -66,28 +76,106 @@ pub fn default_path() -> PathBuf {
     base.join("skillgate").join("skillgate.db")
 }
 
+/// Which SQL engine a store runs on. Both hold the same schema (each in its own dialect,
+/// `migrations/sqlite` and `migrations/postgres`) and answer the same queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A local file: the zero-set-up default for one machine.
+    Sqlite,
+    /// A shared server: many workers on many machines.
+    Postgres,
+}
+
+/// Where a store is: a SQLite file path, or a `postgres://` / `postgresql://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl FromStr for Location {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres(s.to_string())
+        } else {
+            Self::Sqlite(PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s)))
+        })
+    }
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Self::Sqlite(default_path())
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// The path, or the URL without its password: this text goes into logs and errors.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    f.write_str(parsed.as_str())
+                }
+                Ok(_) => f.write_str(url),
+                Err(_) => f.write_str("postgres://(unparsable URL)"),
+            },
+        }
+    }
+}
+
 /// A handle on the store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
-/// A write transaction, begun `IMMEDIATE` so that it holds the write lock from its first
-/// statement: a deferred transaction that reads and then writes can fail with "database is
-/// locked" without waiting, which is exactly what concurrent scanners must never see.
+/// A write transaction. On SQLite it is begun `IMMEDIATE`, so that it holds the write lock
+/// from its first statement: a deferred transaction that reads and then writes can fail with
+/// "database is locked" without waiting, which is exactly what concurrent scanners must never
+/// see. On PostgreSQL, rows are locked where a transaction reads what it will change
+/// ([`StoreTx::lock_skill`], the job lease's `FOR UPDATE SKIP LOCKED`).
 pub struct StoreTx {
-    tx: Transaction<'static, sqlx::Sqlite>,
+    tx: Transaction<'static, Any>,
+    backend: Backend,
 }
+
+/// Characters a SQLite path keeps as they are inside a `sqlite://` URL; the rest are
+/// percent-encoded (sqlx decodes them), so that `?` or `#` in a folder name stays in the path.
+const PATH_IN_URL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 impl Store {
+    /// Opens (creating if needed) the store at `location` and brings its schema up to date.
+    pub async fn connect(location: &Location) -> Result<Self> {
+        match location {
+            Location::Sqlite(path) => Self::open(path).await,
+            Location::Postgres(url) => Self::open_postgres(url).await,
+        }
+    }
+
     /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
+        sqlx::any::install_default_drivers();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
+        let open_error = |source| StoreError::Open {
+            location: path.display().to_string(),
+            source,
+        };
         // Opening is serialised across processes by an OS file lock beside the database. The
         // first connection switches a fresh file to WAL, which needs the database to itself and
         // answers "database is locked" at once, busy timeout or not, when another process is
@@ -108,53 +196,89 @@ impl Store {
             path: lock_path,
             source,
         })?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
+        let absolute = std::path::absolute(path).map_err(|source| StoreError::Folder {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // Bytes, not a lossy string: a path that is not UTF-8 is refused by sqlx, never
+        // silently replaced by a different file.
+        let encoded = percent_encoding::percent_encode(
+            std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()),
+            PATH_IN_URL,
+        )
+        .to_string();
+        let url = format!("sqlite://{encoded}?mode=rwc");
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
+            .after_connect(|conn, _| Box::pin(async move { sqlite_session(conn).await }))
+            .connect(&url)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let store = Self::migrated(pool).await;
+            .map_err(open_error)?;
+        // WAL persists in the file: set once here, behind the lock, not per connection.
+        pool.execute("PRAGMA journal_mode = WAL")
+            .await
+            .map_err(open_error)?;
+        let store = Self::migrated(pool, Backend::Sqlite).await;
         drop(lock);
         store
     }
 
-    /// A private in-memory store, for tests and one-off runs.
-    pub async fn open_in_memory() -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true);
-        // One connection: every connection to `:memory:` is a database of its own.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
+    /// Connects to a PostgreSQL store and brings its schema up to date (sqlx's migrator holds
+    /// an advisory lock, so workers starting together migrate once).
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect(url)
             .await
             .map_err(|source| StoreError::Open {
-                path: PathBuf::from(":memory:"),
+                location: Location::Postgres(url.to_string()).to_string(),
                 source,
             })?;
-        Self::migrated(pool).await
+        Self::migrated(pool, Backend::Postgres).await
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<Self> {
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+    /// A private in-memory store, for tests and one-off runs.
+    pub async fn open_in_memory() -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        // One connection, never recycled: every connection to `:memory:` is a database of its
+        // own, so a replaced connection would be an empty store.
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .after_connect(|conn, _| Box::pin(async move { sqlite_session(conn).await }))
+            .connect("sqlite::memory:")
+            .await
+            .map_err(|source| StoreError::Open {
+                location: ":memory:".into(),
+                source,
+            })?;
+        Self::migrated(pool, Backend::Sqlite).await
+    }
+
+    async fn migrated(pool: AnyPool, backend: Backend) -> Result<Self> {
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Begins a write transaction holding the write lock.
     pub async fn begin(&self) -> Result<StoreTx> {
         Ok(StoreTx {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: match self.backend {
+                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => self.pool.begin().await?,
+            },
+            backend: self.backend,
         })
     }
 
@@ -162,6 +286,7 @@ impl Store {
     pub async fn begin_read(&self) -> Result<StoreTx> {
         Ok(StoreTx {
             tx: self.pool.begin().await?,
+            backend: self.backend,
         })
     }
 
@@ -173,7 +298,7 @@ impl Store {
         policy_hash: &str,
     ) -> Result<Option<String>> {
         let row = sqlx::query(
-            "SELECT report FROM scans WHERE skill_hash = ? AND engine = ? AND policy_hash = ? \
+            "SELECT report FROM scans WHERE skill_hash = $1 AND engine = $2 AND policy_hash = $3 \
              ORDER BY id DESC LIMIT 1",
         )
         .bind(skill_hash)
@@ -186,7 +311,7 @@ impl Store {
 
     pub async fn skill(&self, hash: &str) -> Result<Option<SkillRow>> {
         Ok(
-            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = ?")
+            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = $1")
                 .bind(hash)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -199,7 +324,7 @@ impl Store {
         // carries no wildcards. Every character after the prefix sorts below U+10FFFF.
         let upper = format!("{prefix}\u{10FFFF}");
         Ok(sqlx::query_as::<_, SkillRow>(
-            "SELECT * FROM skills WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?",
+            "SELECT * FROM skills WHERE hash >= $1 AND hash < $2 ORDER BY hash LIMIT $3",
         )
         .bind(prefix)
         .bind(upper)
@@ -211,7 +336,7 @@ impl Store {
     /// Every version of a named skill, newest first.
     pub async fn skills_by_name(&self, name: &str) -> Result<Vec<SkillRow>> {
         Ok(sqlx::query_as::<_, SkillRow>(
-            "SELECT * FROM skills WHERE name = ? ORDER BY first_seen DESC, hash",
+            "SELECT * FROM skills WHERE name = $1 ORDER BY first_seen DESC, hash",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -261,7 +386,7 @@ impl Store {
     pub async fn findings(&self, scan_id: i64) -> Result<Vec<FindingRow>> {
         Ok(sqlx::query_as::<_, FindingRow>(
             "SELECT gate, code, severity, confidence, category, message, file, line, evidence \
-             FROM findings WHERE scan_id = ? ORDER BY id",
+             FROM findings WHERE scan_id = $1 ORDER BY id",
         )
         .bind(scan_id)
         .fetch_all(&self.pool)
@@ -286,12 +411,32 @@ impl Store {
         })
     }
 
-    /// `PRAGMA integrity_check`: `ok`, or what SQLite found wrong.
+    /// SQLite's `PRAGMA integrity_check`: `ok`, or what it found wrong. PostgreSQL checks its
+    /// own pages as it reads them; there, `ok` means the server answers and the schema is whole.
     pub async fn integrity_check(&self) -> Result<String> {
-        let row = sqlx::query("PRAGMA integrity_check")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.get(0))
+        match self.backend {
+            Backend::Sqlite => {
+                let row = sqlx::query("PRAGMA integrity_check")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.get(0))
+            }
+            Backend::Postgres => {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = \
+                     current_schema() AND table_name IN ('skills', 'scans', 'tier_history', \
+                     'audit_jobs')",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let tables: i64 = row.get(0);
+                Ok(if tables == 4 {
+                    "ok".into()
+                } else {
+                    format!("{tables} of 4 core tables found")
+                })
+            }
+        }
     }
 
     /// Every stored OSV record, as JSON text.
@@ -309,7 +454,7 @@ impl Store {
         prompt_version: &str,
     ) -> Result<Option<String>> {
         let row = sqlx::query(
-            "SELECT answer FROM judge_cache WHERE skill_hash = ? AND model = ? AND prompt_version = ?",
+            "SELECT answer FROM judge_cache WHERE skill_hash = $1 AND model = $2 AND prompt_version = $3",
         )
         .bind(skill_hash)
         .bind(model)
@@ -329,7 +474,7 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO judge_cache (skill_hash, model, prompt_version, answer, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (skill_hash, model, prompt_version) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (skill_hash, model, prompt_version) DO NOTHING",
         )
         .bind(skill_hash)
         .bind(model)
@@ -347,12 +492,33 @@ impl Store {
     }
 }
 
+/// Per-connection SQLite settings (they do not persist in the file).
+async fn sqlite_session(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    // The busy timeout is BUSY_TIMEOUT, in milliseconds.
+    conn.execute("PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .await
+        .map(|_| ())
+}
+
 impl StoreTx {
     pub async fn commit(self) -> Result<()> {
         Ok(self.tx.commit().await?)
     }
 
-    fn conn(&mut self) -> &mut SqliteConnection {
+    /// Serialises writers of one skill's history. SQLite's `BEGIN IMMEDIATE` already holds the
+    /// database's write lock; on PostgreSQL two transactions could otherwise read the same
+    /// current tier and both append a change from it.
+    pub async fn lock_skill(&mut self, hash: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT hash FROM skills WHERE hash = $1 FOR UPDATE")
+                .bind(hash)
+                .fetch_optional(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
@@ -361,7 +527,7 @@ impl StoreTx {
     pub async fn ensure_skill(&mut self, skill: &SkillRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO skills (hash, name, version, publisher, source, allowed_tools, first_seen) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
         )
         .bind(&skill.hash)
         .bind(&skill.name)
@@ -385,7 +551,7 @@ impl StoreTx {
     ) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO scans (skill_hash, tool_version, engine, policy_hash, started_at, \
-             finished_at, report) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             finished_at, report) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&scan.skill_hash)
         .bind(&scan.tool_version)
@@ -400,7 +566,7 @@ impl StoreTx {
         for g in gates {
             sqlx::query(
                 "INSERT INTO gate_reports (scan_id, gate, status, note, capabilities) \
-                 VALUES (?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(&g.gate)
@@ -413,7 +579,7 @@ impl StoreTx {
         for f in findings {
             sqlx::query(
                 "INSERT INTO findings (scan_id, gate, code, severity, confidence, category, \
-                 message, file, line, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 message, file, line, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(&f.gate)
@@ -430,7 +596,7 @@ impl StoreTx {
         }
         sqlx::query(
             "INSERT INTO verdicts (scan_id, skill_hash, decision, tier, worst, reasons, \
-             policy_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             policy_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(&verdict.skill_hash)
@@ -448,7 +614,7 @@ impl StoreTx {
     /// The newest history row of a skill, if any.
     pub async fn current_state(&mut self, hash: &str) -> Result<Option<HistoryRow>> {
         Ok(sqlx::query_as::<_, HistoryRow>(
-            "SELECT * FROM tier_history WHERE skill_hash = ? ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM tier_history WHERE skill_hash = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(hash)
         .fetch_optional(self.conn())
@@ -459,7 +625,7 @@ impl StoreTx {
     pub async fn append_history(&mut self, row: &HistoryRow) -> Result<i64> {
         Ok(sqlx::query(
             "INSERT INTO tier_history (skill_hash, from_state, to_state, reason, actor, evidence, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&row.skill_hash)
         .bind(&row.from_state)
@@ -476,7 +642,7 @@ impl StoreTx {
     pub async fn append_event(&mut self, row: &EventRow) -> Result<i64> {
         Ok(sqlx::query(
             "INSERT INTO runtime_events (skill_hash, kind, severity, capability, detail, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&row.skill_hash)
         .bind(&row.kind)
@@ -492,10 +658,10 @@ impl StoreTx {
     pub async fn append_review(&mut self, row: &ReviewRow) -> Result<i64> {
         Ok(sqlx::query(
             "INSERT INTO reviews (skill_hash, approved, reviewer, kind, note, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&row.skill_hash)
-        .bind(row.approved)
+        .bind(i64::from(row.approved))
         .bind(&row.reviewer)
         .bind(&row.kind)
         .bind(&row.note)
@@ -508,13 +674,13 @@ impl StoreTx {
     pub async fn append_key(&mut self, row: &KeyRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO keys (key_id, public_key, role, label, trusted, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&row.key_id)
         .bind(&row.public_key)
         .bind(&row.role)
         .bind(&row.label)
-        .bind(row.trusted)
+        .bind(i64::from(row.trusted))
         .bind(row.created_at)
         .execute(self.conn())
         .await?;
@@ -524,7 +690,7 @@ impl StoreTx {
     pub async fn append_signature(&mut self, row: &SignatureRow) -> Result<i64> {
         Ok(sqlx::query(
             "INSERT INTO signatures (skill_hash, key_id, signature, created_at) \
-             VALUES (?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(&row.skill_hash)
         .bind(&row.key_id)
@@ -546,7 +712,7 @@ impl StoreTx {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO advisories (id, ecosystem, packages, record, imported_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET ecosystem = excluded.ecosystem, \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET ecosystem = excluded.ecosystem, \
              packages = excluded.packages, record = excluded.record, imported_at = excluded.imported_at",
         )
         .bind(id)
@@ -585,7 +751,7 @@ impl StoreTx {
 
     pub async fn skill(&mut self, hash: &str) -> Result<Option<SkillRow>> {
         Ok(
-            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = ?")
+            sqlx::query_as::<_, SkillRow>("SELECT * FROM skills WHERE hash = $1")
                 .bind(hash)
                 .fetch_optional(self.conn())
                 .await?,
@@ -593,43 +759,43 @@ impl StoreTx {
     }
 }
 
-async fn history(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<HistoryRow>> {
+async fn history(conn: &mut AnyConnection, hash: &str) -> Result<Vec<HistoryRow>> {
     Ok(sqlx::query_as::<_, HistoryRow>(
-        "SELECT * FROM tier_history WHERE skill_hash = ? ORDER BY id",
+        "SELECT * FROM tier_history WHERE skill_hash = $1 ORDER BY id",
     )
     .bind(hash)
     .fetch_all(conn)
     .await?)
 }
 
-async fn events(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<EventRow>> {
+async fn events(conn: &mut AnyConnection, hash: &str) -> Result<Vec<EventRow>> {
     Ok(sqlx::query_as::<_, EventRow>(
-        "SELECT * FROM runtime_events WHERE skill_hash = ? ORDER BY id",
+        "SELECT * FROM runtime_events WHERE skill_hash = $1 ORDER BY id",
     )
     .bind(hash)
     .fetch_all(conn)
     .await?)
 }
 
-async fn reviews(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<ReviewRow>> {
+async fn reviews(conn: &mut AnyConnection, hash: &str) -> Result<Vec<ReviewRow>> {
     Ok(
-        sqlx::query_as::<_, ReviewRow>("SELECT * FROM reviews WHERE skill_hash = ? ORDER BY id")
+        sqlx::query_as::<_, ReviewRow>("SELECT * FROM reviews WHERE skill_hash = $1 ORDER BY id")
             .bind(hash)
             .fetch_all(conn)
             .await?,
     )
 }
 
-async fn signatures(conn: &mut SqliteConnection, hash: &str) -> Result<Vec<SignatureRow>> {
+async fn signatures(conn: &mut AnyConnection, hash: &str) -> Result<Vec<SignatureRow>> {
     Ok(sqlx::query_as::<_, SignatureRow>(
-        "SELECT * FROM signatures WHERE skill_hash = ? ORDER BY id",
+        "SELECT * FROM signatures WHERE skill_hash = $1 ORDER BY id",
     )
     .bind(hash)
     .fetch_all(conn)
     .await?)
 }
 
-async fn keys(conn: &mut SqliteConnection) -> Result<Vec<KeyRow>> {
+async fn keys(conn: &mut AnyConnection) -> Result<Vec<KeyRow>> {
     Ok(sqlx::query_as::<_, KeyRow>(
         "SELECT key_id, public_key, role, label, trusted, created_at FROM keys k \
          WHERE id = (SELECT MAX(id) FROM keys WHERE key_id = k.key_id) ORDER BY key_id",
@@ -638,9 +804,9 @@ async fn keys(conn: &mut SqliteConnection) -> Result<Vec<KeyRow>> {
     .await?)
 }
 
-async fn latest_verdict(conn: &mut SqliteConnection, hash: &str) -> Result<Option<VerdictRow>> {
+async fn latest_verdict(conn: &mut AnyConnection, hash: &str) -> Result<Option<VerdictRow>> {
     Ok(sqlx::query_as::<_, VerdictRow>(
-        "SELECT * FROM verdicts WHERE skill_hash = ? ORDER BY scan_id DESC LIMIT 1",
+        "SELECT * FROM verdicts WHERE skill_hash = $1 ORDER BY scan_id DESC LIMIT 1",
     )
     .bind(hash)
     .fetch_optional(conn)

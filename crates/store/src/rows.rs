@@ -2,6 +2,8 @@
 //! columns (evidence, reasons, capabilities) hold JSON text.
 
 use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// A skill: one content hash. The name links versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -94,7 +96,7 @@ pub struct EventRow {
 }
 
 /// A semantic review: by a human or by the LLM judge (`kind`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReviewRow {
     pub id: i64,
     pub skill_hash: String,
@@ -106,7 +108,7 @@ pub struct ReviewRow {
 }
 
 /// A public key's current standing. `role` is `vendor` or `publisher`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyRow {
     pub key_id: String,
     /// Hex of the 32-byte ed25519 public key.
@@ -136,4 +138,33 @@ pub struct StoreCounts {
     pub history: i64,
     pub events: i64,
     pub advisories: i64,
+}
+
+// Flags are stored as BIGINT 0/1 on every backend (portable, and what SQLite has anyway); the
+// `Any` driver decodes a bool only from a boolean column, so these rows convert by hand.
+impl sqlx::FromRow<'_, AnyRow> for ReviewRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            skill_hash: row.try_get("skill_hash")?,
+            approved: row.try_get::<i64, _>("approved")? != 0,
+            reviewer: row.try_get("reviewer")?,
+            kind: row.try_get("kind")?,
+            note: row.try_get("note")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+impl sqlx::FromRow<'_, AnyRow> for KeyRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            key_id: row.try_get("key_id")?,
+            public_key: row.try_get("public_key")?,
+            role: row.try_get("role")?,
+            label: row.try_get("label")?,
+            trusted: row.try_get::<i64, _>("trusted")? != 0,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }

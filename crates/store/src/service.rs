@@ -53,12 +53,12 @@ pub struct JobRow {
     pub updated_at: i64,
 }
 
-fn job_from(row: &sqlx::sqlite::SqliteRow) -> JobRow {
+fn job_from(row: &sqlx::any::AnyRow) -> JobRow {
     JobRow {
         id: row.get("id"),
         upload_hash: row.get("upload_hash"),
         archive_path: row.get("archive_path"),
-        state: JobState::parse(row.get::<&str, _>("state")),
+        state: JobState::parse(&row.get::<String, _>("state")),
         skill_hash: row.get("skill_hash"),
         report: row.get("report"),
         error: row.get("error"),
@@ -82,7 +82,7 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
 }
 
-fn key_from(row: &sqlx::sqlite::SqliteRow) -> ApiKeyRow {
+fn key_from(row: &sqlx::any::AnyRow) -> ApiKeyRow {
     ApiKeyRow {
         id: row.get("id"),
         name: row.get("name"),
@@ -99,7 +99,7 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO scan_jobs (id, upload_hash, archive_path, state, skill_hash, report, \
-             error, actor, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             error, actor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&job.id)
         .bind(&job.upload_hash)
@@ -117,7 +117,7 @@ impl Store {
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>> {
-        let row = sqlx::query("SELECT * FROM scan_jobs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM scan_jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -127,7 +127,7 @@ impl Store {
     /// The newest finished job for the same uploaded bytes.
     pub async fn finished_job_for_upload(&self, upload_hash: &str) -> Result<Option<JobRow>> {
         let row = sqlx::query(
-            "SELECT * FROM scan_jobs WHERE upload_hash = ? AND state IN ('done', 'failed') \
+            "SELECT * FROM scan_jobs WHERE upload_hash = $1 AND state IN ('done', 'failed') \
              ORDER BY updated_at DESC LIMIT 1",
         )
         .bind(upload_hash)
@@ -139,7 +139,7 @@ impl Store {
     /// A job for the same uploaded bytes that is still waiting or running.
     pub async fn pending_job_for_upload(&self, upload_hash: &str) -> Result<Option<JobRow>> {
         let row = sqlx::query(
-            "SELECT * FROM scan_jobs WHERE upload_hash = ? AND state IN ('queued', 'running') \
+            "SELECT * FROM scan_jobs WHERE upload_hash = $1 AND state IN ('queued', 'running') \
              ORDER BY created_at LIMIT 1",
         )
         .bind(upload_hash)
@@ -160,7 +160,7 @@ impl Store {
 
     pub async fn count_jobs(&self, state: JobState) -> Result<i64> {
         Ok(
-            sqlx::query("SELECT COUNT(*) FROM scan_jobs WHERE state = ?")
+            sqlx::query("SELECT COUNT(*) FROM scan_jobs WHERE state = $1")
                 .bind(state.as_str())
                 .fetch_one(&self.pool)
                 .await?
@@ -180,8 +180,8 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE scan_jobs SET state = ?, skill_hash = COALESCE(?, skill_hash), \
-             report = COALESCE(?, report), error = COALESCE(?, error), updated_at = ? WHERE id = ?",
+            "UPDATE scan_jobs SET state = $1, skill_hash = COALESCE($2, skill_hash), \
+             report = COALESCE($3, report), error = COALESCE($4, error), updated_at = $5 WHERE id = $6",
         )
         .bind(state.as_str())
         .bind(skill_hash)
@@ -198,7 +198,7 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, name, role, key_hash, created_at, expires_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -213,7 +213,7 @@ impl Store {
     }
 
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
             .bind(key_hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -231,7 +231,7 @@ impl Store {
     pub async fn revoke_api_key(&self, id: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
         let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx.tx)
@@ -239,63 +239,5 @@ impl Store {
                 .rows_affected();
         tx.commit().await?;
         Ok(done == 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn jobs_and_keys_round_trip() {
-        let store = Store::open_in_memory().await.unwrap();
-        let job = JobRow {
-            id: "j1".into(),
-            upload_hash: "u".into(),
-            archive_path: "/tmp/x".into(),
-            state: JobState::Queued,
-            skill_hash: None,
-            report: None,
-            error: None,
-            actor: "market".into(),
-            created_at: 1,
-            updated_at: 1,
-        };
-        store.insert_job(&job).await.unwrap();
-        assert_eq!(store.unfinished_jobs().await.unwrap().len(), 1);
-        assert!(store.finished_job_for_upload("u").await.unwrap().is_none());
-        store
-            .update_job("j1", JobState::Done, Some("sha256:a"), Some("{}"), None, 2)
-            .await
-            .unwrap();
-        let done = store.finished_job_for_upload("u").await.unwrap().unwrap();
-        assert_eq!(
-            (done.state, done.report.as_deref()),
-            (JobState::Done, Some("{}"))
-        );
-        assert!(store.unfinished_jobs().await.unwrap().is_empty());
-
-        let key = ApiKeyRow {
-            id: "k1".into(),
-            name: "agent-1".into(),
-            role: "agent".into(),
-            key_hash: "h".into(),
-            created_at: 1,
-            expires_at: None,
-            revoked_at: None,
-        };
-        store.insert_api_key(&key).await.unwrap();
-        assert_eq!(store.api_key_by_hash("h").await.unwrap(), Some(key));
-        assert!(store.revoke_api_key("k1", 5).await.unwrap());
-        assert!(!store.revoke_api_key("k1", 6).await.unwrap());
-        assert_eq!(
-            store
-                .api_key_by_hash("h")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at,
-            Some(5)
-        );
     }
 }

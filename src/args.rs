@@ -12,9 +12,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// The trust store (SQLite file). Default: $XDG_DATA_HOME/skillgate/skillgate.db.
-    #[arg(long, global = true, env = "SKILLGATE_DB")]
-    pub db: Option<PathBuf>,
+    /// The trust store: a SQLite file, or a PostgreSQL URL (postgres://user@host/db) that many
+    /// workers share. Default: $XDG_DATA_HOME/skillgate/skillgate.db.
+    #[arg(long, global = true, env = "SKILLGATE_DB", value_name = "PATH|URL")]
+    pub db: Option<skillgate_store::Location>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +74,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Serve the MCP tools over stdio, for an agent on this machine.
     Mcp(ServiceArgs),
+    /// Audit a corpus with workers sharing one store: submit, status, report.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Run audit jobs from the store (`--db postgres://…` to share them across machines) until
+    /// none is left, each verdict committed with its job.
+    Worker(WorkerArgs),
     /// The store itself: import OSV advisories, counts, integrity.
     Db {
         #[command(subcommand)]
@@ -208,9 +217,11 @@ pub enum ApiRoleArg {
     Admin,
 }
 
-/// What the service scans with: the same gates, policy and sandbox as `scan`.
+/// What a service or an audit scans with: the same gates, policy and sandbox as `scan`. An
+/// audit's submitter and its workers must agree on these: a job names the engine and policy it
+/// is for, and a worker takes only its own.
 #[derive(Debug, clap::Args)]
-pub struct ServiceArgs {
+pub struct EngineArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![GateArg::G1, GateArg::G2, GateArg::G3, GateArg::G4])]
     pub gates: Vec<GateArg>,
     #[arg(long)]
@@ -219,6 +230,13 @@ pub struct ServiceArgs {
     pub osv: Option<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+/// What the service scans with, and how many scans at once.
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Scans run at once (G3 is expensive: about one per core).
     #[arg(long, default_value_t = 2)]
     pub scan_workers: usize,
@@ -448,4 +466,59 @@ pub struct SandboxRunArgs {
     /// Print the whole evidence and G3's report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Find the skills under PATHs and queue one job per content hash not yet judged under this
+    /// engine and policy. Workers read each skill at the path given here: on many machines,
+    /// give a path every worker sees (a shared filesystem).
+    Submit {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Queued, running, done and failed jobs, skills/s and an ETA.
+    Status {
+        /// The audit (default: the newest).
+        #[arg(long)]
+        audit: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Keep showing progress until every job has ended (a progress bar on a terminal).
+        #[arg(long)]
+        watch: bool,
+    },
+    /// The audit's report, as `scan` prints it. Skills not judged yet are listed with why.
+    Report {
+        /// The audit (default: the newest).
+        #[arg(long)]
+        audit: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = FailOn::Reject)]
+        fail_on: FailOn,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Jobs run at once (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// How long a lease lasts unless renewed; a worker renews its leases every third of it. A
+    /// job whose worker died is leased again once this has passed.
+    #[arg(long, default_value_t = 60)]
+    pub lease_secs: u64,
+    /// A job leased this many times without a verdict ends failed.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: i64,
+    /// Keep waiting for new jobs instead of stopping when none is left.
+    #[arg(long)]
+    pub follow: bool,
 }

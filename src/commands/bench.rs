@@ -1,5 +1,6 @@
 //! `skillgate bench`: throughput and peak memory of loading, parsing and G1 over a corpus.
 
+use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{BenchArgs, GateArg};
 use rayon::prelude::*;
@@ -106,7 +107,10 @@ fn store_overhead(path: &std::path::Path) -> anyhow::Result<ExitStatus> {
     let gates = [GateArg::G1, GateArg::G2, GateArg::G3, GateArg::G4];
     let candidates = discover(path);
     let dir = tempfile::tempdir()?;
-    let st = super::store::open(Some(&dir.path().join("bench.db")), &Policy::default())?;
+    let st = super::store::open(
+        Some(&Location::Sqlite(dir.path().join("bench.db"))),
+        &Policy::default(),
+    )?;
     let pipeline = super::scan::build_pipeline(
         &gates,
         Policy::default(),
@@ -220,7 +224,10 @@ pub fn fill_synthetic(st: &super::store::Opened, n: usize) -> anyhow::Result<()>
 /// then times `tier` lookups (resolve + standing with signature verification) in-process.
 fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
     let dir = tempfile::tempdir()?;
-    let st = super::store::open(Some(&dir.path().join("tiers.db")), &Policy::default())?;
+    let st = super::store::open(
+        Some(&Location::Sqlite(dir.path().join("tiers.db"))),
+        &Policy::default(),
+    )?;
     let fill = Instant::now();
     fill_synthetic(&st, n)?;
     let filled = fill.elapsed();

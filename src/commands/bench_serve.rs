@@ -90,7 +90,10 @@ fn lookups(rt: &tokio::runtime::Runtime, n: usize) -> anyhow::Result<()> {
     let db = dir.path().join("tiers.db");
     let fill = Instant::now();
     {
-        let st = super::store::open(Some(&db), &Policy::default())?;
+        let st = super::store::open(
+            Some(&skillgate_store::Location::Sqlite(db.clone())),
+            &Policy::default(),
+        )?;
         fill_synthetic(&st, n)?;
     }
     println!(

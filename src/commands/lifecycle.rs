@@ -1,6 +1,7 @@
 //! The lifecycle commands over the trust store: tier, history, event, review, promote, demote,
 //! keys, certify, rescan, db.
 
+use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{
     DbCommand, EventArgs, EventKind, GateArg, KeyRoleArg, KeysCommand, MoveArgs, RescanArgs,
@@ -15,7 +16,7 @@ use skillgate_pipeline::{Outcome, Policy, Resolved, RuntimeReport, TrustError, k
 use std::io::Write;
 use std::path::Path;
 
-fn open(db: Option<&Path>) -> anyhow::Result<Opened> {
+fn open(db: Option<&Location>) -> anyhow::Result<Opened> {
     store::open(db, &Policy::default())
 }
 
@@ -37,7 +38,7 @@ fn unknown(query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Failure)
 }
 
-pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
+pub fn tier(db: Option<&Location>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
     let Some(answer) = st.rt.block_on(st.trust.tier_answer(query, now_ms()))? else {
         return unknown(query, json);
@@ -88,7 +89,7 @@ pub fn tier(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitSt
     Ok(ExitStatus::Success)
 }
 
-pub fn history(db: Option<&Path>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
+pub fn history(db: Option<&Location>, query: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
     let Some(found) = resolve(&st, query)? else {
         return unknown(query, json);
@@ -148,7 +149,7 @@ fn severity(s: SeverityArg) -> Severity {
 /// Runs a store operation on a resolved skill, printing its outcome; an unknown skill or a
 /// refused transition is a clear one-line answer with exit status 1.
 fn act(
-    db: Option<&Path>,
+    db: Option<&Location>,
     query: &str,
     op: impl AsyncFnOnce(&Opened, &str) -> Result<Outcome, TrustError>,
 ) -> anyhow::Result<ExitStatus> {
@@ -169,7 +170,7 @@ fn act(
     }
 }
 
-pub fn event(db: Option<&Path>, args: &EventArgs) -> anyhow::Result<ExitStatus> {
+pub fn event(db: Option<&Location>, args: &EventArgs) -> anyhow::Result<ExitStatus> {
     let capability = args
         .capability
         .as_deref()
@@ -192,7 +193,7 @@ pub fn event(db: Option<&Path>, args: &EventArgs) -> anyhow::Result<ExitStatus> 
     })
 }
 
-pub fn review(db: Option<&Path>, args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
+pub fn review(db: Option<&Location>, args: &ReviewArgs) -> anyhow::Result<ExitStatus> {
     if args.kind != "human" && args.kind != "llm" {
         anyhow::bail!("--kind must be `human` or `llm`");
     }
@@ -210,7 +211,7 @@ pub fn review(db: Option<&Path>, args: &ReviewArgs) -> anyhow::Result<ExitStatus
     })
 }
 
-pub fn promote(db: Option<&Path>, args: &MoveArgs, up: bool) -> anyhow::Result<ExitStatus> {
+pub fn promote(db: Option<&Location>, args: &MoveArgs, up: bool) -> anyhow::Result<ExitStatus> {
     act(db, &args.skill, async |st, hash| {
         if up {
             st.trust
@@ -224,7 +225,7 @@ pub fn promote(db: Option<&Path>, args: &MoveArgs, up: bool) -> anyhow::Result<E
     })
 }
 
-pub fn certify(db: Option<&Path>, query: &str, key: &Path) -> anyhow::Result<ExitStatus> {
+pub fn certify(db: Option<&Location>, query: &str, key: &Path) -> anyhow::Result<ExitStatus> {
     let secret = std::fs::read_to_string(key)
         .with_context(|| format!("reading the secret key {}", key.display()))?;
     let key = keys::signing_key_from_hex(&secret)?;
@@ -233,7 +234,7 @@ pub fn certify(db: Option<&Path>, query: &str, key: &Path) -> anyhow::Result<Exi
     })
 }
 
-pub fn keys_command(db: Option<&Path>, command: &KeysCommand) -> anyhow::Result<ExitStatus> {
+pub fn keys_command(db: Option<&Location>, command: &KeysCommand) -> anyhow::Result<ExitStatus> {
     match command {
         KeysCommand::Generate { out } => {
             if out.exists() {
@@ -301,7 +302,7 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn rescan(db: Option<&Path>, args: &RescanArgs) -> anyhow::Result<ExitStatus> {
+pub fn rescan(db: Option<&Location>, args: &RescanArgs) -> anyhow::Result<ExitStatus> {
     let policy = load_policy(args.policy.as_deref())?;
     let st = store::open(db, &policy)?;
     let skills = if args.all {
@@ -392,7 +393,7 @@ pub fn rescan(db: Option<&Path>, args: &RescanArgs) -> anyhow::Result<ExitStatus
     })
 }
 
-pub fn db_command(db: Option<&Path>, command: &DbCommand) -> anyhow::Result<ExitStatus> {
+pub fn db_command(db: Option<&Location>, command: &DbCommand) -> anyhow::Result<ExitStatus> {
     let st = open(db)?;
     match command {
         DbCommand::ImportOsv { path } => {
@@ -416,7 +417,7 @@ pub fn db_command(db: Option<&Path>, command: &DbCommand) -> anyhow::Result<Exit
                 "imported {imported} advisory entries from {n} records in {} ({} unreadable) into {}",
                 path.display(),
                 bad.len(),
-                st.path.display()
+                st.location
             );
             for (file, why) in bad.iter().take(5) {
                 eprintln!("  unreadable: {file}: {why}");
@@ -425,9 +426,9 @@ pub fn db_command(db: Option<&Path>, command: &DbCommand) -> anyhow::Result<Exit
         DbCommand::Stats { json } => {
             let counts = st.rt.block_on(st.trust.store().counts())?;
             if *json {
-                println!("{}", serde_json::json!({"path": st.path, "counts": counts}));
+                println!("{}", serde_json::json!({"store": st.location.to_string(), "counts": counts}));
             } else {
-                println!("store      {}", st.path.display());
+                println!("store      {}", st.location);
                 println!("skills     {}", counts.skills);
                 println!("scans      {}", counts.scans);
                 println!("findings   {}", counts.findings);

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit;
 mod bench;
 mod bench_serve;
 mod lifecycle;
@@ -13,7 +14,7 @@ use crate::ExitStatus;
 use crate::args::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let db = cli.db.as_deref();
+    let db = cli.db.as_ref();
     match cli.command {
         Command::Scan(args) => scan::run(&args, db),
         Command::Rules { command } => rules::run(&command),
@@ -31,5 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Db { command } => lifecycle::db_command(db, &command),
         Command::Serve(args) => serve::serve(db, &args),
         Command::Mcp(args) => serve::mcp(db, &args),
+        Command::Audit { command } => audit::run(db, &command),
+        Command::Worker(args) => audit::worker(db, &args),
     }
 }

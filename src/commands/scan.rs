@@ -1,5 +1,6 @@
 //! `skillgate scan`: discover skills, evaluate them in parallel, print, and set the exit code.
 
+use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{FailOn, Format, GateArg, SandboxArgs, ScanArgs};
 use crate::commands::store::{self, Opened, now_ms};
@@ -172,7 +173,7 @@ pub fn evaluate_loaded(
     (report, stored.err().map(|e| e.to_string()))
 }
 
-pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus> {
     if let Some(j) = args.jobs {
         rayon::ThreadPoolBuilder::new()
             .num_threads(j)
@@ -281,7 +282,7 @@ pub fn run(args: &ScanArgs, db: Option<&Path>) -> anyhow::Result<ExitStatus> {
     Ok(exit_status(&reports, args.fail_on))
 }
 
-fn exit_status(reports: &[SkillReport], fail_on: FailOn) -> ExitStatus {
+pub fn exit_status(reports: &[SkillReport], fail_on: FailOn) -> ExitStatus {
     let threshold = match fail_on {
         FailOn::Never => return ExitStatus::Success,
         FailOn::Reject => None,

@@ -1,6 +1,7 @@
 //! `skillgate serve`, `skillgate mcp` and `skillgate keys api`: the trust service over the
 //! same pipeline and store the CLI uses.
 
+use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{ApiKeysCommand, ApiRoleArg, ServeArgs, ServiceArgs};
 use crate::commands::scan::{build_pipeline, load_policy};
@@ -13,19 +14,30 @@ use std::time::Duration;
 
 /// The store and the pipeline a service runs on.
 fn open_service(
-    db: Option<&Path>,
+    db: Option<&Location>,
     args: &ServiceArgs,
 ) -> anyhow::Result<(Opened, skillgate_pipeline::Pipeline)> {
-    let policy = load_policy(args.policy.as_deref())?;
+    let policy = load_policy(args.engine.policy.as_deref())?;
     let st = store::open(db, &policy)?;
     let pipeline = build_pipeline(
-        &args.gates,
+        &args.engine.gates,
         policy,
-        args.osv.as_deref(),
+        args.engine.osv.as_deref(),
         Some(&st),
-        &args.sandbox,
+        &args.engine.sandbox,
     )?;
     Ok((st, pipeline))
+}
+
+/// Uploads wait beside a SQLite store, or in the default data folder for a PostgreSQL one.
+fn default_spool(location: &Location) -> std::path::PathBuf {
+    let beside = match location {
+        Location::Sqlite(path) => path.clone(),
+        Location::Postgres(_) => skillgate_store::default_path(),
+    };
+    beside
+        .parent()
+        .map_or_else(|| Path::new("uploads").to_path_buf(), |p| p.join("uploads"))
 }
 
 async fn stop_signal() {
@@ -49,14 +61,13 @@ async fn stop_signal() {
     let _ = ctrl_c.await;
 }
 
-pub fn serve(db: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitStatus> {
+pub fn serve(db: Option<&Location>, args: &ServeArgs) -> anyhow::Result<ExitStatus> {
     skillgate_server::init_logging();
     let (st, pipeline) = open_service(db, &args.service)?;
-    let spool = args.spool.clone().unwrap_or_else(|| {
-        st.path
-            .parent()
-            .map_or_else(|| Path::new("uploads").to_path_buf(), |p| p.join("uploads"))
-    });
+    let spool = args
+        .spool
+        .clone()
+        .unwrap_or_else(|| default_spool(&st.location));
     let config = Config {
         listen: args.listen,
         scan_workers: args.service.scan_workers,
@@ -78,12 +89,9 @@ pub fn serve(db: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
-pub fn mcp(db: Option<&Path>, args: &ServiceArgs) -> anyhow::Result<ExitStatus> {
+pub fn mcp(db: Option<&Location>, args: &ServiceArgs) -> anyhow::Result<ExitStatus> {
     let (st, pipeline) = open_service(db, args)?;
-    let spool = st
-        .path
-        .parent()
-        .map_or_else(|| Path::new("uploads").to_path_buf(), |p| p.join("uploads"));
+    let spool = default_spool(&st.location);
     let config = Config {
         scan_workers: args.scan_workers,
         spool,
@@ -98,7 +106,7 @@ pub fn mcp(db: Option<&Path>, args: &ServiceArgs) -> anyhow::Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
-pub fn api_keys(db: Option<&Path>, command: &ApiKeysCommand) -> anyhow::Result<ExitStatus> {
+pub fn api_keys(db: Option<&Location>, command: &ApiKeysCommand) -> anyhow::Result<ExitStatus> {
     let st = store::open(db, &skillgate_pipeline::Policy::default())?;
     let keys = st.trust.store();
     match command {

@@ -1,32 +1,32 @@
 //! Opening the trust store for a command, and the clock every record is stamped with.
 
+use skillgate_store::Location;
 use anyhow::Context;
 use skillgate_pipeline::{Policy, Trust};
 use skillgate_store::Store;
-use std::path::{Path, PathBuf};
 use tokio::runtime::Runtime;
 
 /// A store opened on its own small runtime, for synchronous commands.
 pub struct Opened {
     pub rt: Runtime,
     pub trust: Trust,
-    pub path: PathBuf,
+    pub location: Location,
 }
 
-pub fn open(db: Option<&Path>, policy: &Policy) -> anyhow::Result<Opened> {
-    let path = db.map_or_else(skillgate_store::default_path, Path::to_path_buf);
+pub fn open(db: Option<&Location>, policy: &Policy) -> anyhow::Result<Opened> {
+    let location = db.cloned().unwrap_or_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let store = rt
-        .block_on(Store::open(&path))
-        .with_context(|| format!("opening the trust store {}", path.display()))?;
+        .block_on(Store::connect(&location))
+        .with_context(|| format!("opening the trust store {location}"))?;
     Ok(Opened {
         rt,
         trust: Trust::new(store, policy),
-        path,
+        location,
     })
 }
 

@@ -304,6 +304,7 @@ impl Trust {
         operator_reason: &str,
         now: i64,
     ) -> Result<Outcome> {
+        tx.lock_skill(hash).await?;
         let before = match tx.current_state(hash).await? {
             Some(row) => Some(parse_state(&row.to_state)?),
             None => None,
@@ -361,10 +362,27 @@ impl Trust {
         started_at: i64,
         finished_at: i64,
     ) -> Result<Option<Outcome>> {
+        if report.hash.is_none() {
+            return Ok(None);
+        }
+        let tx = self.store.begin().await?;
+        self.record_scan_in(tx, report, engine, started_at, finished_at)
+            .await
+    }
+
+    /// [`Self::record_scan`] inside a transaction the caller began (and may already have
+    /// written to: an audit worker ends the scan's job in it), committed here.
+    pub async fn record_scan_in(
+        &self,
+        mut tx: StoreTx,
+        report: &SkillReport,
+        engine: &str,
+        started_at: i64,
+        finished_at: i64,
+    ) -> Result<Option<Outcome>> {
         let Some(hash) = report.hash.clone() else {
             return Ok(None);
         };
-        let mut tx = self.store.begin().await?;
         tx.ensure_skill(&SkillRow {
             hash: hash.clone(),
             name: report.name.clone(),

@@ -418,6 +418,22 @@ pub struct BenchArgs {
     /// (with --load-only, the lookups alone).
     #[arg(long, value_name = "SKILLS")]
     pub serve: Option<usize>,
+    /// Measure a corpus audit: submit PATH to a fresh store (a new database on the PostgreSQL
+    /// server `--db` names, else a temporary SQLite file), then run this many `worker`
+    /// processes at once until it is done; a list (`1,2`) measures each count in turn and
+    /// prints the ratio. Skills/s and per-skill p50/p95/max.
+    #[arg(long, value_name = "WORKERS", value_delimiter = ',')]
+    pub audit_workers: Option<Vec<usize>>,
+    /// `--jobs` of each worker for --audit-workers.
+    #[arg(long, default_value_t = 1)]
+    pub worker_jobs: usize,
+    /// `--gates` for --audit-workers.
+    #[arg(long, default_value = "g1,g2,g3,g4")]
+    pub audit_gates: String,
+    /// Measure leasing with 1,000, 10,000 and 100,000 synthetic jobs queued (up to this many),
+    /// on a fresh store as for --audit-workers.
+    #[arg(long, value_name = "JOBS")]
+    pub lease_queue: Option<usize>,
     /// Measure G3: sandbox overhead (`/bin/true` inside, start to exit) and G3 time per skill
     /// with something to run, over PATH (at most this many skills).
     #[arg(long, value_name = "SKILLS")]

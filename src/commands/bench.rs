@@ -16,7 +16,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(args: &BenchArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus> {
     if let Some(j) = args.jobs {
         rayon::ThreadPoolBuilder::new()
             .num_threads(j)
@@ -31,6 +31,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitStatus> {
     }
     if args.store {
         return store_overhead(&args.path);
+    }
+    if let Some(counts) = &args.audit_workers {
+        return super::bench_audit::audit_workers(
+            &args.path,
+            db,
+            counts,
+            args.worker_jobs,
+            &args.audit_gates,
+        );
+    }
+    if let Some(max) = args.lease_queue {
+        return super::bench_audit::lease_queue(db, max);
     }
     if let Some(n) = args.g3 {
         return g3(&args.path, n);

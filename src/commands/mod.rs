@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod bench_audit;
 mod bench_serve;
 mod lifecycle;
 mod rules;
@@ -18,7 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Scan(args) => scan::run(&args, db),
         Command::Rules { command } => rules::run(&command),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args, db),
         Command::Sandbox { command } => sandbox::run(&command),
         Command::Tier { skill, json } => lifecycle::tier(db, &skill, json),
         Command::History { skill, json } => lifecycle::history(db, &skill, json),

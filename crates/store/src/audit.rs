@@ -415,22 +415,30 @@ impl Store {
         let mut next = first;
         while next < first + count {
             let end = (next + BATCH).min(first + count);
-            let mut builder = sqlx::QueryBuilder::<sqlx::Any>::new(
+            // Numbered placeholders by hand: the `Any` driver's query builder writes `?`,
+            // which PostgreSQL does not read.
+            let rows: Vec<String> = (0..end - next)
+                .map(|r| {
+                    let p = r * 2;
+                    format!("(${}, $1, $2, ${}, 'queued', 0, $3, $3)", p + 4, p + 5)
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO audit_jobs (skill_hash, engine, policy_hash, path, state, attempts, \
-                 ready_at, created_at) ",
+                 ready_at, created_at) VALUES {}",
+                rows.join(", ")
             );
-            builder.push_values(next..end, |mut row, i| {
-                row.push_bind(format!("sha256:{i:064x}"))
-                    .push_bind(engine.to_string())
-                    .push_bind(policy_hash.to_string())
-                    .push_bind(format!("/synthetic/{i}"))
-                    .push_bind("queued")
-                    .push_bind(0_i64)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(engine)
+                .bind(policy_hash)
+                .bind(now);
+            for i in next..end {
+                query = query
+                    .bind(format!("sha256:{i:064x}"))
+                    .bind(format!("/synthetic/{i}"));
+            }
             let mut tx = self.begin().await?;
-            builder.build().execute(tx.conn()).await?;
+            query.execute(tx.conn()).await?;
             tx.commit().await?;
             next = end;
         }

@@ -271,6 +271,44 @@ impl Store {
         self.backend
     }
 
+    /// Creates the empty database `name` on the PostgreSQL server `admin_url` points at (its
+    /// role needs `CREATEDB`) and returns its location: fresh stores for tests and benchmarks.
+    pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Location> {
+        use sqlx::Connection;
+        let safe = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let open_error = |source| StoreError::Open {
+            location: Location::Postgres(admin_url.to_string()).to_string(),
+            source,
+        };
+        if !safe {
+            return Err(open_error(sqlx::Error::Configuration(
+                format!("{name:?} is not a plain database name (a-z, 0-9, _)").into(),
+            )));
+        }
+        let mut url = url::Url::parse(admin_url)
+            .map_err(|e| open_error(sqlx::Error::Configuration(e.into())))?;
+        let mut conn = sqlx::postgres::PgConnection::connect(admin_url)
+            .await
+            .map_err(open_error)?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await?;
+        let _ = conn.close().await;
+        url.set_path(&format!("/{name}"));
+        Ok(Location::Postgres(url.to_string()))
+    }
+
+    /// How long each stored scan took, in milliseconds (benchmarks).
+    pub async fn scan_durations(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT finished_at - started_at FROM scans ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
     /// Begins a write transaction holding the write lock.
     pub async fn begin(&self) -> Result<StoreTx> {
         Ok(StoreTx {

@@ -3,7 +3,6 @@
 //! makes a database of its own, so tests never see each other's rows.
 
 use crate::{Location, Store};
-use sqlx::{Connection, Executor};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The PostgreSQL server tests may create databases on.
@@ -36,16 +35,10 @@ pub async fn fresh_postgres(label: &str) -> Option<Location> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+    let location = Store::create_postgres_database(&admin, &name)
         .await
-        .unwrap_or_else(|e| panic!("connecting to {POSTGRES_ENV}: {e}"));
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
-    let _ = conn.close().await;
-    let mut url = url::Url::parse(&admin).expect("a URL");
-    url.set_path(&format!("/{name}"));
-    Some(Location::Postgres(url.to_string()))
+        .unwrap_or_else(|e| panic!("creating database {name} on {POSTGRES_ENV}: {e}"));
+    Some(location)
 }
 
 /// One fresh store per backend available: SQLite in memory, then PostgreSQL if configured.

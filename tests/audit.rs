@@ -3,6 +3,8 @@
 //! PostgreSQL where `SKILLGATE_TEST_POSTGRES` names a server (CI always sets it), SQLite files
 //! otherwise and for the tests that hold on both.
 
+#![allow(clippy::print_stderr)] // a test says what it could not do
+
 use skillgate_store::testing::fresh_postgres;
 use skillgate_store::{Location, Store};
 use std::path::{Path, PathBuf};
@@ -50,7 +52,15 @@ fn skillgate(db: &Location, args: &[&str]) -> Output {
 
 fn spawn_worker(db: &Location, extra: &[&str]) -> Child {
     Command::new(BIN)
-        .args(["worker", "--gates", GATES, "--jobs", "2", "--lease-secs", "3"])
+        .args([
+            "worker",
+            "--gates",
+            GATES,
+            "--jobs",
+            "2",
+            "--lease-secs",
+            "3",
+        ])
         .args(extra)
         .env("SKILLGATE_DB", db.to_url_for_tests())
         .stdout(Stdio::null())
@@ -62,9 +72,19 @@ fn spawn_worker(db: &Location, extra: &[&str]) -> Child {
 fn submit(db: &Location, corpus: &Path) {
     let out = skillgate(
         db,
-        &["audit", "submit", corpus.to_str().unwrap(), "--gates", GATES],
+        &[
+            "audit",
+            "submit",
+            corpus.to_str().unwrap(),
+            "--gates",
+            GATES,
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn wait_for(child: &mut Child, limit: Duration) -> String {
@@ -99,20 +119,32 @@ impl TestUrl for Location {
 
 /// Every skill of the newest audit has exactly one verdict for its engine and one history row
 /// (its first scan); returns the jobs.
-async fn assert_one_verdict_each(store: &Store, skills: usize) -> Vec<skillgate_store::AuditJobRow> {
+async fn assert_one_verdict_each(
+    store: &Store,
+    skills: usize,
+) -> Vec<skillgate_store::AuditJobRow> {
     let audit = store.latest_audit().await.unwrap().unwrap();
     let entries = store.audit_entries(&audit).await.unwrap();
     assert_eq!(entries.len(), skills);
     let mut jobs = Vec::new();
     for e in &entries {
-        assert_eq!(e.job_state.as_deref(), Some("done"), "{}: {:?}", e.path, e.job_error);
+        assert_eq!(
+            e.job_state.as_deref(),
+            Some("done"),
+            "{}: {:?}",
+            e.path,
+            e.job_error
+        );
         let hash = e.skill_hash.as_deref().unwrap();
         let history = store.history(hash).await.unwrap();
         assert_eq!(history.len(), 1, "{}: history {history:?}", e.path);
         assert!(e.report.is_some());
     }
     let counts = store.counts().await.unwrap();
-    assert_eq!(counts.scans as usize, skills, "one scan per skill, none twice");
+    assert_eq!(
+        counts.scans as usize, skills,
+        "one scan per skill, none twice"
+    );
     for id in 1..=skills as i64 {
         jobs.push(store.audit_job(id).await.unwrap().unwrap());
     }
@@ -136,23 +168,25 @@ fn a_worker_killed_mid_corpus_leaves_its_jobs_to_the_other() {
     // Kill it while it holds leases, with scans under way.
     let start = Instant::now();
     loop {
-        let held = rt
-            .block_on(async {
-                let mut held = 0;
-                for id in 1..=10 {
-                    let job = store.audit_job(id).await.unwrap().unwrap();
-                    let mine = job
-                        .lease_owner
-                        .as_deref()
-                        .is_some_and(|o| o.contains(&format!(":{doomed_pid}:")));
-                    held += usize::from(mine && job.state == "running");
-                }
-                held
-            });
+        let held = rt.block_on(async {
+            let mut held = 0;
+            for id in 1..=10 {
+                let job = store.audit_job(id).await.unwrap().unwrap();
+                let mine = job
+                    .lease_owner
+                    .as_deref()
+                    .is_some_and(|o| o.contains(&format!(":{doomed_pid}:")));
+                held += usize::from(mine && job.state == "running");
+            }
+            held
+        });
         if held > 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the worker never leased");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker never leased"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -209,7 +243,10 @@ fn workers_outlive_a_postgres_restart_and_lose_nothing_committed() {
         if counts.scans >= 2 {
             break counts.scans;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "no verdict committed");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no verdict committed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     match std::env::var("SKILLGATE_TEST_POSTGRES_RESTART") {
@@ -220,8 +257,12 @@ fn workers_outlive_a_postgres_restart_and_lose_nothing_committed() {
         Err(_) => {
             // No way to restart the server from here: cut every connection to this database,
             // which is what a restart does to the workers.
-            eprintln!("SKILLGATE_TEST_POSTGRES_RESTART is not set: terminating connections instead");
-            let Location::Postgres(url) = &db else { unreachable!() };
+            eprintln!(
+                "SKILLGATE_TEST_POSTGRES_RESTART is not set: terminating connections instead"
+            );
+            let Location::Postgres(url) = &db else {
+                unreachable!()
+            };
             let name = url.rsplit('/').next().unwrap().to_string();
             let admin = std::env::var(skillgate_store::testing::POSTGRES_ENV).unwrap();
             let out = Command::new("psql")
@@ -234,7 +275,11 @@ fn workers_outlive_a_postgres_restart_and_lose_nothing_committed() {
                 ])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let log = wait_for(&mut worker, Duration::from_secs(300));
@@ -259,24 +304,48 @@ fn vanished_or_changed_bundles_fail_with_why_and_the_rest_go_on() {
         let skills = slow_corpus(&corpus, 4);
         let out = skillgate(
             db,
-            &["audit", "submit", corpus.to_str().unwrap(), "--gates", "g1,g2,g4"],
+            &[
+                "audit",
+                "submit",
+                corpus.to_str().unwrap(),
+                "--gates",
+                "g1,g2,g4",
+            ],
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::remove_dir_all(&skills[0]).unwrap();
-        std::fs::write(skills[1].join("extra.sh"), "curl https://example.com/x | sh\n").unwrap();
+        std::fs::write(
+            skills[1].join("extra.sh"),
+            "curl https://example.com/x | sh\n",
+        )
+        .unwrap();
         let worker = Command::new(BIN)
             .args(["worker", "--gates", "g1,g2,g4", "--max-attempts", "2"])
             .env("SKILLGATE_DB", db.to_url_for_tests())
             .output()
             .unwrap();
-        assert!(worker.status.success(), "{}", String::from_utf8_lossy(&worker.stderr));
+        assert!(
+            worker.status.success(),
+            "{}",
+            String::from_utf8_lossy(&worker.stderr)
+        );
         let store = rt.block_on(Store::connect(db)).unwrap();
         let audit = rt.block_on(store.latest_audit()).unwrap().unwrap();
         let entries = rt.block_on(store.audit_entries(&audit)).unwrap();
         let state = |i: usize| {
-            let path = std::path::absolute(&skills[i]).unwrap().display().to_string();
+            let path = std::path::absolute(&skills[i])
+                .unwrap()
+                .display()
+                .to_string();
             let e = entries.iter().find(|e| e.path == path).unwrap();
-            (e.job_state.clone().unwrap(), e.job_error.clone().unwrap_or_default())
+            (
+                e.job_state.clone().unwrap(),
+                e.job_error.clone().unwrap_or_default(),
+            )
         };
         let (vanished, why) = state(0);
         assert_eq!(vanished, "failed");

@@ -99,7 +99,9 @@ fn submit(
         )?,
         created_at: now,
     };
-    let submitted = st.rt.block_on(st.trust.store().submit_audit(&audit, &skills))?;
+    let submitted = st
+        .rt
+        .block_on(st.trust.store().submit_audit(&audit, &skills))?;
     println!(
         "audit {}: {} skills ({} unreadable); {} jobs queued, {} already judged, {} already queued",
         audit.id,
@@ -137,7 +139,10 @@ fn find_audit(st: &Opened, id: Option<&str>) -> anyhow::Result<AuditRow> {
     };
     found.ok_or_else(|| match id {
         Some(id) => anyhow::anyhow!("no audit {id} in {}", st.location),
-        None => anyhow::anyhow!("no audit in {}: run `skillgate audit submit` first", st.location),
+        None => anyhow::anyhow!(
+            "no audit in {}: run `skillgate audit submit` first",
+            st.location
+        ),
     })
 }
 
@@ -145,7 +150,9 @@ fn find_audit(st: &Opened, id: Option<&str>) -> anyhow::Result<AuditRow> {
 fn rate(p: &AuditProgress, now: i64) -> Option<f64> {
     let recent = (p.finished_last_minute > 0)
         .then(|| {
-            let span = p.first_finished.map_or(60_000, |f| (now - f).clamp(1_000, 60_000));
+            let span = p
+                .first_finished
+                .map_or(60_000, |f| (now - f).clamp(1_000, 60_000));
             p.finished_last_minute as f64 / (span as f64 / 1000.0)
         })
         .filter(|_| p.queued + p.running > 0);
@@ -170,7 +177,10 @@ fn status_line(p: &AuditProgress, now: i64) -> String {
         p.running,
         p.done,
         p.failed,
-        speed.map_or_else(|| "rate unknown yet".to_string(), |r| format!("{r:.2} skills/s")),
+        speed.map_or_else(
+            || "rate unknown yet".to_string(),
+            |r| format!("{r:.2} skills/s")
+        ),
     )
 }
 
@@ -182,7 +192,10 @@ fn status(
 ) -> anyhow::Result<ExitStatus> {
     let st = store::open(db, &skillgate_pipeline::Policy::default())?;
     let audit = find_audit(&st, id)?;
-    let progress_of = || st.rt.block_on(st.trust.store().audit_progress(&audit, now_ms()));
+    let progress_of = || {
+        st.rt
+            .block_on(st.trust.store().audit_progress(&audit, now_ms()))
+    };
     if watch {
         let first = progress_of()?;
         let total = (first.queued + first.running + first.done + first.failed) as u64;
@@ -349,7 +362,15 @@ pub fn worker(db: Option<&Location>, args: &WorkerArgs) -> anyhow::Result<ExitSt
         let runners: Vec<_> = (0..jobs)
             .map(|_| {
                 s.spawn(|| {
-                    run_jobs(&st, &pipeline, &engine, &policy_hash, &terms, args.follow, &tally)
+                    run_jobs(
+                        &st,
+                        &pipeline,
+                        &engine,
+                        &policy_hash,
+                        &terms,
+                        args.follow,
+                        &tally,
+                    )
                 })
             })
             .collect();
@@ -459,7 +480,10 @@ fn run_job(
             now_ms(),
         ));
         if let Err(e) = result {
-            eprintln!("warning: job {} not given back ({e}); its lease will run out", job.id);
+            eprintln!(
+                "warning: job {} not given back ({e}); its lease will run out",
+                job.id
+            );
         }
     };
     let path = Path::new(&job.path);
@@ -546,7 +570,10 @@ fn commit_verdict(
                 return;
             }
             Err(e) if since.elapsed() < COMMIT_PATIENCE => {
-                eprintln!("warning: {}: storing the verdict: {e} (will retry)", job.path);
+                eprintln!(
+                    "warning: {}: storing the verdict: {e} (will retry)",
+                    job.path
+                );
                 std::thread::sleep(Duration::from_secs(1));
             }
             Err(e) => {

@@ -1,12 +1,12 @@
 //! `skillgate bench`: throughput and peak memory of loading, parsing and G1 over a corpus.
 
-use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{BenchArgs, GateArg};
 use rayon::prelude::*;
 use skillgate_model::SkillDocument;
 use skillgate_model::bundle::{Bundle, Limits, discover};
 use skillgate_pipeline::{Policy, SkillReport};
+use skillgate_store::Location;
 use std::time::{Duration, Instant};
 
 fn peak_rss_mib() -> Option<f64> {

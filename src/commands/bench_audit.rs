@@ -139,14 +139,24 @@ pub fn lease_queue(db: Option<&Location>, max: usize) -> anyhow::Result<ExitStat
     };
     let mut queued = 0;
     let mut made = 0;
-    for size in [1_000, 10_000, 100_000].into_iter().filter(|&s| s <= max.max(1_000)) {
+    for size in [1_000, 10_000, 100_000]
+        .into_iter()
+        .filter(|&s| s <= max.max(1_000))
+    {
         let add = size - queued;
-        rt.block_on(store.queue_synthetic_jobs("bench-engine", "bench-policy", made, add, now_ms()))?;
+        rt.block_on(store.queue_synthetic_jobs(
+            "bench-engine",
+            "bench-policy",
+            made,
+            add,
+            now_ms(),
+        ))?;
         made += add;
         let mut times = Vec::with_capacity(LEASES);
         for _ in 0..LEASES {
             let start = Instant::now();
-            let jobs = rt.block_on(store.lease_jobs("bench-engine", "bench-policy", &terms, 1, now_ms()))?;
+            let jobs =
+                rt.block_on(store.lease_jobs("bench-engine", "bench-policy", &terms, 1, now_ms()))?;
             times.push(start.elapsed());
             let job = jobs.first().context("the queue ran dry")?;
             rt.block_on(async {

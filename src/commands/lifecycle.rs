@@ -1,7 +1,6 @@
 //! The lifecycle commands over the trust store: tier, history, event, review, promote, demote,
 //! keys, certify, rescan, db.
 
-use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{
     DbCommand, EventArgs, EventKind, GateArg, KeyRoleArg, KeysCommand, MoveArgs, RescanArgs,
@@ -13,6 +12,7 @@ use anyhow::Context;
 use skillgate_model::{Capability, Severity};
 use skillgate_pipeline::lifecycle::KeyRole;
 use skillgate_pipeline::{Outcome, Policy, Resolved, RuntimeReport, TrustError, keys};
+use skillgate_store::Location;
 use std::io::Write;
 use std::path::Path;
 
@@ -426,7 +426,10 @@ pub fn db_command(db: Option<&Location>, command: &DbCommand) -> anyhow::Result<
         DbCommand::Stats { json } => {
             let counts = st.rt.block_on(st.trust.store().counts())?;
             if *json {
-                println!("{}", serde_json::json!({"store": st.location.to_string(), "counts": counts}));
+                println!(
+                    "{}",
+                    serde_json::json!({"store": st.location.to_string(), "counts": counts})
+                );
             } else {
                 println!("store      {}", st.location);
                 println!("skills     {}", counts.skills);

@@ -1,6 +1,5 @@
 //! `skillgate scan`: discover skills, evaluate them in parallel, print, and set the exit code.
 
-use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{FailOn, Format, GateArg, SandboxArgs, ScanArgs};
 use crate::commands::store::{self, Opened, now_ms};
@@ -15,6 +14,7 @@ use skillgate_model::{Decision, Gate, Severity};
 use skillgate_pipeline::{Pipeline, Policy, SkillReport};
 use skillgate_sandbox::{Profile, RunnerCommand, Runners, Sandbox};
 use skillgate_static::{AdvisoryDb, StaticGate};
+use skillgate_store::Location;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;

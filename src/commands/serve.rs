@@ -1,13 +1,13 @@
 //! `skillgate serve`, `skillgate mcp` and `skillgate keys api`: the trust service over the
 //! same pipeline and store the CLI uses.
 
-use skillgate_store::Location;
 use crate::ExitStatus;
 use crate::args::{ApiKeysCommand, ApiRoleArg, ServeArgs, ServiceArgs};
 use crate::commands::scan::{build_pipeline, load_policy};
 use crate::commands::store::{self, Opened, now_ms, when};
 use skillgate_server::auth::{self, Role};
 use skillgate_server::{Config, Service};
+use skillgate_store::Location;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! Opening the trust store for a command, and the clock every record is stamped with.
 
-use skillgate_store::Location;
 use anyhow::Context;
 use skillgate_pipeline::{Policy, Trust};
+use skillgate_store::Location;
 use skillgate_store::Store;
 use tokio::runtime::Runtime;
 

@@ -115,7 +115,11 @@ pub struct LeaseTerms {
 impl Store {
     /// Records a submission and queues one job per content hash not yet judged under its engine
     /// and policy, in one transaction. A hash whose earlier job failed is queued again.
-    pub async fn submit_audit(&self, audit: &AuditRow, skills: &[AuditSkillRow]) -> Result<Submitted> {
+    pub async fn submit_audit(
+        &self,
+        audit: &AuditRow,
+        skills: &[AuditSkillRow],
+    ) -> Result<Submitted> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO audits (id, engine, policy_hash, roots, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -97,11 +97,13 @@ impl FromStr for Location {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Ok(if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Self::Postgres(s.to_string())
-        } else {
-            Self::Sqlite(PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s)))
-        })
+        Ok(
+            if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+                Self::Postgres(s.to_string())
+            } else {
+                Self::Sqlite(PathBuf::from(s.strip_prefix("sqlite://").unwrap_or(s)))
+            },
+        )
     }
 }
 
@@ -533,9 +535,11 @@ impl Store {
 /// Per-connection SQLite settings (they do not persist in the file).
 async fn sqlite_session(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
     // The busy timeout is BUSY_TIMEOUT, in milliseconds.
-    conn.execute("PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-        .await
-        .map(|_| ())
+    conn.execute(
+        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+    )
+    .await
+    .map(|_| ())
 }
 
 impl StoreTx {

@@ -19,12 +19,21 @@ pub async fn fresh_postgres(label: &str) -> Option<Location> {
             std::env::var_os(REQUIRE_POSTGRES_ENV).is_none(),
             "{REQUIRE_POSTGRES_ENV} is set but {POSTGRES_ENV} is not"
         );
-        eprintln!("{label}: skipped on PostgreSQL ({POSTGRES_ENV} is not set)");
+        #[allow(clippy::print_stderr)] // the test's own output: saying what it did not run
+        {
+            eprintln!("{label}: skipped on PostgreSQL ({POSTGRES_ENV} is not set)");
+        }
         return None;
     };
     let clean: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(30)
         .collect();
     let nanos = std::time::SystemTime::now()

@@ -252,7 +252,12 @@ async fn audit_queues_each_hash_once_and_skips_what_is_judged() {
         ];
         let first = store.submit_audit(&audit("a1", 10), &skills).await.unwrap();
         assert_eq!(
-            (first.skills, first.unreadable, first.queued, first.already_queued),
+            (
+                first.skills,
+                first.unreadable,
+                first.queued,
+                first.already_queued
+            ),
             (4, 1, 2, 0)
         );
         // Judge `a`; a second submission queues nothing: `a` is judged, `b` already queued.
@@ -316,7 +321,10 @@ async fn an_expired_lease_is_leased_again_and_the_late_worker_cannot_finish() {
             .await
             .unwrap();
         assert_eq!(taken.len(), 1);
-        assert_eq!((taken[0].attempts, taken[0].lease_owner.as_deref()), (2, Some("w2")));
+        assert_eq!(
+            (taken[0].attempts, taken[0].lease_owner.as_deref()),
+            (2, Some("w2"))
+        );
         assert!(taken[0].error.as_deref().unwrap().contains("dead"));
         // The first worker wakes up: its verdict is refused, so the job gets exactly one.
         assert!(!judge(&store, "sha256:a", dead[0].id, "dead", 5_100).await);
@@ -336,7 +344,10 @@ async fn a_job_that_keeps_failing_ends_failed_with_its_reason() {
         let t = terms("w", 2);
         let mut now = 10;
         for attempt in 1..=2 {
-            let jobs = store.lease_jobs("engine-1", "policy-1", &t, 1, now).await.unwrap();
+            let jobs = store
+                .lease_jobs("engine-1", "policy-1", &t, 1, now)
+                .await
+                .unwrap();
             assert_eq!(jobs.len(), 1, "attempt {attempt}");
             assert!(
                 store
@@ -364,7 +375,10 @@ async fn a_job_that_keeps_failing_ends_failed_with_its_reason() {
             .await
             .unwrap();
         assert_eq!(again.queued, 1);
-        let jobs = store.lease_jobs("engine-1", "policy-1", &t, 1, now).await.unwrap();
+        let jobs = store
+            .lease_jobs("engine-1", "policy-1", &t, 1, now)
+            .await
+            .unwrap();
         assert!(
             store
                 .job_attempt_failed(jobs[0].id, &t, "content changed", true, 0, now)

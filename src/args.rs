@@ -357,7 +357,7 @@ pub struct ScanArgs {
     /// OSV advisories (file, folder or all.zip) to check dependencies against.
     #[arg(long, env = "SKILLGATE_OSV")]
     pub osv: Option<PathBuf>,
-    /// Worker threads (default: one per core).
+    /// Skills judged at once (default: one per core; four per core with G3, whose runs mostly wait).
     #[arg(long, short)]
     pub jobs: Option<usize>,
     /// Do not read from or write to the trust store.
@@ -524,7 +524,7 @@ pub enum AuditCommand {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Jobs run at once (default: one per core).
+    /// Jobs run at once (default: one per core, four per core with G3, whose runs mostly wait).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// How long a lease lasts unless renewed; a worker renews its leases every third of it. A

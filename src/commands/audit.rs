@@ -348,7 +348,7 @@ pub fn worker(db: Option<&Location>, args: &WorkerArgs) -> anyhow::Result<ExitSt
     };
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or_else(|| crate::commands::scan::default_jobs(&args.engine.gates))
         .max(1);
     eprintln!(
         "worker {} on {}: {jobs} at once, lease {} s",

@@ -173,13 +173,23 @@ pub fn evaluate_loaded(
     (report, stored.err().map(|e| e.to_string()))
 }
 
-pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus> {
-    if let Some(j) = args.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(j)
-            .build_global()
-            .ok();
+/// Skills judged at once when `--jobs` is not given: one per core, or four per core with G3,
+/// whose runs mostly wait (on a step's time limit, on a capture server, on a sleeping script)
+/// rather than compute.
+pub fn default_jobs(gates: &[GateArg]) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if gates.contains(&GateArg::G3) {
+        cores * 4
+    } else {
+        cores
     }
+}
+
+pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or_else(|| default_jobs(&args.gates)))
+        .build_global()
+        .ok();
     let policy = load_policy(args.policy.as_deref())?;
     let store = if args.no_store {
         None

@@ -291,6 +291,9 @@ pub struct Evidence {
     pub honeytokens: Vec<String>,
     /// Problems of the runner itself; any of them makes the gate inconclusive.
     pub errors: Vec<String>,
+    /// What the run chose not to do, and why (for the gate's note; not a problem).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -310,6 +313,7 @@ impl Evidence {
             }
         }
         self.errors.extend(other.errors);
+        self.notes.extend(other.notes);
         self.duration_ms += other.duration_ms;
     }
 

@@ -394,6 +394,9 @@ pub fn report(
     if timed_out > 0 {
         note.push_str(&format!("; {timed_out} steps hit the time limit"));
     }
+    for n in &evidence.notes {
+        note.push_str(&format!("; {n}"));
+    }
     let status = if !problems.is_empty() {
         note = format!("{}; {note}", problems.join("; "));
         GateStatus::Inconclusive

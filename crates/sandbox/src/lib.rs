@@ -220,9 +220,20 @@ impl Sandbox {
                 }
             }
         }
-        if !python.is_empty() {
+        let mut to_run = python.clone();
+        if self.runners == Runners::Both {
+            let (needed, seen) = wasi_needed(to_run, &plan, &evidence, &coverage, bundle);
+            to_run = needed;
+            if seen > 0 {
+                evidence.notes.push(format!(
+                    "WASI runner skipped for {seen} Python steps the native run exercised to \
+                     their end, in a bundle with no code made at run time"
+                ));
+            }
+        }
+        if !to_run.is_empty() {
             runner_names.push("WASI");
-            match wasi::WasiRunner::new(self.profile.clone()).run(bundle, &python) {
+            match wasi::WasiRunner::new(self.profile.clone()).run(bundle, &to_run) {
                 Ok(wasi) => {
                     if self.runners == Runners::Wasi {
                         coverage = wasi_coverage(&plan, &wasi, bundle);
@@ -583,4 +594,59 @@ pub fn materialise(bundle: &Bundle, root: &Path) -> std::io::Result<()> {
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
     }
     Ok(())
+}
+
+/// Python the WASI runner still has to see after the native run, and how many steps it may
+/// skip. What WASI adds to a native run is the code a script makes while it runs (`exec`,
+/// `compile`, `marshal`, an import by computed name), revealed through its hooks, and a second
+/// try at steps the native run did not carry to their end. A step the native run exercised to a
+/// normal exit, in a bundle whose Python makes no code at run time, has nothing more to show.
+fn wasi_needed(
+    python: Vec<wasi::PythonStep>,
+    plan: &Plan,
+    evidence: &Evidence,
+    coverage: &Coverage,
+    bundle: &Bundle,
+) -> (Vec<wasi::PythonStep>, usize) {
+    if bundle_makes_code(bundle, &python) {
+        return (python, 0);
+    }
+    let seen_to_end = |label: &str| {
+        plan.steps.iter().enumerate().any(|(i, step)| {
+            label.starts_with(&step.label)
+                && coverage
+                    .steps
+                    .get(i)
+                    .is_some_and(|c| c.label == step.label && c.exercised)
+                && evidence
+                    .steps
+                    .get(i)
+                    .is_some_and(|o| !o.timed_out && o.error.is_none() && o.signal.is_none())
+        })
+    };
+    let before = python.len();
+    let needed: Vec<_> = python
+        .into_iter()
+        .filter(|p| !seen_to_end(&p.label))
+        .collect();
+    let skipped = before - needed.len();
+    (needed, skipped)
+}
+
+/// Whether any Python the bundle holds or a step runs can make code at run time: the constructs
+/// through which a decoded or downloaded payload becomes code, however it was hidden.
+fn bundle_makes_code(bundle: &Bundle, python: &[wasi::PythonStep]) -> bool {
+    static MAKES_CODE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"(?:exec|eval|compile|__import__|execfile)\s*\(|(?:importlib|marshal|pickle|dill|cloudpickle|runpy|ctypes|cffi|types\.(?:CodeType|FunctionType)|code\.InteractiveInterpreter|zipimport)|getattr\s*\(\s*__builtins__|__builtins__\s*\[",
+        )
+        .expect("valid regex")
+    });
+    let in_steps = python.iter().any(|p| match &p.job {
+        wasi::PythonJob::Code { code, .. } => MAKES_CODE.is_match(code.as_bytes()),
+        wasi::PythonJob::File { .. } => false,
+    });
+    // Every file, not only `.py`: a script may load code from a data file or a module with no
+    // extension.
+    in_steps || bundle.files.iter().any(|f| MAKES_CODE.is_match(&f.bytes))
 }

@@ -228,6 +228,11 @@ pub struct StepOutcome {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub timed_out: bool,
+    /// Stopped before its time limit: it had printed nothing and caused no event for a while,
+    /// with every process waiting, without a deadline, on something outside it (a server
+    /// waiting for a connection, a prompt waiting for input). `timed_out` is set too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub went_quiet: bool,
     pub duration_ms: u64,
     /// What the step printed, as text (lossy UTF-8), up to the profile's `output_bytes`.
     pub stdout: String,
@@ -268,6 +273,7 @@ impl StepOutcome {
             exit_code: None,
             signal: None,
             timed_out: false,
+            went_quiet: false,
             duration_ms: 0,
             stdout: String::new(),
             stderr: String::new(),

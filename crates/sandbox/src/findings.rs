@@ -391,8 +391,14 @@ pub fn report(
             layers.kernel,
         ));
     }
-    if timed_out > 0 {
-        note.push_str(&format!("; {timed_out} steps hit the time limit"));
+    let quiet = evidence.steps.iter().filter(|s| s.went_quiet).count();
+    if timed_out > quiet {
+        note.push_str(&format!("; {} steps hit the time limit", timed_out - quiet));
+    }
+    if quiet > 0 {
+        note.push_str(&format!(
+            "; {quiet} steps stopped early: silent, every process waiting on a connection or input"
+        ));
     }
     for n in &evidence.notes {
         note.push_str(&format!("; {n}"));

@@ -638,7 +638,7 @@ fn wasi_needed(
 fn bundle_makes_code(bundle: &Bundle, python: &[wasi::PythonStep]) -> bool {
     static MAKES_CODE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
         regex::bytes::Regex::new(
-            r"(?:exec|eval|compile|__import__|execfile)\s*\(|(?:importlib|marshal|pickle|dill|cloudpickle|runpy|ctypes|cffi|types\.(?:CodeType|FunctionType)|code\.InteractiveInterpreter|zipimport)|getattr\s*\(\s*__builtins__|__builtins__\s*\[",
+            r"\b(?:exec|eval|compile|__import__|execfile)\s*\(|\b(?:importlib|marshal|pickle|dill|cloudpickle|runpy|ctypes|cffi|types\.(?:CodeType|FunctionType)|code\.InteractiveInterpreter|zipimport)\b|getattr\s*\(\s*__builtins__|__builtins__\s*\[",
         )
         .expect("valid regex")
     });

@@ -72,6 +72,12 @@ impl Recorder {
         }
     }
 
+    /// Events recorded so far, kept or dropped: it grows while anything happens.
+    pub fn activity(&self) -> u64 {
+        let kept = self.events.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (kept + self.dropped.load(Ordering::Relaxed)) as u64
+    }
+
     pub fn take(&self) -> (Vec<Event>, usize) {
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = std::mem::take(&mut *events);

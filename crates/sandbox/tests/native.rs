@@ -661,3 +661,39 @@ fn missing_tools_are_stood_in_for_but_missing_interpreters_are_not() {
         assert_eq!(report.status, GateStatus::Inconclusive, "{:?}", report.note);
     }
 }
+
+/// A step that waits on a connection that never comes is stopped once it has been silent a
+/// while, and says so; one that waits on a timer runs to its end, so a payload on a delay is
+/// still seen.
+#[test]
+fn a_silent_server_is_stopped_early_and_a_timer_runs_to_its_end() {
+    let server = md(
+        "```bash\npython3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 8765)); s.listen(); s.accept()\"\n```\n",
+    );
+    let (report, evidence) = run(&[("SKILL.md", &server)]);
+    let step = &evidence.steps[0];
+    assert!(step.went_quiet && step.timed_out, "{step:?}");
+    assert!(
+        step.duration_ms < 7000,
+        "stopped well before the 8 s limit: {step:?}"
+    );
+    assert!(
+        report
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped early"),
+        "{report:?}"
+    );
+
+    let timer = md(
+        "```bash\npython3 -c \"import threading; t=threading.Timer(4, lambda: print('fired')); t.start(); t.join()\"\nsleep 1; echo after\n```\n",
+    );
+    let (_, evidence) = run(&[("SKILL.md", &timer)]);
+    let step = &evidence.steps[0];
+    assert!(!step.went_quiet && !step.timed_out, "{step:?}");
+    assert!(
+        step.stdout.contains("fired") && step.stdout.contains("after"),
+        "{step:?}"
+    );
+}

@@ -339,3 +339,38 @@ fn only_pure_python_is_taken_from_the_plan() {
         ]
     );
 }
+
+/// With both runners, WASI runs only what can show more than the native run did: Python that
+/// makes code at run time, or a step the native run did not carry to its end.
+#[test]
+fn both_runners_use_wasi_only_where_it_can_see_more() {
+    python();
+    let both = |files: &[(&str, &str)]| {
+        let (_dir, bundle) = bundle(files);
+        let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
+        let runner = RunnerCommand {
+            program: PathBuf::from(env!("CARGO_BIN_EXE_skillgate-sandbox-runner")),
+            args: Vec::new(),
+            user: None,
+        };
+        Sandbox::new(runner, profile(8000))
+            .with_runners(Runners::Both)
+            .observe(&bundle, &doc)
+            .report
+    };
+    let plain = both(&[(
+        "SKILL.md",
+        &md("```bash\npython3 -c \"print(sum(range(10)))\"\n```"),
+    )]);
+    let note = plain.note.clone().unwrap_or_default();
+    assert!(note.contains("WASI runner skipped for 1"), "{note}");
+    assert!(!note.starts_with("native sandbox + WASI"), "{note}");
+
+    let dynamic = both(&[(
+        "SKILL.md",
+        &md("```bash\npython3 -c \"exec('print(1)')\"\n```"),
+    )]);
+    let note = dynamic.note.clone().unwrap_or_default();
+    assert!(note.contains("native sandbox + WASI"), "{note}");
+    assert!(!note.contains("skipped"), "{note}");
+}

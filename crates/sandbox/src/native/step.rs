@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,7 @@ fn run_inner(
     let (ready_r, ready_w) = pipe()?;
     let (ack_r, ack_w) = pipe()?;
     let stop = Arc::new(AtomicBool::new(false));
+    let recorder = supervisor.recorder.clone();
 
     let supervisor_thread = {
         let stop = stop.clone();
@@ -233,14 +234,40 @@ fn run_inner(
         }
     };
     let cap = limits.output_bytes;
-    let stdout = child.stdout.take().map(|s| read_capped(s, cap));
-    let stderr = child.stderr.take().map(|s| read_capped(s, cap));
+    let printed = Arc::new(AtomicU64::new(0));
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| read_capped(s, cap, printed.clone()));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| read_capped(s, cap, printed.clone()));
 
+    let started = Instant::now();
+    let mut activity = (0, 0);
+    let mut last_activity = started;
+    let mut last_look = started;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        let mut stop_now = now >= deadline;
+        if !stop_now && now.duration_since(last_look) >= QUIET_LOOK {
+            last_look = now;
+            let seen = (printed.load(Ordering::Relaxed), recorder.activity());
+            if seen != activity {
+                activity = seen;
+                last_activity = now;
+            } else if now.duration_since(last_activity) >= QUIET
+                && namespace_of(child.id()).is_some_and(waiting_on_others_only)
+            {
+                outcome.went_quiet = true;
+                stop_now = true;
+            }
+        }
+        if stop_now {
             outcome.timed_out = true;
             // Kill the whole tree: the main process and everything it started.
             if let Some(ns) = namespace_of(child.id()) {
@@ -273,6 +300,7 @@ fn run_inner(
 fn read_capped(
     mut from: impl Read + Send + 'static,
     cap: usize,
+    printed: Arc<AtomicU64>,
 ) -> thread::JoinHandle<(String, u64)> {
     thread::spawn(move || {
         let mut kept = Vec::new();
@@ -283,11 +311,95 @@ fn read_capped(
                 break;
             }
             total += n as u64;
+            printed.fetch_add(n as u64, Ordering::Relaxed);
             let room = cap.saturating_sub(kept.len());
             kept.extend_from_slice(&buf[..n.min(room)]);
         }
         (output_text(&kept), total)
     })
+}
+
+/// How long a step may print nothing and cause no event while every process in it waits, with
+/// no deadline, on something outside it (a connection, input, a child) before it is stopped:
+/// such a step is a server or a prompt, and would otherwise sit until the time limit.
+const QUIET: Duration = Duration::from_millis(2000);
+/// How often the runner looks for quiet.
+const QUIET_LOOK: Duration = Duration::from_millis(100);
+
+/// Whether every thread of every process in user namespace `ns` is blocked, without a timeout,
+/// in a call that only another party can end: a read, an accept, a poll or wait with no
+/// deadline. A thread that sleeps or waits with a deadline is waiting on time, and a payload
+/// on a timer is exactly what must run to its limit; a running thread, or one we cannot read,
+/// counts as busy.
+fn waiting_on_others_only(ns: u64) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    let mut threads = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if namespace_of(pid) != Some(ns) {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        for task in tasks.flatten() {
+            let Ok(line) = std::fs::read_to_string(task.path().join("syscall")) else {
+                return false;
+            };
+            if !blocked_without_deadline(&line) {
+                return false;
+            }
+            threads += 1;
+        }
+    }
+    threads > 0
+}
+
+/// Reads one `/proc/PID/task/TID/syscall` line: `NR ARG1 … ARG6 SP PC` while in a call.
+fn blocked_without_deadline(line: &str) -> bool {
+    let mut fields = line.split_whitespace();
+    let Some(nr) = fields.next().and_then(|f| f.parse::<i64>().ok()) else {
+        return false; // "running", or not in a call
+    };
+    let args: Vec<u64> = fields
+        .take(6)
+        .filter_map(|f| u64::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+        .collect();
+    if args.len() < 6 {
+        return false;
+    }
+    let infinite_ms = |a: u64| a as u32 as i32 == -1;
+    match nr {
+        libc::SYS_read
+        | libc::SYS_readv
+        | libc::SYS_recvfrom
+        | libc::SYS_recvmsg
+        | libc::SYS_accept
+        | libc::SYS_accept4
+        | libc::SYS_wait4
+        | libc::SYS_waitid
+        | libc::SYS_pause
+        | libc::SYS_rt_sigsuspend => true,
+        libc::SYS_poll => infinite_ms(args[2]),
+        libc::SYS_epoll_wait | libc::SYS_epoll_pwait => infinite_ms(args[3]),
+        libc::SYS_ppoll | libc::SYS_epoll_pwait2 => {
+            args[if nr == libc::SYS_ppoll { 2 } else { 3 }] == 0
+        }
+        libc::SYS_select | libc::SYS_pselect6 => args[4] == 0,
+        libc::SYS_futex => {
+            let op = args[1] & 0x7f; // without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME
+            (op == libc::FUTEX_WAIT as u64 || op == libc::FUTEX_WAIT_BITSET as u64) && args[3] == 0
+        }
+        _ => false,
+    }
 }
 
 fn namespace_of(pid: u32) -> Option<u64> {

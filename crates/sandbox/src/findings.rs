@@ -395,6 +395,20 @@ pub fn report(
     if timed_out > quiet {
         note.push_str(&format!("; {} steps hit the time limit", timed_out - quiet));
     }
+    let probes_left_out = evidence
+        .steps
+        .iter()
+        .filter(|s| {
+            s.error
+                .as_deref()
+                .is_some_and(|e| e.ends_with(crate::native::PROBE_AFTER_STOPPED_RUN))
+        })
+        .count();
+    if probes_left_out > 0 {
+        note.push_str(&format!(
+            "; {probes_left_out} --help probes not run: their bare run ran until it was stopped"
+        ));
+    }
     if quiet > 0 {
         note.push_str(&format!(
             "; {quiet} steps stopped early: silent, every process waiting on a connection or input"

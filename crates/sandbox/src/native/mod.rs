@@ -286,6 +286,21 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
             ));
             break;
         }
+        if s.probe
+            && let Some(bare) = evidence.steps.last()
+            && bare.argv.get(..2) == s.argv.get(..2)
+            && bare.timed_out
+        {
+            // The bare run already ran until it was stopped (served, waited, or worked to the
+            // limit): the script's code was exercised, and the same script with `--help` is
+            // most often the same wait again. Probes count for no coverage, so leaving this one
+            // out hides nothing coverage promised; the note says it was left out.
+            evidence.steps.push(crate::evidence::StepOutcome {
+                error: Some(format!("not run: {PROBE_AFTER_STOPPED_RUN}")),
+                ..crate::evidence::StepOutcome::new(s.label.clone(), s.argv.clone())
+            });
+            continue;
+        }
         recorder.set_step(i);
         recorder.record(
             Source::Runner,
@@ -368,6 +383,9 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
     }
     evidence.events = events;
 }
+
+/// Why a `--help` probe was left out (G3's note counts them by this text).
+pub const PROBE_AFTER_STOPPED_RUN: &str = "the bare run already ran until it was stopped";
 
 /// Commands skills call that a minimal host may lack. A shim stands in only when the real
 /// command is missing, and does what matters for observation: a name lookup goes to the fake

@@ -227,7 +227,7 @@ impl Sandbox {
             if seen > 0 {
                 evidence.notes.push(format!(
                     "WASI runner skipped for {seen} Python steps the native run exercised to \
-                     their end, in a bundle with no code made at run time"
+                     their end, in a bundle with no code made at run time and no network library"
                 ));
             }
         }
@@ -597,10 +597,12 @@ pub fn materialise(bundle: &Bundle, root: &Path) -> std::io::Result<()> {
 }
 
 /// Python the WASI runner still has to see after the native run, and how many steps it may
-/// skip. What WASI adds to a native run is the code a script makes while it runs (`exec`,
-/// `compile`, `marshal`, an import by computed name), revealed through its hooks, and a second
-/// try at steps the native run did not carry to their end. A step the native run exercised to a
-/// normal exit, in a bundle whose Python makes no code at run time, has nothing more to show.
+/// skip. What WASI adds to a native run is what its hooks see before the kernel does: the code
+/// a script makes while it runs (`exec`, `compile`, `marshal`, an import by computed name), and
+/// the arguments of a network call before TLS hides them from the capture servers (a canary in
+/// an HTTPS request body); and a second try at steps the native run did not carry to their
+/// end. A step the native run exercised to a normal exit, in a bundle whose Python does neither,
+/// has nothing more to show.
 fn wasi_needed(
     python: Vec<wasi::PythonStep>,
     plan: &Plan,
@@ -608,7 +610,7 @@ fn wasi_needed(
     coverage: &Coverage,
     bundle: &Bundle,
 ) -> (Vec<wasi::PythonStep>, usize) {
-    if bundle_makes_code(bundle, &python) {
+    if hidden_from_native(bundle, &python) {
         return (python, 0);
     }
     let seen_to_end = |label: &str| {
@@ -633,12 +635,13 @@ fn wasi_needed(
     (needed, skipped)
 }
 
-/// Whether any Python the bundle holds or a step runs can make code at run time: the constructs
-/// through which a decoded or downloaded payload becomes code, however it was hidden.
-fn bundle_makes_code(bundle: &Bundle, python: &[wasi::PythonStep]) -> bool {
+/// Whether anything the bundle holds or a step runs can make code at run time (the constructs
+/// through which a decoded or downloaded payload becomes code, however it was hidden) or talk
+/// to the network through a library whose requests TLS would hide from the native capture.
+fn hidden_from_native(bundle: &Bundle, python: &[wasi::PythonStep]) -> bool {
     static MAKES_CODE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
         regex::bytes::Regex::new(
-            r"\b(?:exec|eval|compile|__import__|execfile)\s*\(|\b(?:importlib|marshal|pickle|dill|cloudpickle|runpy|ctypes|cffi|types\.(?:CodeType|FunctionType)|code\.InteractiveInterpreter|zipimport)\b|getattr\s*\(\s*__builtins__|__builtins__\s*\[",
+            r"\b(?:requests|urllib3?|http\.client|httpx|aiohttp|socket|ssl|smtplib|ftplib|websockets?|paramiko|boto3|pycurl|grpc)\b|\b(?:exec|eval|compile|__import__|execfile)\s*\(|\b(?:importlib|marshal|pickle|dill|cloudpickle|runpy|ctypes|cffi|types\.(?:CodeType|FunctionType)|code\.InteractiveInterpreter|zipimport)\b|getattr\s*\(\s*__builtins__|__builtins__\s*\[",
         )
         .expect("valid regex")
     });

@@ -45,7 +45,7 @@ fn slow_corpus(root: &Path, count: usize) -> Vec<PathBuf> {
 fn skillgate(db: &Location, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
-        .env("SKILLGATE_DB", db.to_url_for_tests())
+        .env("SKILLGATE_DB", db.to_arg())
         .output()
         .unwrap()
 }
@@ -62,7 +62,7 @@ fn spawn_worker(db: &Location, extra: &[&str]) -> Child {
             "3",
         ])
         .args(extra)
-        .env("SKILLGATE_DB", db.to_url_for_tests())
+        .env("SKILLGATE_DB", db.to_arg())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -101,19 +101,6 @@ fn wait_for(child: &mut Child, limit: Duration) -> String {
             panic!("worker still running after {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-trait TestUrl {
-    fn to_url_for_tests(&self) -> String;
-}
-
-impl TestUrl for Location {
-    fn to_url_for_tests(&self) -> String {
-        match self {
-            Location::Sqlite(path) => path.display().to_string(),
-            Location::Postgres(url) => url.clone(),
-        }
     }
 }
 
@@ -325,7 +312,7 @@ fn vanished_or_changed_bundles_fail_with_why_and_the_rest_go_on() {
         .unwrap();
         let worker = Command::new(BIN)
             .args(["worker", "--gates", "g1,g2,g4", "--max-attempts", "2"])
-            .env("SKILLGATE_DB", db.to_url_for_tests())
+            .env("SKILLGATE_DB", db.to_arg())
             .output()
             .unwrap();
         assert!(

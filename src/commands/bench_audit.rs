@@ -31,13 +31,6 @@ fn fresh_location(
     })
 }
 
-fn db_arg(location: &Location) -> String {
-    match location {
-        Location::Sqlite(path) => path.display().to_string(),
-        Location::Postgres(url) => url.clone(),
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -69,7 +62,7 @@ pub fn audit_workers(
     let mut first_rate = None;
     for (run, &workers) in counts.iter().enumerate() {
         let location = fresh_location(&rt, db, dir.path(), &format!("audit{run}"))?;
-        let url = db_arg(&location);
+        let url = location.to_arg();
         let submitted = Command::new(&exe)
             .args(["audit", "submit", "--gates", gates])
             .arg(path)

@@ -107,6 +107,17 @@ impl FromStr for Location {
     }
 }
 
+impl Location {
+    /// The text `--db` takes for this location, password included: for handing to a child
+    /// process, never for printing (`Display` masks the password).
+    pub fn to_arg(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+}
+
 impl Default for Location {
     fn default() -> Self {
         Self::Sqlite(default_path())

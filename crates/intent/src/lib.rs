@@ -34,21 +34,20 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// The prose documents of a bundle other than SKILL.md.
+    /// The prose texts of a bundle other than SKILL.md, read through its content view:
+    /// Markdown files, and the text of Office and OpenDocument files whatever their names.
     pub fn side_documents(bundle: &'a skillgate_model::Bundle) -> Vec<Document<'a>> {
-        bundle
-            .files
-            .iter()
-            .filter(|f| {
-                skillgate_model::bundle::is_document(&f.path)
-                    && f.path.rsplit('/').next() != Some("SKILL.md")
+        skillgate_content::ContentView::of(bundle)
+            .texts
+            .into_iter()
+            .filter(|t| {
+                t.form == skillgate_content::Form::Markdown
+                    && t.label.rsplit('/').next() != Some("SKILL.md")
             })
-            .filter_map(|f| {
-                Some(Document {
-                    path: f.path.as_str().into(),
-                    text: f.text()?,
-                    first_line: 1,
-                })
+            .map(|t| Document {
+                path: t.label.into(),
+                text: t.body,
+                first_line: 1,
             })
             .collect()
     }

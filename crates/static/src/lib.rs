@@ -66,12 +66,13 @@ impl StaticGate {
     /// Runs G1 over a bundle whose SKILL.md is already parsed.
     pub fn scan(&self, bundle: &Bundle, doc: &SkillDocument) -> GateReport {
         let mut findings = skillgate_model::lint::lint(bundle, doc);
-        let mut units = units::units(bundle, doc);
+        let view = skillgate_content::ContentView::of(bundle);
+        let mut units = units::units(&view, bundle, doc);
         self.run_rules(&mut units, &mut findings);
         code_rules::decoded_exec::check(&units, &mut findings);
         code_rules::injection_sinks::check(&units, &mut findings);
         code_rules::resource_exhaustion::check(&units, &mut findings);
-        code_rules::bundle_contents::check(bundle, &mut findings);
+        code_rules::bundle_contents::check(bundle, &view, &mut findings);
         code_rules::companion_scripts::check(bundle, &units, &mut findings);
         deps::check(bundle, &units, &self.advisories, &mut findings);
         let purpose = skillgate_model::skill_md::stated_purpose(

@@ -6,7 +6,8 @@
 //! a unit of its own, so every rule sees through the encoding.
 
 use crate::rule::{Language, TsLanguage};
-use skillgate_model::bundle::{Bundle, BundleFile, is_document};
+use skillgate_content::{ContentView, Form, Text};
+use skillgate_model::bundle::{Bundle, is_document};
 use skillgate_model::skill_md::{Segment, SkillDocument, split_body};
 
 /// One piece of text to analyse.
@@ -364,8 +365,8 @@ fn inline_commands(file: &str, text: &str, first_line: u32, out: &mut Vec<Unit>)
     }
 }
 
-/// Every unit of a bundle; `doc` is its parsed SKILL.md.
-pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
+/// Every unit of a bundle, read through its content view; `doc` is its parsed SKILL.md.
+pub fn units(view: &ContentView<'_>, bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
     let mut out = Vec::new();
     // Frontmatter is prose: descriptions carry injections too.
     if doc.body_line > 1 {
@@ -379,11 +380,11 @@ pub fn units(bundle: &Bundle, doc: &SkillDocument) -> Vec<Unit> {
         out.push(Unit::new(&bundle.skill_md, Language::Prose, fm, 2));
     }
     markdown_units(&bundle.skill_md, &doc.segments, &mut out);
-    for f in &bundle.files {
-        if f.path == bundle.skill_md {
+    for text in &view.texts {
+        if text.label == bundle.skill_md {
             continue;
         }
-        file_units(f, &mut out);
+        text_units(text, &mut out);
     }
     let embedded = embedded_units(&out);
     out.extend(embedded);
@@ -477,13 +478,19 @@ fn embedded_units(units: &[Unit]) -> Vec<Unit> {
     out
 }
 
-fn file_units(f: &BundleFile, out: &mut Vec<Unit>) {
-    let Some(text) = f.text() else { return };
-    if is_document(&f.path) {
-        markdown_units(&f.path, &split_body(&text, 1), out);
-    } else {
-        let lang = script_language(&f.path, &text);
-        out.push(Unit::new(&f.path, lang, text.into_owned(), 1));
+fn text_units(text: &Text<'_>, out: &mut Vec<Unit>) {
+    match text.form {
+        Form::Markdown => markdown_units(&text.label, &split_body(&text.body, 1), out),
+        Form::Script => {
+            let lang = script_language(&text.label, &text.body);
+            out.push(Unit::new(&text.label, lang, text.body.as_ref(), 1));
+        }
+        // What bytecode holds: its strings are read as code, and those shaped like commands as
+        // shell, as printed output is.
+        Form::Constants => {
+            out.push(Unit::new(&text.label, Language::Code, text.body.as_ref(), 1));
+            printed_commands(&text.label, &text.body, out);
+        }
     }
 }
 

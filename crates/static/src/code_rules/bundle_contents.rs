@@ -1,7 +1,9 @@
-//! What the loader saw: files that are not text, entries it refused, files too large to read.
+//! What the loader and the content view saw: files that are not text, entries refused, files
+//! too large to read, documents with macros, bytecode that is not its source.
 
 use super::finding;
 use crate::registry::declare_rule;
+use skillgate_content::{ContentView, ObservationKind};
 use skillgate_model::bundle::{Bundle, FileKind, IssueKind};
 use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity};
 
@@ -97,6 +99,69 @@ declare_rule! {
     pub struct OpaqueFile { code: "SK516", slug: "opaque-file", severity: Info, summary: "binary or special file not analysed" }
 }
 
+declare_rule! {
+    /// ## What it does
+    /// Flags an Office or OpenDocument file in the skill that carries a macro project
+    /// (`vbaProject.bin`, a macro-enabled content type, OpenDocument `Basic/` scripts),
+    /// whatever the file is named.
+    ///
+    /// ## Why is this risky?
+    /// A skill's documents are read by an agent or opened by a user; a macro runs code on open
+    /// and no reviewer of the skill's text sees it.
+    ///
+    /// ## Example
+    /// `assets/.template` that is a `.docm` with `word/vbaProject.bin`.
+    pub struct DocumentMacros { code: "SK517", slug: "document-macros", severity: High, summary: "document carries macros" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a document part (Office or OpenDocument XML) that was not read whole: a
+    /// document type that declares entities (a billion laughs, an external entity), elements
+    /// nested deeper than 256, XML that does not parse. The text before the fault is still
+    /// analysed.
+    ///
+    /// ## Why is this risky?
+    /// Office never writes entity declarations; a part built to expand or to break parsers is
+    /// built to hide the rest of the document from analysis.
+    ///
+    /// ## Example
+    /// `word/document.xml` opening with `<!DOCTYPE d [<!ENTITY a "&b;&b;…">]>`.
+    pub struct DocumentPartRefused { code: "SK518", slug: "document-part-refused", severity: Medium, summary: "document part not read whole" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Compares each Python bytecode file (`__pycache__/x.cpython-312.pyc`, `x.pyc`) with the
+    /// source it names. Every name its code objects use must occur in the source's code, and
+    /// the words of its string constants in the source; bytecode that uses a name the source
+    /// never does, or several words it never holds, was compiled from another program. The
+    /// bytecode's names and constants are then analysed as the file's content.
+    ///
+    /// ## Why is this risky?
+    /// Python runs a `.pyc` in `__pycache__` instead of the `.py` when their stamps agree, and
+    /// the stamps are in the attacker's hands: the code that runs is not the code a reviewer
+    /// reads.
+    ///
+    /// ## Example
+    /// `scripts/fmt.py` formats JSON; `scripts/__pycache__/fmt.cpython-312.pyc` calls
+    /// `os.system` with a download.
+    pub struct BytecodeSourceMismatch { code: "SK519", slug: "bytecode-source-mismatch", severity: Critical, summary: "bytecode is not its source compiled" }
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports Python bytecode whose marshal stream cannot be read: truncated, corrupt, or not
+    /// CPython 3.7 or later.
+    ///
+    /// ## Why is this risky?
+    /// Code that cannot be read cannot be checked against its source or scanned.
+    ///
+    /// ## Example
+    /// A `.pyc` cut short in the middle of its constants.
+    pub struct UnreadableBytecode { code: "SK523", slug: "unreadable-bytecode", severity: Medium, summary: "bytecode cannot be read" }
+}
+
 fn is_media(bytes: &[u8], path: &str) -> bool {
     const MAGIC: &[&[u8]] = &[
         b"\x89PNG",
@@ -122,7 +187,8 @@ fn is_media(bytes: &[u8], path: &str) -> bool {
         .any(|e| p.ends_with(e))
 }
 
-pub fn check(bundle: &Bundle, out: &mut Vec<Finding>) {
+pub fn check(bundle: &Bundle, view: &ContentView<'_>, out: &mut Vec<Finding>) {
+    observations(view, out);
     for f in &bundle.files {
         match f.kind {
             FileKind::Executable => out.push(
@@ -137,9 +203,8 @@ pub fn check(bundle: &Bundle, out: &mut Vec<Finding>) {
                 .with_stage(KillChainStage::Execution),
             ),
             FileKind::Bytecode => {
-                let source = f.path.replace("__pycache__/", "");
-                let stem = source.split('.').next().unwrap_or(&source);
-                if bundle.file(&format!("{stem}.py")).is_none() {
+                let source = skillgate_content::source_of(&f.path);
+                if source.is_none_or(|s| bundle.file(&s).is_none()) {
                     out.push(
                         finding(
                             &BytecodeWithoutSource::INFO,
@@ -222,5 +287,78 @@ pub fn check(bundle: &Bundle, out: &mut Vec<Finding>) {
             ),
         };
         out.push(f.at(&issue.path, None, None));
+    }
+}
+
+/// What the content view noticed beside the text.
+fn observations(view: &ContentView<'_>, out: &mut Vec<Finding>) {
+    for observation in &view.observations {
+        let f = match &observation.kind {
+            ObservationKind::Macros { document } => finding(
+                &DocumentMacros::INFO,
+                Confidence::High,
+                "malware-delivery",
+                format!("the document `{document}` carries macros"),
+            )
+            .with_capability(Capability::CodeDynamic)
+            .with_stage(KillChainStage::Execution),
+            ObservationKind::EmbeddedObject { document } => {
+                let mut f = finding(
+                    &OpaqueFile::INFO,
+                    Confidence::High,
+                    "opaque",
+                    format!("object embedded in the document `{document}`"),
+                );
+                f.severity = Severity::Info;
+                f
+            }
+            ObservationKind::DocumentPartRefused(why) => finding(
+                &DocumentPartRefused::INFO,
+                Confidence::High,
+                "coverage",
+                format!("document part not read whole: {why}"),
+            ),
+            ObservationKind::UnreadableBytecode(why) => finding(
+                &UnreadableBytecode::INFO,
+                Confidence::High,
+                "coverage",
+                format!("unreadable bytecode: {why}"),
+            ),
+            ObservationKind::BytecodeMismatch {
+                source,
+                unexplained,
+                recorded_size,
+                actual_size,
+            } => {
+                let mut shown = unexplained.all();
+                shown.truncate(12);
+                let stamp = match recorded_size {
+                    Some(size) if u64::from(*size) == *actual_size => {
+                        format!("; its header claims the source's size ({size} bytes), so Python runs it instead")
+                    }
+                    Some(size) => format!(
+                        "; its header records a {size}-byte source, `{source}` has {actual_size}"
+                    ),
+                    None => String::new(),
+                };
+                finding(
+                    &BytecodeSourceMismatch::INFO,
+                    Confidence::High,
+                    "obfuscation",
+                    format!(
+                        "bytecode is not `{source}` compiled: it uses {} that the source never does{stamp}",
+                        shown
+                            .iter()
+                            .map(|w| format!("`{w}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .with_capability(Capability::CodeDynamic)
+                .with_stage(KillChainStage::DefenseEvasion)
+                .with_evidence(&shown.join(" "))
+            }
+        };
+        out.push(f.at(&observation.path, None, None));
     }
 }

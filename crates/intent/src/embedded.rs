@@ -73,9 +73,10 @@ const PARTY_CHECKS: &[PartyCheck] = &[
     },
     PartyCheck {
         code: "SK739",
-        // From a custom index, or an archive or repository URL, on a server that is not a
+        // From a custom index, a registry redirected in configuration, or an archive or
+        // repository URL, on a server that is not a
         // public index, mirror or code host.
-        evidence: &["SK305", "SK306"],
+        evidence: &["SK305", "SK306", "SK308"],
         toolchains_exempt: false,
         action: "installs packages from",
         help: "Install from the public registry, or name whose index it is in the description \

@@ -748,6 +748,45 @@ fn read_archive(
                 c.add(format!("{prefix}{name}"), &mut entry, Some(csize))?;
             }
         }
+        // A gzip inside the bundle may hold one file rather than a tar: the file is a member.
+        ArchiveFormat::TarGz if !prefix.is_empty() => {
+            let mut gz = flate2::read::GzDecoder::new(reader);
+            let mut data = Vec::new();
+            (&mut gz)
+                .take(c.limits.max_total_bytes + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| bad(e.to_string()))?;
+            if data.len() as u64 > 1024 * 1024 && data.len() as u64 / compressed.max(1) > c.limits.max_ratio {
+                return Err(BundleError::LimitExceeded {
+                    path: c.origin.clone(),
+                    what: "compression ratio",
+                    limit: c.limits.max_ratio,
+                });
+            }
+            if data.len() > 262 && &data[257..262] == b"ustar" {
+                return read_archive(
+                    ArchiveFormat::Tar,
+                    Box::new(io::Cursor::new(data)),
+                    compressed,
+                    prefix,
+                    c,
+                );
+            }
+            let name = gz
+                .header()
+                .and_then(|h| h.filename())
+                .and_then(|n| safe_member_path(&String::from_utf8_lossy(n)))
+                .unwrap_or_else(|| {
+                    let outer = prefix.trim_end_matches("!/");
+                    let last = outer.rsplit('/').next().unwrap_or(outer);
+                    last.strip_suffix(".gz").unwrap_or("content").to_string()
+                });
+            c.add(
+                format!("{prefix}{name}"),
+                &mut io::Cursor::new(data),
+                Some(compressed),
+            )?;
+        }
         ArchiveFormat::Tar | ArchiveFormat::TarGz => {
             let inner: Box<dyn Read + '_> = match format {
                 ArchiveFormat::TarGz => Box::new(flate2::read::GzDecoder::new(reader)),

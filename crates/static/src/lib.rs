@@ -81,6 +81,9 @@ impl StaticGate {
             &doc.body,
         );
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
+        code_rules::printed_secrets::check(&units, &purpose, &mut findings);
+        code_rules::registry_redirect::check(&units, &mut findings);
+        code_rules::rendered_markup::check(&units, &bundle.skill_md, &mut findings);
         code_rules::security_edits::check(&units, &mut findings);
         code_rules::security_knowledge::check(&purpose, &mut findings);
         code_rules::security_knowledge::check_declared(

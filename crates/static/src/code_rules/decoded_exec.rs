@@ -14,9 +14,13 @@ declare_rule! {
     /// ## What it does
     /// Follows a variable assigned from a decoding (`base64 -d`, `xxd -r`, `openssl … -d` in a
     /// shell command substitution; `b64decode`, `unhexlify`, `bytes.fromhex`, `zlib.decompress`,
-    /// `marshal.loads` in Python) to a later statement of the same script or code block that
-    /// executes it: `eval "$X"`, `bash -c "$X"`, `$X` run as a command, `echo "$X" | sh`,
-    /// `source <(echo "$X")`, `python3 -c "$X"`; `exec(x)`, `eval(x)`, `exec(compile(x, …))`.
+    /// `marshal.loads` in Python) or a decryption, whatever the cipher (`Fernet(k).decrypt`,
+    /// `AES.new(…).decrypt`, a `decrypt`/`xor` helper, bytes XORed with a key), to a later
+    /// statement of the same script or code block that executes it: `eval "$X"`, `bash -c "$X"`,
+    /// `$X` run as a command, `echo "$X" | sh`, `source <(echo "$X")`, `python3 -c "$X"`;
+    /// `exec(x)`, `eval(x)`, `exec(compile(x, …))`, or the variable anywhere inside what
+    /// `exec`, `eval` or `compile` is given (`exec(bytes(c ^ k for c in blob).decode())`).
+    /// Fragments joined before decoding count the same: the join is part of the decoding line.
     ///
     /// ## Why is this risky?
     /// This is decode-then-exec (pattern SC3) with one indirection added to slip past
@@ -30,12 +34,19 @@ declare_rule! {
 
 crate::pattern::lazy_regex! {
     SHELL_DECODED = r#"(?m)^[ \t]*(?:export\s+|local\s+|readonly\s+|declare\s+(?:-\w+\s+)*)?([A-Za-z_]\w*)=["']?(?:\$\(|`)[^\n]*?(?:\bbase(?:64|32)\s+(?:-\w+\s+)*?(?:-d|-D|--decode)\b|\bxxd\s+(?:-\w+\s+)*?-r\b|\bopenssl\s+(?:enc\s+)?(?:-\w+\s+)*?-d\b)"#;
-    PYTHON_DECODED = r"(?m)^[ \t]*([A-Za-z_]\w*)\s*=\s*[^\n]*\b(?:b64decode|b32decode|b16decode|b85decode|a85decode|urlsafe_b64decode|unhexlify|a2b_base64|a2b_hex|fromhex|decompress|marshal\.loads)\s*\(";
+    PYTHON_DECODED = r"(?m)^[ \t]*([A-Za-z_]\w*)\s*=\s*[^\n]*(?:\b(?:b64decode|b32decode|b16decode|b85decode|a85decode|urlsafe_b64decode|unhexlify|a2b_base64|a2b_hex|fromhex|decompress|marshal\.loads|decrypt\w*|xor\w*|_xor|unxor|rc4|decipher|deobfuscate|unscramble)\s*\(|\bbytes\s*\([^\n]*\^|\bchr\s*\([^\n]*\^|\^\s*\w+\s*\[[^\n]*\bfor\b)";
 }
 
 /// Literals every decoding the patterns above match contains: a unit without one is skipped.
 const SHELL_DECODERS: &[&str] = &["base64", "base32", "xxd", "openssl"];
+/// Words one of which a Python unit holds before it is searched: decoders, and the ciphers
+/// (`Fernet(k).decrypt`, `AES.new(…).decrypt`, an XOR over bytes) whatever the cipher, since a
+/// payload decrypted and then executed is decode-then-exec too.
 const PYTHON_DECODERS: &[&str] = &[
+    "decrypt",
+    "xor",
+    "^",
+    "decipher",
     "decode",
     "unhexlify",
     "a2b_",
@@ -50,6 +61,10 @@ crate::pattern::lazy_regex! {
     SHELL_RUNS = r#"(?m)\beval\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?|\b(?:ba|z|da|k)?sh\s+-c\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?|^[ \t]*["']?\$\{?([A-Za-z_]\w*)\b\}?["']?[ \t]*(?:$|;|&&|\|\|)|\b(?:echo|printf)\s+(?:-\w+\s+)*["']?\$\{?([A-Za-z_]\w*)\b\}?["']?\s*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\bsource\s+<\(\s*(?:echo|printf)[^)\n]*\$\{?([A-Za-z_]\w*)\b|\b(?:python[0-9.]*|node|perl|ruby)\s+-[ce]\s+["']?\$\{?([A-Za-z_]\w*)\b\}?["']?"#;
     /// The ways Python runs the text a name holds.
     PYTHON_RUNS = r"\b(?:exec|eval)\s*\(\s*(?:compile\s*\(\s*)?([A-Za-z_]\w*)\b";
+    /// `exec(bytes(c ^ k[i] for i, c in enumerate(blob)).decode())`: the decoded variable is
+    /// anywhere in what is executed.
+    PYTHON_RUN_LINE = r"\b(?:exec|eval|compile)\s*\(([^\n]*)";
+    IDENTIFIER = r"[A-Za-z_]\w*";
 }
 
 /// Where `text` runs each variable, in order: one search for all of them, so a script of
@@ -81,7 +96,22 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
         let found = decoded.captures_iter(&unit.text).find_map(|c| {
             let after = c.get(0)?.end();
             let name = c.get(1)?.as_str();
-            let ran = ran.get_or_insert_with(|| runs_by_name(runs, &unit.text));
+            let ran = ran.get_or_insert_with(|| {
+                let mut by_name = runs_by_name(runs, &unit.text);
+                if unit.lang == Language::Python {
+                    for c in PYTHON_RUN_LINE.captures_iter(&unit.text) {
+                        let (Some(whole), Some(args)) = (c.get(0), c.get(1)) else {
+                            continue;
+                        };
+                        for name in IDENTIFIER.find_iter(args.as_str()) {
+                            let sites = by_name.entry(name.as_str()).or_default();
+                            sites.push(whole.start());
+                            sites.sort_unstable();
+                        }
+                    }
+                }
+                by_name
+            });
             let sites = ran.get(name)?;
             let first_after = sites.get(sites.partition_point(|&at| at < after))?;
             Some((name.to_string(), *first_after))

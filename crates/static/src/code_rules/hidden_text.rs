@@ -54,14 +54,18 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Flags long runs of spaces inside a line, or of blank lines, followed by more content.
+    /// From 500 blank lines (or 4,000 whitespace characters) in one run it is high and a
+    /// kill-chain stage of its own (defence evasion), so padding beside any other serious
+    /// finding rejects; shorter runs (60 lines, 200 spaces) are medium and change nothing.
     ///
     /// ## Why is this risky?
     /// Padding pushes a payload off-screen or past the truncation limit of scanners and
     /// reviewers; skillgate reads every file whole, and says so when it finds padding.
+    /// Generated references leave dozens of blank lines, never hundreds.
     ///
     /// ## Example
-    /// A SKILL.md with 100,000 blank lines and an installer command at the end.
-    pub struct WhitespacePadding { code: "SK504", slug: "whitespace-padding", severity: Medium, summary: "whitespace padding hides content" }
+    /// A status script with 100,000 blank lines and `env` at the end.
+    pub struct WhitespacePadding { code: "SK504", slug: "whitespace-padding", severity: High, summary: "whitespace padding hides content" }
 }
 
 static COMMENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -268,7 +272,7 @@ fn padding(unit: &Unit, out: &mut Vec<Finding>) {
     if let Some(m) = space_run().or_else(blank_run) {
         let (line, _) = unit.position(m.end() - 1);
         let lines = unit.text[m.start()..m.end()].matches('\n').count();
-        let f = finding(
+        let mut f = finding(
             &WhitespacePadding::INFO,
             Confidence::Medium,
             "hidden-text",
@@ -280,9 +284,20 @@ fn padding(unit: &Unit, out: &mut Vec<Finding>) {
         .at(&unit.file, Some(line), Some(1))
         .with_evidence(unit.line_at(m.end() - 1))
         .with_stage(KillChainStage::DefenseEvasion);
+        // Generated references leave dozens of blank lines; hundreds, or a screen's worth of
+        // spaces many times over, exist only to push what follows out of sight.
+        if lines < HIDING_LINES && m.len() < HIDING_SPACES {
+            f.severity = Severity::Medium;
+            f.kill_chain = KillChainStage::None;
+        }
         out.push(f);
     }
 }
+
+/// Blank lines in one run from which padding hides (high, defence evasion).
+const HIDING_LINES: usize = 500;
+/// Whitespace characters in one run from which padding hides.
+const HIDING_SPACES: usize = 4000;
 
 #[cfg(test)]
 mod tests {

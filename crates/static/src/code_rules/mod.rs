@@ -8,6 +8,9 @@ pub mod decoded_exec;
 pub mod encoded_payload;
 pub mod hidden_text;
 pub mod injection_sinks;
+pub mod printed_secrets;
+pub mod registry_redirect;
+pub mod rendered_markup;
 pub mod resource_exhaustion;
 pub mod secret_flow;
 pub mod security_edits;
@@ -43,6 +46,9 @@ pub const ALL: &[CodeRuleInfo] = &[
     bundle_contents::BytecodeSourceMismatch::INFO,
     bundle_contents::UnreadableBytecode::INFO,
     companion_scripts::MissingBundledScript::INFO,
+    printed_secrets::EnvironmentPrinted::INFO,
+    registry_redirect::RegistryRedirected::INFO,
+    rendered_markup::ExecutableMarkup::INFO,
     secret_flow::SecretSentOut::INFO,
     secret_flow::SecretsBundled::INFO,
     correlation::CredentialExfiltration::INFO,

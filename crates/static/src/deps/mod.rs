@@ -282,7 +282,7 @@ static PUBLIC_SOURCES: LazyLock<Vec<SourcePrefix>> = LazyLock::new(|| {
 /// Whether a package location is on a public index, mirror or code host; `None` for a local
 /// path, which names no one else's server. `bare_host` reads `pkgs.example` as a host (an
 /// index given by `--trusted-host`), not as a path.
-fn on_public_source(location: &str, bare_host: bool) -> Option<bool> {
+pub(crate) fn on_public_source(location: &str, bare_host: bool) -> Option<bool> {
     // `--index-url https://…`, `--registry=https://…`: the location is the flag's value.
     let token = location.split_whitespace().last()?;
     let value = match token.strip_prefix('-') {

@@ -233,7 +233,7 @@ fn joined_from(word: &str, pieces: &BTreeSet<&str>) -> bool {
 /// repetitions (`'u' * 4` and `'xy' * 40` are folded).
 fn compiler_word(word: &str) -> bool {
     let periodic = (1..=word.len() / 2).any(|period| {
-        word.len() % period == 0
+        word.len().is_multiple_of(period)
             && word
                 .as_bytes()
                 .chunks(period)

@@ -756,7 +756,9 @@ fn read_archive(
                 .take(c.limits.max_total_bytes + 1)
                 .read_to_end(&mut data)
                 .map_err(|e| bad(e.to_string()))?;
-            if data.len() as u64 > 1024 * 1024 && data.len() as u64 / compressed.max(1) > c.limits.max_ratio {
+            if data.len() as u64 > 1024 * 1024
+                && data.len() as u64 / compressed.max(1) > c.limits.max_ratio
+            {
                 return Err(BundleError::LimitExceeded {
                     path: c.origin.clone(),
                     what: "compression ratio",

@@ -488,7 +488,12 @@ fn text_units(text: &Text<'_>, out: &mut Vec<Unit>) {
         // What bytecode holds: its strings are read as code, and those shaped like commands as
         // shell, as printed output is.
         Form::Constants => {
-            out.push(Unit::new(&text.label, Language::Code, text.body.as_ref(), 1));
+            out.push(Unit::new(
+                &text.label,
+                Language::Code,
+                text.body.as_ref(),
+                1,
+            ));
             printed_commands(&text.label, &text.body, out);
         }
     }

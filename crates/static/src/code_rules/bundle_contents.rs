@@ -334,7 +334,9 @@ fn observations(view: &ContentView<'_>, out: &mut Vec<Finding>) {
                 shown.truncate(12);
                 let stamp = match recorded_size {
                     Some(size) if u64::from(*size) == *actual_size => {
-                        format!("; its header claims the source's size ({size} bytes), so Python runs it instead")
+                        format!(
+                            "; its header claims the source's size ({size} bytes), so Python runs it instead"
+                        )
                     }
                     Some(size) => format!(
                         "; its header records a {size}-byte source, `{source}` has {actual_size}"

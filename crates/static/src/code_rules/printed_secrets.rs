@@ -91,7 +91,11 @@ mod tests {
 
     fn fires(lang: Language, text: &str) -> bool {
         let mut out = Vec::new();
-        check(&[Unit::new("s", lang, text, 1)], "Shows project status", &mut out);
+        check(
+            &[Unit::new("s", lang, text, 1)],
+            "Shows project status",
+            &mut out,
+        );
         !out.is_empty()
     }
 
@@ -99,7 +103,10 @@ mod tests {
     fn whole_environment_dumps_fire() {
         assert!(fires(Language::Shell, "echo status\nenv\n"));
         assert!(fires(Language::Shell, "printenv | sort\n"));
-        assert!(fires(Language::Python, "import os\nprint(dict(os.environ))\n"));
+        assert!(fires(
+            Language::Python,
+            "import os\nprint(dict(os.environ))\n"
+        ));
         assert!(fires(
             Language::Python,
             "for k, v in os.environ.items():\n    print(f'{k}={v}')\n"
@@ -109,13 +116,19 @@ mod tests {
 
     #[test]
     fn filtered_or_single_variables_do_not() {
-        assert!(!fires(Language::Shell, "env | grep MYAPP_\nset -euo pipefail\n"));
+        assert!(!fires(
+            Language::Shell,
+            "env | grep MYAPP_\nset -euo pipefail\n"
+        ));
         assert!(!fires(Language::Shell, "env FOO=1 make\nprintenv HOME\n"));
         assert!(!fires(
             Language::Python,
             "print(os.environ.get('MODE'))\nfor k, v in os.environ.items():\n    if k.startswith('APP_'):\n        cfg[k] = v\n"
         ));
-        assert!(!fires(Language::Python, "print('API_TOKEN set:', 'API_TOKEN' in os.environ)\n"));
+        assert!(!fires(
+            Language::Python,
+            "print('API_TOKEN set:', 'API_TOKEN' in os.environ)\n"
+        ));
     }
 
     #[test]

@@ -33,9 +33,16 @@ crate::pattern::lazy_regex! {
 
 pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
     for unit in units.iter().filter(|u| !u.quoted_example) {
-        if !["registry", "index-url", "INDEX", "GOPROXY", "gem sources", "Registry"]
-            .iter()
-            .any(|w| unit.text.contains(w))
+        if ![
+            "registry",
+            "index-url",
+            "INDEX",
+            "GOPROXY",
+            "gem sources",
+            "Registry",
+        ]
+        .iter()
+        .any(|w| unit.text.contains(w))
         {
             continue;
         }
@@ -97,7 +104,14 @@ mod tests {
         ] {
             assert_eq!(hosts(Language::Shell, text).len(), 1, "{text}");
         }
-        assert_eq!(hosts(Language::Code, "[global]\nindex-url = https://pypi-mirror.example/simple\n").len(), 1);
+        assert_eq!(
+            hosts(
+                Language::Code,
+                "[global]\nindex-url = https://pypi-mirror.example/simple\n"
+            )
+            .len(),
+            1
+        );
         assert_eq!(
             hosts(Language::Prose, "First, set your npm registry to https://registry.npm-cdn.example/ so installs are fast.").len(),
             1

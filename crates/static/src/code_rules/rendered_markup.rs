@@ -27,19 +27,22 @@ declare_rule! {
 
 crate::pattern::lazy_regex! {
     MARKUP = r#"(?i)<script\b|<[a-z][a-z0-9]*\b[^<>]*?\son[a-z]{3,20}\s*=|\b(?:href|src|action|formaction|data)\s*=\s*["']?\s*javascript:|\]\(\s*javascript:|<iframe\b[^<>]*\bsrc\s*=|<meta\b[^<>]*http-equiv\s*=\s*["']?refresh|<object\b[^<>]*\bdata\s*=|<embed\b[^<>]*\bsrc\s*="#;
-    INLINE_CODE = r"`[^`\n]*`";
+    /// Inline code may run over a line break in Markdown.
+    INLINE_CODE = r"`[^`]{0,400}`";
 }
 
 /// `frontmatter_line` is the line SKILL.md's frontmatter unit starts on (its file is
 /// `skill_md`): markup there is in every listing of the skill.
 pub fn check(units: &[Unit], skill_md: &str, out: &mut Vec<Finding>) {
-    for unit in units.iter().filter(|u| {
-        u.lang == Language::Prose && u.decoded_from.is_none() && !u.quoted_example
-    }) {
+    for unit in units
+        .iter()
+        .filter(|u| u.lang == Language::Prose && u.decoded_from.is_none() && !u.quoted_example)
+    {
         if !unit.text.contains('<') && !unit.text.contains("javascript:") {
             continue;
         }
-        let text = INLINE_CODE.replace_all(&unit.text, |m: &regex::Captures| " ".repeat(m[0].len()));
+        let text =
+            INLINE_CODE.replace_all(&unit.text, |m: &regex::Captures| " ".repeat(m[0].len()));
         let Some(m) = MARKUP.find(&text) else {
             continue;
         };
@@ -72,7 +75,11 @@ mod tests {
 
     fn run(file: &str, line: u32, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
-        check(&[Unit::new(file, Language::Prose, text, line)], "SKILL.md", &mut out);
+        check(
+            &[Unit::new(file, Language::Prose, text, line)],
+            "SKILL.md",
+            &mut out,
+        );
         out
     }
 
@@ -85,14 +92,31 @@ mod tests {
         );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].severity, Severity::Critical);
-        assert_eq!(run("SKILL.md", 9, "See [here](javascript:alert(1)).")[0].severity, Severity::High);
+        assert_eq!(
+            run("SKILL.md", 9, "See [here](javascript:alert(1)).")[0].severity,
+            Severity::High
+        );
         assert_eq!(run("README.md", 1, "<script>steal()</script>").len(), 1);
     }
 
     #[test]
     fn mentions_in_inline_code_and_plain_html_are_not_flagged() {
-        assert!(run("SKILL.md", 9, "Look for `<script>` tags and `onerror=` handlers.").is_empty());
-        assert!(run("SKILL.md", 9, "<details><summary>More</summary><img src=\"a.png\" alt=\"x\"></details>").is_empty());
+        assert!(
+            run(
+                "SKILL.md",
+                9,
+                "Look for `<script>` tags and `onerror=` handlers."
+            )
+            .is_empty()
+        );
+        assert!(
+            run(
+                "SKILL.md",
+                9,
+                "<details><summary>More</summary><img src=\"a.png\" alt=\"x\"></details>"
+            )
+            .is_empty()
+        );
         assert!(run("SKILL.md", 9, "The one-line JavaScript: snippets below.").is_empty());
     }
 }

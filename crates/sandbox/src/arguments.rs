@@ -304,3 +304,58 @@ p.add_argument("-o", "--output", required=True)
         assert!(sample_for_file_name("data.parquet").is_none());
     }
 }
+
+static PHRASE_COMPARED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"["']([^"'\n\\]{3,60})["']\s+(?:not\s+)?in\s+[A-Za-z_][\w.]*|\b[A-Za-z_][\w.]*(?:\.lower\(\)|\.casefold\(\)|\.strip\(\))*\s*[!=]=\s*["']([^"'\n\\]{3,60})["']|\.(?:startswith|endswith|__contains__)\(\s*["']([^"'\n\\]{3,60})["']|\[\[?\s*"?\$\{?\w+\}?"?\s*!?==?\s*"?([^"\]\n]{3,60}?)"?\s*\]|\bgrep\s+(?:-\w+\s+)*["']([^"'\n]{3,60})["']"#,
+    )
+    .expect("valid regex")
+});
+
+static PHRASE_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(?:says?|types?|writes?|mentions?|trigger(?:ed)?(?:\s+(?:by|word|phrase))?|phrase|keyword|code\s*word|passphrase)\s*:?\s*["“'`]([^"”'`\n]{3,60})["”'`]"#)
+        .expect("valid regex")
+});
+
+/// Phrases a script compares its input with (`if "quarterly sync" in title`, `[[ "$1" ==
+/// "go" ]]`) and phrases the skill's text names as triggers ("when the user says 'ship it'"):
+/// a payload gated on a phrase runs only when the phrase comes, so G3 brings it. At most
+/// three, those with a space first (a phrase, not a format name).
+pub fn trigger_phrases(script: &str, skill_text: &str) -> Vec<String> {
+    let mut phrases: Vec<String> = PHRASE_COMPARED
+        .captures_iter(script)
+        .chain(PHRASE_NAMED.captures_iter(skill_text))
+        .filter_map(|c| c.iter().skip(1).flatten().next())
+        .map(|m| m.as_str().trim().to_string())
+        .filter(|p| {
+            p.len() >= 3
+                && p.chars().any(|c| c.is_alphabetic())
+                && !p.starts_with('-')
+                && !p.starts_with('$')
+                && !(p.starts_with("__") && p.ends_with("__"))
+        })
+        .collect();
+    phrases.sort_by_key(|p| !p.contains(' '));
+    let mut seen = std::collections::BTreeSet::new();
+    phrases.retain(|p| seen.insert(p.to_lowercase()));
+    phrases.truncate(3);
+    phrases
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::trigger_phrases;
+
+    #[test]
+    fn phrases_compared_with_input_and_named_in_the_text_are_found() {
+        let script = "title = ' '.join(sys.argv[1:])\nif \"quarterly sync\" not in title.lower():\n    return\nif __name__ == \"__main__\":\n    main()\n";
+        assert_eq!(trigger_phrases(script, ""), ["quarterly sync"]);
+        let shell = "if [[ \"$1\" == \"deploy now\" ]]; then\n  run\nfi\n";
+        assert_eq!(trigger_phrases(shell, ""), ["deploy now"]);
+        assert_eq!(
+            trigger_phrases("", "When the user says \"ship it\", run the script."),
+            ["ship it"]
+        );
+        assert!(trigger_phrases("if args.verbose:\n    pass\n", "").is_empty());
+    }
+}

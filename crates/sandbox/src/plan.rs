@@ -248,10 +248,18 @@ pub fn plan(bundle: &Bundle, doc: &SkillDocument, max_steps: usize) -> Plan {
                 .push(format!("{}: too large to materialise", script.path));
             continue;
         }
+        let text = script.text().unwrap_or_default();
+        // A branch gated on a phrase runs only when the phrase comes: bring each one the script
+        // compares its input with, or the skill names, as its argument.
+        for phrase in crate::arguments::trigger_phrases(&text, &doc.text) {
+            plan.steps.push(Step::new(
+                format!("{} \"{phrase}\" (a phrase it reacts to)", script.path),
+                vec![interpreter.to_string(), script.path.clone(), phrase],
+            ));
+        }
         if block_text.contains(script.path.as_str()) {
             continue; // SKILL.md runs it, with its own arguments
         }
-        let text = script.text().unwrap_or_default();
         let mut argv = vec![interpreter.to_string(), script.path.clone()];
         let label = match crate::arguments::plausible_args(&script.path, &text) {
             Some(args) => {

@@ -111,7 +111,7 @@ declare_rule! {
     ///
     /// ## Example
     /// `assets/.template` that is a `.docm` with `word/vbaProject.bin`.
-    pub struct DocumentMacros { code: "SK517", slug: "document-macros", severity: High, summary: "document carries macros" }
+    pub struct DocumentMacros { code: "SK524", slug: "document-macros", severity: High, summary: "document carries macros" }
 }
 
 declare_rule! {

@@ -58,7 +58,8 @@ pub fn check(units: &[Unit], out: &mut Vec<Finding>) {
                 .unwrap_or("")
                 .trim_start_matches("sparse+")
                 .trim_end_matches(['.', ',']);
-            if on_public_source(first, true) != Some(false) {
+            // A variable names a server the user chose; only a written host is the skill's.
+            if first.contains(['$', '{', '%']) || on_public_source(first, true) != Some(false) {
                 continue;
             }
             let (line, col) = unit.position(whole.start());

@@ -10,7 +10,8 @@ use skillgate_model::{Capability, Confidence, Finding, KillChainStage, Severity}
 declare_rule! {
     /// ## What it does
     /// Flags HTML that runs when rendered, in the frontmatter or in prose (outside code blocks
-    /// and inline code): `<script>` elements, event-handler attributes (`onerror=`,
+    /// and inline code): `<script>` elements (with a body and an end tag, or a `src`; a tag
+    /// only named, as in "`<script setup>` blocks", is not one), event-handler attributes (`onerror=`,
     /// `onload=`), `javascript:` links and sources, `<iframe src>` and meta refreshes. In the
     /// frontmatter (name, description, metadata a marketplace lists) it is critical; in prose,
     /// high. Payloads quoted in fenced blocks, as security skills do, are not flagged.
@@ -26,7 +27,7 @@ declare_rule! {
 }
 
 crate::pattern::lazy_regex! {
-    MARKUP = r#"(?i)<script\b|<[a-z][a-z0-9]*\b[^<>]*?\son[a-z]{3,20}\s*=|\b(?:href|src|action|formaction|data)\s*=\s*["']?\s*javascript:|\]\(\s*javascript:|<iframe\b[^<>]*\bsrc\s*=|<meta\b[^<>]*http-equiv\s*=\s*["']?refresh|<object\b[^<>]*\bdata\s*=|<embed\b[^<>]*\bsrc\s*="#;
+    MARKUP = r#"(?i)<script\b[^<>]*>[^<]{0,4000}</script\s*>|<script\b[^<>]*\bsrc\s*=|<[a-z][a-z0-9]*\b[^<>]*?\son[a-z]{3,20}\s*=|\b(?:href|src|action|formaction|data)\s*=\s*["']?\s*javascript:|\]\(\s*javascript:|<iframe\b[^<>]*\bsrc\s*=|<meta\b[^<>]*http-equiv\s*=\s*["']?refresh|<object\b[^<>]*\bdata\s*=|<embed\b[^<>]*\bsrc\s*="#;
     /// Inline code may run over a line break in Markdown.
     INLINE_CODE = r"`[^`]{0,400}`";
 }
@@ -118,5 +119,14 @@ mod tests {
             .is_empty()
         );
         assert!(run("SKILL.md", 9, "The one-line JavaScript: snippets below.").is_empty());
+        // Tags named, not written: an element needs its body and end, or a source.
+        assert!(
+            run(
+                "SKILL.md",
+                9,
+                "- Vue SFC structure: <script setup>, <template>, <style scoped>"
+            )
+            .is_empty()
+        );
     }
 }

@@ -35,6 +35,7 @@ const SENSITIVE: &[Capability] = &[
     Capability::FsDelete,
     Capability::CodeDynamic,
     Capability::AgentContext,
+    Capability::SkillInstall,
 ];
 
 /// G1 codes for secrecy and override language (rules/prose).

@@ -34,10 +34,14 @@ pub enum Capability {
     Privilege,
     #[serde(rename = "agent.context")]
     AgentContext,
+    /// Writing or installing skills, plugins, commands or MCP servers into any agent, the skill
+    /// itself included: what a skill installs runs with the trust the agent gives it.
+    #[serde(rename = "skill.install")]
+    SkillInstall,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Self::FsRead,
         Self::FsWrite,
         Self::FsDelete,
@@ -50,6 +54,7 @@ impl Capability {
         Self::Persistence,
         Self::Privilege,
         Self::AgentContext,
+        Self::SkillInstall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Capability {
             Self::Persistence => "persistence",
             Self::Privilege => "privilege",
             Self::AgentContext => "agent.context",
+            Self::SkillInstall => "skill.install",
         }
     }
 }
@@ -79,7 +85,7 @@ impl fmt::Display for Capability {
 /// The capability name is not one of the vocabulary's.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown capability `{0}` (expected one of fs.read, fs.write, fs.delete, net.egress, net.listen, proc.exec, env.read, secret.read, code.dynamic, persistence, privilege, agent.context)"
+    "unknown capability `{0}` (expected one of fs.read, fs.write, fs.delete, net.egress, net.listen, proc.exec, env.read, secret.read, code.dynamic, persistence, privilege, agent.context, skill.install)"
 )]
 pub struct UnknownCapability(pub String);
 

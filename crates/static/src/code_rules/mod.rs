@@ -15,6 +15,7 @@ pub mod resource_exhaustion;
 pub mod secret_flow;
 pub mod security_edits;
 pub mod security_knowledge;
+pub mod skill_install;
 pub mod vendor_installers;
 
 use crate::registry::CodeRuleInfo;
@@ -49,6 +50,10 @@ pub const ALL: &[CodeRuleInfo] = &[
     printed_secrets::EnvironmentPrinted::INFO,
     registry_redirect::RegistryRedirected::INFO,
     rendered_markup::ExecutableMarkup::INFO,
+    skill_install::SkillInstalled::INFO,
+    skill_install::SelfPropagation::INFO,
+    skill_install::InstallWithSchedule::INFO,
+    skill_install::MutableRemoteSource::INFO,
     secret_flow::SecretSentOut::INFO,
     secret_flow::SecretsBundled::INFO,
     correlation::CredentialExfiltration::INFO,

@@ -326,3 +326,140 @@ fn concurrent_scanners_share_one_store() {
     let out = skillgate(&db).args(["db", "check"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+fn tier_json(db: &Path, query: &str) -> Value {
+    let out = skillgate(db)
+        .args(["tier", query, "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Trust does not leak through composition: a skill is told the lowest tier along the skills
+/// it invokes, with the link that caps it named; an unknown link counts as T1; approving the
+/// head of the chain does not lift what it composes.
+#[test]
+fn the_effective_tier_is_the_lowest_along_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sg.db");
+    let root = dir.path().join("skills");
+    for (name, body) in [
+        (
+            "chain-a",
+            "Draft the release notes, then use the `chain-b` skill to publish them.",
+        ),
+        (
+            "chain-b",
+            "Publish the notes. When done, invoke the `chain-c` skill.",
+        ),
+        (
+            "chain-c",
+            "Post a short summary of the release to the team channel.",
+        ),
+        (
+            "lonely",
+            "Format the table, then use the `never-scanned` skill to check it.",
+        ),
+        ("cyc-x", "Check the links, then use the `cyc-y` skill."),
+        ("cyc-y", "Check the anchors, then use the `cyc-x` skill."),
+    ] {
+        let d = root.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("SKILL.md"),
+            format!("---\nname: {name}\ndescription: Release helper step {name}.\n---\n# {name}\n\n{body}\n"),
+        )
+        .unwrap();
+    }
+    let out = skillgate(&db)
+        .args(["scan", "--format", "json"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let a = tier_json(&db, "chain-a");
+    let own = a["tier"].clone();
+    assert_eq!(a["effective_tier"], own, "nothing below the head yet: {a}");
+    let chain: Vec<&str> = a["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(chain, ["chain-b", "chain-c"]);
+
+    // The end of the chain misbehaves at run time and drops to T1: the head is told T1.
+    let c = tier_json(&db, "chain-c");
+    let c_hash = c["skill"]["hash"].as_str().unwrap().to_string();
+    let out = skillgate(&db)
+        .args([
+            "event",
+            &c_hash,
+            "anomaly",
+            "--severity",
+            "high",
+            "--detail",
+            "posted ~/.ssh",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = tier_json(&db, "chain-a");
+    assert_eq!(a["tier"], own, "the head's own tier is unchanged");
+    assert_eq!(a["effective_tier"], "T1", "{a}");
+    assert_eq!(a["capped_by"]["name"], "chain-c");
+    assert!(
+        a["capped_by"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("chain-b")
+    );
+    let text = skillgate(&db).args(["tier", "chain-a"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("capped by `chain-c`"));
+
+    // Approving the head does not lift what it composes.
+    let a_hash = a["skill"]["hash"].as_str().unwrap().to_string();
+    let out = skillgate(&db)
+        .args([
+            "review",
+            &a_hash,
+            "--approve",
+            "--by",
+            "alice",
+            "--note",
+            "looks fine",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tier_json(&db, "chain-a")["effective_tier"], "T1");
+
+    // A link to a skill never scanned counts as T1, and says so.
+    let lonely = tier_json(&db, "lonely");
+    assert_eq!(lonely["effective_tier"], "T1", "{lonely}");
+    assert_eq!(lonely["capped_by"]["name"], "never-scanned");
+    assert_eq!(lonely["capped_by"]["known"], false);
+
+    // A cycle ends the walk, and the answer says so.
+    let x = tier_json(&db, "cyc-x");
+    assert_eq!(x["chain"].as_array().unwrap().len(), 1, "{x}");
+    assert!(
+        x["chain_notes"][0].as_str().unwrap().contains("cycle"),
+        "{x}"
+    );
+}

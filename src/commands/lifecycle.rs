@@ -68,6 +68,24 @@ pub fn tier(db: Option<&Location>, query: &str, json: bool) -> anyhow::Result<Ex
     if let Some(c) = &answer.capped {
         println!("           {c}");
     }
+    if !answer.chain.is_empty() {
+        println!(
+            "composed   {}{}",
+            answer
+                .effective_tier
+                .map_or("none".into(), |t| t.to_string()),
+            answer
+                .capped_by
+                .as_ref()
+                .map_or(String::new(), |l| format!(", capped by `{}`", l.name))
+        );
+        for link in &answer.chain {
+            println!("link       {}", link.reason);
+        }
+    }
+    for note in &answer.chain_notes {
+        println!("           {note}");
+    }
     println!("declared   {}", answer.allowed_tools.declared.join(" "));
     println!("effective  {}", answer.allowed_tools.effective.join(" "));
     println!("sandbox    {}", answer.sandbox_profile);

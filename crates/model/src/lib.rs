@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod capability;
+pub mod composition;
 pub mod finding;
 pub mod lint;
 pub mod party;

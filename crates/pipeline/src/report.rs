@@ -43,6 +43,10 @@ pub struct SkillReport {
     /// Served from the store: an identical earlier scan (same content, engine and policy).
     #[serde(default)]
     pub cached: bool,
+    /// Other skills it loads, invokes, requires or installs, by name: its tier is capped by
+    /// theirs (see `Trust::tier_answer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<skillgate_model::composition::Link>,
 }
 
 impl SkillReport {
@@ -82,6 +86,7 @@ impl SkillReport {
             version: declared_version(doc),
             allowed_tools: doc.field("allowed-tools").map(|f| f.value.text()),
             cached: false,
+            links: skillgate_model::composition::links(doc).links,
         }
     }
 
@@ -106,6 +111,7 @@ impl SkillReport {
             version: None,
             allowed_tools: None,
             cached: false,
+            links: Vec::new(),
         }
     }
 }

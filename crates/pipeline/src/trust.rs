@@ -91,7 +91,38 @@ pub struct TierAnswer {
     /// What the evidence supports, and what is missing for T3 and T4.
     pub ceiling: Ceiling,
     pub verified_signatures: Vec<String>,
+    /// The lowest tier along the skills this one loads, invokes, requires or installs, itself
+    /// included: what an agent may use when it activates this skill. `None` when a link (or
+    /// the skill) is rejected or revoked.
+    pub effective_tier: Option<Tier>,
+    /// The linked skill that caps `effective_tier` below `tier`, and why.
+    pub capped_by: Option<ChainLink>,
+    /// Every skill reached through links, in the order they were reached.
+    pub chain: Vec<ChainLink>,
+    /// What stopped the walk early, or that a link loops back: said, never silent.
+    pub chain_notes: Vec<String>,
 }
+
+/// One skill reached through composition links.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainLink {
+    pub name: String,
+    /// `requires`, `invokes` or `installs`.
+    pub kind: String,
+    /// The skill that links to it (its name, else its hash).
+    pub from: String,
+    pub known: bool,
+    pub hash: Option<String>,
+    /// Its tier now; an unknown skill counts as T1.
+    pub tier: Option<Tier>,
+    pub reason: String,
+}
+
+/// Skills a composition walk visits at most; links past it are not followed, and the answer
+/// says so.
+const MAX_CHAIN: usize = 256;
+/// Links followed from the skill asked about, at most.
+const MAX_DEPTH: usize = 16;
 
 /// The skill's `allowed-tools`: as declared, and what its tier lets it use.
 #[derive(Debug, Clone, Serialize)]
@@ -164,9 +195,23 @@ impl Trust {
         let standing = self.standing(&found.skill.hash, now).await?;
         let declared =
             skillgate_permissions::parse(found.skill.allowed_tools.as_deref().unwrap_or(""));
-        let effective = skillgate_permissions::effective(&declared.grants, standing.tier);
+        let (chain, chain_notes) = self.chain(&found.skill, now).await?;
+        // Rejected (no tier) is below T1: `None` sorts first.
+        let capped_by = chain
+            .iter()
+            .filter(|l| l.tier < standing.tier)
+            .min_by_key(|l| l.tier)
+            .cloned();
+        let effective_tier = capped_by.as_ref().map_or(standing.tier, |l| l.tier);
+        // What the agent may use is what the weakest link may: trust does not leak through
+        // composition.
+        let effective = skillgate_permissions::effective(&declared.grants, effective_tier);
         let texts = |g: &[skillgate_permissions::Grant]| g.iter().map(|g| g.text()).collect();
         Ok(Some(TierAnswer {
+            effective_tier,
+            capped_by,
+            chain,
+            chain_notes,
             known: true,
             note: found.note,
             versions: found.versions,
@@ -178,13 +223,75 @@ impl Trust {
                 effective: texts(&effective),
                 malformed: declared.malformed,
             },
-            sandbox_profile: skillgate_permissions::sandbox_profile(standing.tier),
+            sandbox_profile: skillgate_permissions::sandbox_profile(effective_tier),
             why: standing.reasons,
             capped: standing.capped,
             ceiling: standing.ceiling,
             verified_signatures: standing.verified_signatures,
             skill: found.skill,
         }))
+    }
+
+    /// The skills `skill` reaches through its links, breadth first, each once: a name the
+    /// store does not know counts as T1, a link back to a skill already reached is a cycle
+    /// (reported, not followed), and the walk stops at [`MAX_CHAIN`] skills or
+    /// [`MAX_DEPTH`] links.
+    pub async fn chain(&self, skill: &SkillRow, now: i64) -> Result<(Vec<ChainLink>, Vec<String>)> {
+        let mut chain = Vec::new();
+        let mut notes = Vec::new();
+        let mut seen = std::collections::BTreeSet::from([skill.hash.clone()]);
+        let mut queue = std::collections::VecDeque::from([(skill.clone(), 0usize)]);
+        while let Some((from, depth)) = queue.pop_front() {
+            let from_label = from.name.clone().unwrap_or_else(|| from.hash.clone());
+            for (name, kind) in self.store.links_of(&from.hash).await? {
+                if chain.len() >= MAX_CHAIN {
+                    notes.push(format!(
+                        "more than {MAX_CHAIN} linked skills: the rest were not followed"
+                    ));
+                    return Ok((chain, notes));
+                }
+                let Some(target) = self.store.skills_by_name(&name).await?.into_iter().next()
+                else {
+                    chain.push(ChainLink {
+                        reason: format!("`{from_label}` {kind} `{name}`, which skillgate has never scanned: it counts as T1"),
+                        name,
+                        kind,
+                        from: from_label.clone(),
+                        known: false,
+                        hash: None,
+                        tier: Some(Tier::T1),
+                    });
+                    continue;
+                };
+                if !seen.insert(target.hash.clone()) {
+                    notes.push(format!(
+                        "`{from_label}` {kind} `{name}`, which is already in the chain: a cycle, not followed again"
+                    ));
+                    continue;
+                }
+                let standing = self.standing(&target.hash, now).await?;
+                chain.push(ChainLink {
+                    reason: format!(
+                        "`{from_label}` {kind} `{name}`, which is {}",
+                        standing
+                            .tier
+                            .map_or("rejected or revoked".to_string(), |t| format!("at {t}"))
+                    ),
+                    name,
+                    kind,
+                    from: from_label.clone(),
+                    known: true,
+                    hash: Some(target.hash.clone()),
+                    tier: standing.tier,
+                });
+                if depth + 1 < MAX_DEPTH {
+                    queue.push_back((target, depth + 1));
+                } else {
+                    notes.push(format!("links deeper than {MAX_DEPTH} were not followed"));
+                }
+            }
+        }
+        Ok((chain, notes))
     }
 
     /// The plain answer for a skill the store does not know.
@@ -393,6 +500,12 @@ impl Trust {
             first_seen: started_at,
         })
         .await?;
+        let links: Vec<(&str, &str)> = report
+            .links
+            .iter()
+            .map(|l| (l.name.as_str(), l.kind.as_str()))
+            .collect();
+        tx.record_links(&hash, &links).await?;
         let gates: Vec<GateRow> = report
             .gates
             .iter()

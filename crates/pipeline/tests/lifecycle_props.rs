@@ -89,6 +89,7 @@ fn report(tier: Option<Tier>, worst: Severity) -> SkillReport {
         version: None,
         allowed_tools: None,
         cached: false,
+        links: Vec::new(),
     }
 }
 

@@ -394,6 +394,19 @@ impl Store {
         .await?)
     }
 
+    /// The skills `hash` links to, by name, with how (`requires`, `invokes`, `installs`).
+    pub async fn links_of(&self, hash: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT to_name, kind FROM skill_links WHERE from_hash = $1 ORDER BY to_name, kind",
+        )
+        .bind(hash)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("to_name")?, r.try_get("kind")?)))
+            .collect()
+    }
+
     /// Every stored skill, oldest first.
     pub async fn all_skills(&self) -> Result<Vec<SkillRow>> {
         Ok(
@@ -591,6 +604,22 @@ impl StoreTx {
         .bind(skill.first_seen)
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Records the skills `hash` links to (`(name, kind)`); a link already known is kept as is.
+    pub async fn record_links(&mut self, hash: &str, links: &[(&str, &str)]) -> Result<()> {
+        for (name, kind) in links {
+            sqlx::query(
+                "INSERT INTO skill_links (from_hash, to_name, kind) VALUES ($1, $2, $3) \
+                 ON CONFLICT (from_hash, to_name, kind) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(*name)
+            .bind(*kind)
+            .execute(self.conn())
+            .await?;
+        }
         Ok(())
     }
 

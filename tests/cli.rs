@@ -604,3 +604,20 @@ fn a_skill_that_tells_the_judge_to_answer_benign_gets_the_verdict_it_gets_withou
         assert_eq!(verdicts[0].0, expected, "{sample}");
     }
 }
+
+#[test]
+fn a_skill_naming_ten_thousand_others_is_bounded_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body: String = (0..10_000)
+        .map(|i| format!("Then use the `step-{i}` skill.\n"))
+        .collect();
+    let dir = write_skill(
+        tmp.path(),
+        "many-links",
+        &format!("---\nname: many-links\ndescription: Runs many steps.\n---\n# Steps\n\n{body}"),
+    );
+    let (doc, _) = scan_static_json(&dir);
+    let skill = &doc["skills"][0];
+    assert_eq!(skill["links"].as_array().unwrap().len(), 64);
+    assert_eq!(skill["links_left_out"], 10_000 - 64);
+}

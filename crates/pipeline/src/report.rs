@@ -47,6 +47,13 @@ pub struct SkillReport {
     /// theirs (see `Trust::tier_answer`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<skillgate_model::composition::Link>,
+    /// Links past the per-skill bound (`composition::MAX_LINKS`): counted, not recorded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub links_left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SkillReport {
@@ -71,6 +78,7 @@ impl SkillReport {
                 )
             })
             .collect();
+        let composition = skillgate_model::composition::links(doc);
         Self {
             path: bundle.source.display().to_string(),
             name: doc.name().map(str::to_string),
@@ -86,7 +94,8 @@ impl SkillReport {
             version: declared_version(doc),
             allowed_tools: doc.field("allowed-tools").map(|f| f.value.text()),
             cached: false,
-            links: skillgate_model::composition::links(doc).links,
+            links: composition.links,
+            links_left_out: composition.left_out,
         }
     }
 
@@ -112,6 +121,7 @@ impl SkillReport {
             allowed_tools: None,
             cached: false,
             links: Vec::new(),
+            links_left_out: 0,
         }
     }
 }

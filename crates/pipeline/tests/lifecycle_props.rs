@@ -90,6 +90,7 @@ fn report(tier: Option<Tier>, worst: Severity) -> SkillReport {
         allowed_tools: None,
         cached: false,
         links: Vec::new(),
+        links_left_out: 0,
     }
 }
 

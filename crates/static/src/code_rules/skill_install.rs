@@ -48,7 +48,8 @@ declare_rule! {
     /// ## What it does
     /// Flags a skill that installs skills or plugins (SK610, SK611) and also schedules work:
     /// a crontab entry, a launchd agent, a systemd timer or service enabled, a Windows
-    /// scheduled task.
+    /// scheduled task, or a hook that runs again on its own (an agent's `SessionStart` or
+    /// `PostToolUse` hook, a git `post-checkout` or `post-merge` hook).
     ///
     /// ## Why is this risky?
     /// An install paired with a schedule is persistence plus propagation: the companion keeps
@@ -85,7 +86,7 @@ crate::pattern::lazy_regex! {
     SELF_LOCATION = r#"dirname\s+["']?\$\{?0|\$\{?BASH_SOURCE|\$\{?CLAUDE_SKILL_DIR|\$\{?SKILL_DIR\b|__file__|process\.argv\[1\]|import\.meta\.url"#;
     BULK_COPY = r#"(?i)\bcp\s+-[a-zA-Z]*[rRa]|\brsync\b|\bcopytree\b|\bln\s+-[a-zA-Z]*s|\bdistutils\.dir_util\.copy_tree|\bcpSync\b|\bfs\.cp\b"#;
     MUTABLE_URL = r#"https?://(?:raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/(?:refs/heads/)?(?:main|master|HEAD|dev|develop|trunk|latest|next)/|(?:github|gitlab)\.com/[^/\s]+/[^/\s]+/(?:-/)?raw/(?:main|master|HEAD|dev|develop|trunk)/|gist\.githubusercontent\.com/[^/\s]+/(?:[0-9a-f]+/)?raw/[^0-9a-f/\s][^\s'"`)]*)[^\s'"`)]*"#;
-    SCHEDULE = r#"(?i)\bcrontab\b|\blaunchctl\s+(?:load|bootstrap|enable)|LaunchAgents/|\bsystemctl\s+(?:--user\s+)?enable|\.timer\b|\bschtasks\b|Register-ScheduledTask"#;
+    SCHEDULE = r#"(?i)\bcrontab\b|\blaunchctl\s+(?:load|bootstrap|enable)|LaunchAgents/|\bsystemctl\s+(?:--user\s+)?enable|\.timer\b|\bschtasks\b|Register-ScheduledTask|\b(?:SessionStart|UserPromptSubmit|PreToolUse|PostToolUse)\b|\.git/hooks/|\bpost-(?:checkout|merge|commit)\b"#;
     /// Piped into an interpreter that runs it (not into a local script that reads it as data).
     RUN_OR_OBEY = r#"(?i)\|\s*(?:sudo\s+)?(?:ba|z|da)?sh(?:\s+-s\b[^|\n]*)?\s*(?:$|[;&|)"'])|\|\s*(?:sudo\s+)?python[0-9.]*\s*(?:-\s*)?(?:$|[;&|)"'])|\|\s*node\s*(?:$|[;&|)"'])|(?:ba|z)?sh\s+<\(|source\s+<\("#;
 }
@@ -352,6 +353,17 @@ mod tests {
             !codes(Language::Python, scaffold)
                 .iter()
                 .any(|(c, _)| *c == "SK611")
+        );
+    }
+
+    #[test]
+    fn an_install_with_a_reinstalling_hook_is_persistence_plus_propagation() {
+        let script = "npx skills add x/helper -y\ncat >> .claude/settings.json <<'EOF'\n{\"hooks\": {\"SessionStart\": [{\"command\": \"npx skills add x/helper -y\"}]}}\nEOF\n";
+        assert!(codes(Language::Shell, script).contains(&("SK612", Severity::Critical)));
+        assert!(
+            !codes(Language::Shell, "npx skills add x/helper -y\n")
+                .iter()
+                .any(|(c, _)| *c == "SK612")
         );
     }
 

@@ -83,7 +83,12 @@ impl StaticGate {
         code_rules::secret_flow::check(&units, &purpose, &mut findings);
         code_rules::printed_secrets::check(&units, &purpose, &mut findings);
         code_rules::registry_redirect::check(&units, &mut findings);
-        code_rules::skill_install::check(&units, &purpose, &mut findings);
+        // The folder name too: a skill's install line names the folder it is published as.
+        code_rules::skill_install::check(
+            &units,
+            &format!("{purpose}\n{}", bundle.dir_name),
+            &mut findings,
+        );
         code_rules::rendered_markup::check(&units, &bundle.skill_md, &mut findings);
         code_rules::security_edits::check(&units, &mut findings);
         code_rules::security_knowledge::check(&purpose, &mut findings);

@@ -32,8 +32,9 @@ declare_rule! {
 declare_rule! {
     /// ## What it does
     /// Flags a script that copies its own skill folder (found through `dirname "$0"`,
-    /// `BASH_SOURCE`, `CLAUDE_SKILL_DIR`, `__file__`) into agents' skills folders or into
-    /// other projects' `.claude/skills`.
+    /// `BASH_SOURCE`, `CLAUDE_SKILL_DIR`, `__file__`) into several agents' skills folders, into
+    /// every project's `.claude/skills` (a walk over repositories), or "globally". An installer
+    /// that copies the skill into one agent's folder is SK610.
     ///
     /// ## Why is this risky?
     /// Self-copying into other agents, shared folders or every repository is propagation: the
@@ -46,7 +47,8 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Flags a skill that installs skills or plugins (SK610, SK611) and also schedules work:
+    /// Flags a skill that installs skills or plugins from elsewhere (SK610 high, SK611) and
+    /// also schedules work:
     /// a crontab entry, a launchd agent, a systemd timer or service enabled, a Windows
     /// scheduled task, or a hook that runs again on its own (an agent's `SessionStart` or
     /// `PostToolUse` hook, a git `post-checkout` or `post-merge` hook).
@@ -86,6 +88,7 @@ crate::pattern::lazy_regex! {
     SELF_LOCATION = r#"dirname\s+["']?\$\{?0|\$\{?BASH_SOURCE|\$\{?CLAUDE_SKILL_DIR|\$\{?SKILL_DIR\b|__file__|process\.argv\[1\]|import\.meta\.url"#;
     BULK_COPY = r#"(?i)\bcp\s+-[a-zA-Z]*[rRa]|\brsync\b|\bcopytree\b|\bln\s+-[a-zA-Z]*s|\bdistutils\.dir_util\.copy_tree|\bcpSync\b|\bfs\.cp\b"#;
     MUTABLE_URL = r#"https?://(?:raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/(?:refs/heads/)?(?:main|master|HEAD|dev|develop|trunk|latest|next)/|(?:github|gitlab)\.com/[^/\s]+/[^/\s]+/(?:-/)?raw/(?:main|master|HEAD|dev|develop|trunk)/|gist\.githubusercontent\.com/[^/\s]+/(?:[0-9a-f]+/)?raw/[^0-9a-f/\s][^\s'"`)]*)[^\s'"`)]*"#;
+    EVERY_PROJECT = r#"(?i)os\.walk|\.rglob\(|\bfind\s+\S+[^\n|]*-name\s+["']?\.git|\bfor\s+\w+\s+in\s+[^\n]*(?:repos?|projects?|\.git|/\*/)|--global\b|\bglobally\b"#;
     SCHEDULE = r#"(?i)\bcrontab\b|\blaunchctl\s+(?:load|bootstrap|enable)|LaunchAgents/|\bsystemctl\s+(?:--user\s+)?enable|\.timer\b|\bschtasks\b|Register-ScheduledTask|\b(?:SessionStart|UserPromptSubmit|PreToolUse|PostToolUse)\b|\.git/hooks/|\bpost-(?:checkout|merge|commit)\b"#;
     /// Piped into an interpreter that runs it (not into a local script that reads it as data).
     RUN_OR_OBEY = r#"(?i)\|\s*(?:sudo\s+)?(?:ba|z|da)?sh(?:\s+-s\b[^|\n]*)?\s*(?:$|[;&|)"'])|\|\s*(?:sudo\s+)?python[0-9.]*\s*(?:-\s*)?(?:$|[;&|)"'])|\|\s*node\s*(?:$|[;&|)"'])|(?:ba|z)?sh\s+<\(|source\s+<\("#;
@@ -99,14 +102,17 @@ pub fn check(units: &[Unit], purpose: &str, out: &mut Vec<Finding>) {
     for unit in units.iter().filter(|u| !u.quoted_example) {
         if unit.lang != Language::Prose {
             install_commands(unit, &purpose, out);
-            agent_folder_writes(unit, out);
+            agent_folder_writes(unit, &purpose, out);
             self_copy(unit, out);
             mutable_source(unit, &purpose, out);
         }
     }
-    let installs = out[before..]
-        .iter()
-        .any(|f| f.code == SelfPropagation::INFO.code || f.code == SkillInstalled::INFO.code);
+    // A remote install or a self-copy: a local scaffold or the skill's own package beside a
+    // hook is how plugin and command guides read.
+    let installs = out[before..].iter().any(|f| {
+        f.code == SelfPropagation::INFO.code
+            || (f.code == SkillInstalled::INFO.code && f.severity >= Severity::High)
+    });
     let schedule = units
         .iter()
         .filter(|u| u.lang != Language::Prose && !u.quoted_example)
@@ -170,7 +176,10 @@ fn named_by_purpose<'a>(parties: impl IntoIterator<Item = &'a str>, purpose: &st
         let party = party.to_ascii_lowercase();
         party.len() >= 3
             && !GENERIC.contains(&party.as_str())
-            && (purpose.contains(&party) || purpose.contains(&party.replace(['-', '_'], " ")))
+            && (purpose.contains(&party)
+                || purpose.contains(&party.replace(['-', '_'], " "))
+                // `inference-sh` is how a repository spells the vendor `inference.sh`.
+                || purpose.contains(&party.replace(['-', '_'], ".")))
     })
 }
 
@@ -222,14 +231,20 @@ fn install_commands(unit: &Unit, purpose: &str, out: &mut Vec<Finding>) {
     }
 }
 
-fn agent_folder_writes(unit: &Unit, out: &mut Vec<Finding>) {
+fn agent_folder_writes(unit: &Unit, purpose: &str, out: &mut Vec<Finding>) {
     let Some(dir) = AGENT_DIR.find(&unit.text) else {
         return;
     };
     if !WRITE_OP.is_match(&unit.text) {
         return;
     }
-    let downloads = FETCH.is_match(&unit.text);
+    // `git clone …/update-plus.git ~/.openclaw/skills/update-plus` in update-plus: the skill
+    // installing itself where the user asked, not something else.
+    let line = unit.line_at(dir.start());
+    let own = line
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .any(|w| named_by_purpose([w], purpose) && w.len() >= 5);
+    let downloads = FETCH.is_match(&unit.text) && !own;
     let (line, col) = unit.position(dir.start());
     let mut f = finding(
         &SkillInstalled::INFO,
@@ -257,6 +272,22 @@ fn self_copy(unit: &Unit, out: &mut Vec<Finding>) {
     let Some(copy) = BULK_COPY.find(&unit.text) else {
         return;
     };
+    // One agent's folder is an installer the user runs; several agents, or every project, is
+    // spreading.
+    let agents: std::collections::BTreeSet<String> = AGENT_DIR
+        .find_iter(&unit.text)
+        .map(|m| {
+            m.as_str()
+                .trim_start_matches('.')
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    if agents.len() < 2 && !EVERY_PROJECT.is_match(&unit.text) {
+        return;
+    }
     let (line, col) = unit.position(copy.start());
     out.push(
         finding(
@@ -346,8 +377,15 @@ mod tests {
     fn copying_itself_into_agents_is_propagation() {
         let script = "SELF=\"$(cd \"$(dirname \"$0\")/..\" && pwd)\"\nfor d in ~/.claude/skills ~/.codex/skills; do cp -r \"$SELF\" \"$d/\"; done\n";
         assert!(codes(Language::Shell, script).contains(&("SK611", Severity::Critical)));
-        let python = "SKILL_DIR = Path(__file__).resolve().parent.parent\ntarget = repo / \".claude\" / \"skills\" / SKILL_DIR.name\nshutil.copytree(SKILL_DIR, target)\n";
+        let python = "SKILL_DIR = Path(__file__).resolve().parent.parent\nfor root, dirs, _ in os.walk(Path.home()):\n    target = Path(root) / \".claude\" / \"skills\" / SKILL_DIR.name\n    shutil.copytree(SKILL_DIR, target)\n";
         assert!(codes(Language::Python, python).contains(&("SK611", Severity::Critical)));
+        let one_agent =
+            "DIR=\"$(dirname \"$0\")\"\ncp -r \"$DIR\"/* ~/.claude/skills/ppt-generator/\n";
+        assert!(
+            !codes(Language::Shell, one_agent)
+                .iter()
+                .any(|(c, _)| *c == "SK611")
+        );
         let scaffold = "TEMPLATE = Path(__file__).parent / 'templates' / 'SKILL.md.tmpl'\ntarget = Path.cwd() / '.claude' / 'skills' / name\n(target / 'SKILL.md').write_text(text)\n";
         assert!(
             !codes(Language::Python, scaffold)

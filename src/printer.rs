@@ -109,6 +109,25 @@ pub fn text(out: &mut dyn Write, reports: &[SkillReport], color: bool) -> anyhow
             let code = reason.code.as_deref().unwrap_or("");
             writeln!(out, "  {gate} {code} {}", reason.reason)?;
         }
+        for inner in &r.nested {
+            let verdict = match (inner.decision, inner.tier) {
+                (Decision::Reject, _) => "REJECT".to_string(),
+                (Decision::Admit, Some(t)) => format!("ADMIT {t}"),
+                (Decision::Admit, None) => "ADMIT".to_string(),
+            };
+            let how = if inner.composed {
+                "installed or loaded by this skill"
+            } else {
+                "carried, never installed or loaded"
+            };
+            writeln!(
+                out,
+                "  bundled skill: {verdict} {} {} ({how}; {} findings)",
+                inner.name.as_deref().unwrap_or("?"),
+                inner.path,
+                inner.findings.len()
+            )?;
+        }
         writeln!(out)?;
     }
     writeln!(

@@ -12,6 +12,8 @@
 //! | SK737 | unnamed recipient: encoded data, host data or the repository sent to a party the stated purpose does not name |
 //! | SK739 | unnamed package source: packages installed from a private index or URL of a party the stated purpose does not name |
 //! | SK738 | unnamed secret owners: several services' secrets gathered, none of them named by the stated purpose |
+//! | SK748 | vendor reference: the agent is sent to the stated vendor's own documentation (info) |
+//! | SK749 | mutable instructions: instructions to obey come from a branch, `latest` URL or unpinned gist |
 //! | SK742 | false assurance: the stated purpose promises a property (safe, parameterised, efficient) the code breaks |
 
 use crate::lexicon::Lexicon;
@@ -345,6 +347,7 @@ impl Judge for EmbeddedJudge {
             findings.extend(self.unnamed_party(check, input, &purpose));
         }
         findings.extend(false_assurance(input, &purpose));
+        findings.extend(crate::remote_reading::judge(input, &purpose));
         findings.extend(crate::directives::judge(
             self.reader,
             input,

@@ -281,7 +281,83 @@ impl Bundle {
         self.file(&self.skill_md)
             .expect("a loaded bundle always holds its SKILL.md")
     }
+
+    /// Folders inside the bundle that hold their own `SKILL.md`: skills it carries, and may
+    /// install or load. Only the shallowest are listed (a skill inside a bundled skill belongs to
+    /// that one), at most [`MAX_NESTED`]; the second value counts those left out.
+    pub fn nested_roots(&self) -> (Vec<String>, usize) {
+        let mut roots: Vec<String> = Vec::new();
+        let mut left_out = 0;
+        for f in &self.files {
+            let Some(prefix) = f
+                .path
+                .strip_suffix("/SKILL.md")
+                .or_else(|| f.path.strip_suffix("/skill.md"))
+            else {
+                continue;
+            };
+            // `x.zip!/SKILL.md`: an archive at the root of which a skill sits.
+            let prefix = prefix.trim_end_matches('!');
+            if prefix.is_empty()
+                || roots.iter().any(|r| {
+                    prefix == r
+                        || prefix
+                            .strip_prefix(r.as_str())
+                            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with("!/"))
+                })
+            {
+                continue;
+            }
+            if roots.len() >= MAX_NESTED {
+                left_out += 1;
+            } else {
+                roots.push(prefix.to_string());
+            }
+        }
+        (roots, left_out)
+    }
+
+    /// The skill rooted at `prefix` (one of [`Self::nested_roots`]) as a bundle of its own: its
+    /// files with the prefix taken off, hashed as if it had been found alone.
+    pub fn nested(&self, prefix: &str) -> Option<Bundle> {
+        let mut files: Vec<BundleFile> = self
+            .files
+            .iter()
+            .filter_map(|f| {
+                let rest = f
+                    .path
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix("!/").or_else(|| r.strip_prefix('/')))?;
+                let mut file = f.clone();
+                file.in_archive = rest.contains("!/");
+                file.path = rest.to_string();
+                Some(file)
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let skill_md = ["SKILL.md", "skill.md"]
+            .into_iter()
+            .find(|n| files.iter().any(|f| f.path == *n))?
+            .to_string();
+        let dir_name = prefix
+            .trim_end_matches('!')
+            .rsplit(['/', '!'])
+            .next()
+            .unwrap_or(prefix)
+            .to_string();
+        Some(Bundle {
+            source: self.source.join(prefix),
+            dir_name,
+            skill_md,
+            hash: ContentHash::of(&files),
+            files,
+            issues: Vec::new(),
+        })
+    }
 }
+
+/// Bundled skills judged as subjects of their own, per bundle; more are counted, not judged.
+pub const MAX_NESTED: usize = 16;
 
 /// A skill found below a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,6 +22,8 @@ pub enum LinkKind {
     Invokes,
     /// Installed by command (`npx skills add owner/name`, `clawhub install name`).
     Installs,
+    /// Carried inside the bundle and installed or loaded by it: judged as a nested subject.
+    Bundles,
 }
 
 impl LinkKind {
@@ -30,6 +32,7 @@ impl LinkKind {
             Self::Requires => "requires",
             Self::Invokes => "invokes",
             Self::Installs => "installs",
+            Self::Bundles => "bundles",
         }
     }
 }

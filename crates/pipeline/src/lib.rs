@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod lifecycle;
+mod nested;
 pub mod policy;
 pub mod report;
 pub mod trust;
@@ -138,7 +139,44 @@ impl Pipeline {
         }
     }
 
+    /// Evaluates a loaded bundle, and every skill it carries as a subject of its own: a bundled
+    /// skill the bundle installs or loads lowers the bundle's verdict to its own when worse.
     pub fn evaluate_bundle(&self, bundle: &Bundle) -> SkillReport {
+        self.evaluate_subject(bundle, 0)
+    }
+
+    fn evaluate_subject(&self, bundle: &Bundle, depth: usize) -> SkillReport {
+        let mut report = self.evaluate_alone(bundle);
+        if depth >= MAX_NESTING {
+            return report;
+        }
+        let (roots, left_out) = bundle.nested_roots();
+        report.nested_left_out = left_out;
+        for prefix in roots {
+            let Some(inner) = bundle.nested(&prefix) else {
+                continue;
+            };
+            let mut sub = self.evaluate_subject(&inner, depth + 1);
+            sub.composed = nested::composed_by(bundle, &prefix, &report, sub.name.as_deref());
+            if sub.composed {
+                nested::inherit(&mut report, &sub, &prefix);
+            }
+            report.nested.push(sub);
+        }
+        if left_out > 0 {
+            report.reasons.push(Reason {
+                gate: None,
+                code: None,
+                reason: format!(
+                    "{left_out} more bundled skills were not judged (at most {} per bundle)",
+                    skillgate_model::bundle::MAX_NESTED
+                ),
+            });
+        }
+        report
+    }
+
+    fn evaluate_alone(&self, bundle: &Bundle) -> SkillReport {
         let doc = SkillDocument::parse(&bundle.skill_md_file().bytes);
         let mut reports = Vec::new();
         for gate in Gate::ALL {
@@ -166,6 +204,10 @@ impl Pipeline {
         SkillReport::new(bundle, &doc, reports, verdict, &self.policy)
     }
 }
+
+/// Bundled skills inside bundled skills are judged this deep; deeper ones are part of their
+/// carrier's files only.
+const MAX_NESTING: usize = 2;
 
 impl Pipeline {
     /// G3: the sandbox's own report, with what the run revealed read by G1's rules.

@@ -50,6 +50,16 @@ pub struct SkillReport {
     /// Links past the per-skill bound (`composition::MAX_LINKS`): counted, not recorded.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub links_left_out: usize,
+    /// Skills this bundle carries, each judged as a subject of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<SkillReport>,
+    /// Carried skills past the per-bundle bound (`bundle::MAX_NESTED`): counted, not judged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nested_left_out: usize,
+    /// For a carried skill: whether its carrier installs or loads it, and so takes its verdict
+    /// when worse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub composed: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -96,6 +106,9 @@ impl SkillReport {
             cached: false,
             links: composition.links,
             links_left_out: composition.left_out,
+            nested: Vec::new(),
+            nested_left_out: 0,
+            composed: false,
         }
     }
 
@@ -122,6 +135,9 @@ impl SkillReport {
             cached: false,
             links: Vec::new(),
             links_left_out: 0,
+            nested: Vec::new(),
+            nested_left_out: 0,
+            composed: false,
         }
     }
 }

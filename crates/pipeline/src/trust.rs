@@ -481,6 +481,29 @@ impl Trust {
     /// written to: an audit worker ends the scan's job in it), committed here.
     pub async fn record_scan_in(
         &self,
+        tx: StoreTx,
+        report: &SkillReport,
+        engine: &str,
+        started_at: i64,
+        finished_at: i64,
+    ) -> Result<Option<Outcome>> {
+        let outcome = self
+            .record_one(tx, report, engine, started_at, finished_at)
+            .await?;
+        // Each carried skill is a skill of its own in the store, so its tier can be asked and a
+        // later demotion of it reaches its carrier through the `bundles` link.
+        let mut carried: Vec<&SkillReport> = report.nested.iter().collect();
+        while let Some(inner) = carried.pop() {
+            carried.extend(inner.nested.iter());
+            let tx = self.store.begin().await?;
+            self.record_one(tx, inner, engine, started_at, finished_at)
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn record_one(
+        &self,
         mut tx: StoreTx,
         report: &SkillReport,
         engine: &str,

@@ -91,6 +91,9 @@ fn report(tier: Option<Tier>, worst: Severity) -> SkillReport {
         cached: false,
         links: Vec::new(),
         links_left_out: 0,
+        nested: Vec::new(),
+        nested_left_out: 0,
+        composed: false,
     }
 }
 

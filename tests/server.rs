@@ -233,6 +233,9 @@ fn marketplace_and_agent_flows() {
         .unwrap();
     assert_eq!(tier["known"], true);
     assert_eq!(tier["tier"], admitted["tier"]);
+    // Composition trust over HTTP: the effective tier is answered beside the skill's own.
+    assert_eq!(tier["effective_tier"], admitted["tier"], "{tier}");
+    assert!(tier["capped_by"].is_null(), "{tier}");
     assert!(tier["allowed_tools"]["effective"].is_array());
     assert!(tier["sandbox_profile"].is_string());
     let name = admitted["name"].as_str().unwrap();

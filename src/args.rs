@@ -87,6 +87,77 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Run a command of an installed skill under its tier's runtime sandbox (T3, T4); T1 and T2
+    /// skills, and skills changed since they were scanned, are refused. The run is recorded as a
+    /// runtime event: clean, or an anomaly that demotes.
+    Run(RunArgs),
+    /// The agent hook: reads Claude Code's hook JSON on stdin and answers whether a skill may be
+    /// activated, and under what its scripts run. `guard install --claude-code` sets it up.
+    Guard(GuardArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The installed skill's folder.
+    pub skill: PathBuf,
+    /// The project directory the command works in (the current directory by default).
+    #[arg(long)]
+    pub project: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GuardArgs {
+    #[command(subcommand)]
+    pub command: Option<GuardCommand>,
+    /// Activation below this tier is denied (a rejected skill always is).
+    #[arg(long, default_value = "T1", env = "SKILLGATE_GUARD_MIN_TIER")]
+    pub min_tier: skillgate_model::Tier,
+    /// A skill the store does not know (or knows under another hash): `scan` it at once with
+    /// G1, G2 and G4, or `deny` it.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "scan",
+        env = "SKILLGATE_GUARD_ON_UNKNOWN"
+    )]
+    pub on_unknown: OnUnknownArg,
+    /// Milliseconds the guard may take before it denies (it fails closed).
+    #[arg(long, default_value_t = 20_000, env = "SKILLGATE_GUARD_TIMEOUT_MS")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnUnknownArg {
+    Scan,
+    Deny,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum GuardCommand {
+    /// Add the guard to Claude Code's settings (backed up first; running it again changes
+    /// nothing).
+    Install(GuardInstallArgs),
+    /// Remove the guard from Claude Code's settings, keeping every other hook.
+    Uninstall(GuardInstallArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GuardInstallArgs {
+    /// Claude Code (the only agent with a hook protocol the guard speaks today).
+    #[arg(long, required = true)]
+    pub claude_code: bool,
+    /// `~/.claude/settings.json` (the default).
+    #[arg(long, conflicts_with = "project")]
+    pub user: bool,
+    /// `.claude/settings.json` of the current directory.
+    #[arg(long)]
+    pub project: bool,
+    /// The settings file to change, instead of the user's or project's.
+    #[arg(long, conflicts_with_all = ["user", "project"])]
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -434,6 +505,11 @@ pub struct BenchArgs {
     /// on a fresh store as for --audit-workers.
     #[arg(long, value_name = "JOBS")]
     pub lease_queue: Option<usize>,
+    /// Measure the runtime guard: `skillgate guard` decision latency (a `Skill` activation and a
+    /// `Bash` script call, process start to answer, warm store) and `skillgate run` overhead
+    /// against running the same command directly, this many times each. PATH is ignored.
+    #[arg(long, value_name = "RUNS")]
+    pub guard: Option<usize>,
     /// Measure G3: sandbox overhead (`/bin/true` inside, start to exit) and G3 time per skill
     /// with something to run, over PATH (at most this many skills).
     #[arg(long, value_name = "SKILLS")]

@@ -19,6 +19,8 @@ pub enum ExitStatus {
     Failure,
     /// skillgate itself failed.
     Error,
+    /// A code passed through: `skillgate run` exits with its command's.
+    Code(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -27,6 +29,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::from(0),
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
+            ExitStatus::Code(c) => ExitCode::from(c),
         }
     }
 }

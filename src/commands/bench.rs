@@ -47,6 +47,9 @@ pub fn run(args: &BenchArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus
     if let Some(n) = args.g3 {
         return g3(&args.path, n);
     }
+    if let Some(n) = args.guard {
+        return guard(n);
+    }
     if let Some(n) = args.wasi {
         return wasi(&args.path, n);
     }
@@ -279,6 +282,142 @@ fn tier_lookups(n: usize) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// The guard's decision latency and `skillgate run`'s overhead, each through the binary as an
+/// agent calls it, on a throwaway HOME and store holding one T3 skill.
+fn guard(runs: usize) -> anyhow::Result<ExitStatus> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let runs = runs.max(1);
+    let exe = std::env::current_exe()?;
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
+    let home = dir.path().join("home");
+    let db = dir.path().join("bench.db");
+    let skill = home.join(".claude/skills/bench-echo");
+    std::fs::create_dir_all(skill.join("scripts"))?;
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: bench-echo\ndescription: Prints a greeting.\nallowed-tools: Read Bash(sh:*)\n---\n# Echo\n\nRun `sh scripts/hi.sh`.\n",
+    )?;
+    std::fs::write(skill.join("scripts/hi.sh"), "echo hi\n")?;
+    for d in [&home, &skill] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777))?;
+    }
+    let sg = |args: &[&str]| -> anyhow::Result<std::process::Output> {
+        let out = Command::new(&exe)
+            .args(args)
+            .env("SKILLGATE_DB", &db)
+            .env("HOME", &home)
+            .current_dir(dir.path())
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(out)
+    };
+    let skill_arg = skill.display().to_string();
+    sg(&["scan", "--format", "json", &skill_arg])?;
+    let tier: serde_json::Value =
+        serde_json::from_slice(&sg(&["tier", "bench-echo", "--json"])?.stdout)?;
+    let hash = tier["skill"]["hash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let key = dir.path().join("k");
+    let out = sg(&["keys", "generate", "--out", &key.display().to_string()])?;
+    let public = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_default()
+        .to_string();
+    sg(&[
+        "keys",
+        "trust",
+        &public,
+        "--role",
+        "publisher",
+        "--name",
+        "bench",
+    ])?;
+    sg(&["review", &hash, "--approve", "--by", "bench"])?;
+    sg(&["certify", &hash, "--key", &key.display().to_string()])?;
+    let _ = sg(&["promote", &hash, "--to", "T3", "--reason", "bench"]);
+
+    let hook = |input: serde_json::Value| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let mut child = Command::new(&exe)
+            .arg("guard")
+            .env("SKILLGATE_DB", &db)
+            .env("HOME", &home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input.to_string().as_bytes())?;
+        let out = child.wait_with_output()?;
+        let took = t.elapsed();
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        anyhow::ensure!(
+            answer["hookSpecificOutput"]["permissionDecision"] == "allow",
+            "the guard did not allow the T3 skill: {answer}"
+        );
+        Ok(took)
+    };
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let report = |what: &str, mut v: Vec<Duration>| {
+        v.sort();
+        println!(
+            "{what}, {} runs: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            v.len(),
+            ms(percentile(&v, 0.5)),
+            ms(percentile(&v, 0.99)),
+            v.last().map_or(0.0, |d| ms(*d))
+        );
+    };
+    let activation = serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Skill", "tool_input": {"skill": "bench-echo"}});
+    let script = serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": format!("sh {skill_arg}/scripts/hi.sh")}});
+    hook(activation.clone())?;
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for _ in 0..runs {
+        a.push(hook(activation.clone())?);
+        b.push(hook(script.clone())?);
+    }
+    report("guard, Skill activation (process start to answer)", a);
+    report("guard, Bash script call rewritten to `skillgate run`", b);
+
+    let script_path = format!("{skill_arg}/scripts/hi.sh");
+    let mut direct = Vec::new();
+    let mut wrapped = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = Command::new("sh").arg(&script_path).output()?;
+        direct.push(t.elapsed());
+        anyhow::ensure!(out.status.success(), "sh failed");
+        let t = Instant::now();
+        let out = sg(&["run", &skill_arg, "--", "sh", &script_path])?;
+        wrapped.push(t.elapsed());
+        anyhow::ensure!(out.stdout == b"hi\n", "unexpected output from `run`");
+    }
+    direct.sort();
+    wrapped.sort();
+    let overhead = ms(percentile(&wrapped, 0.5)) - ms(percentile(&direct, 0.5));
+    report("`sh scripts/hi.sh` directly", direct);
+    report(
+        "`skillgate run` of the same (check, copy, sandbox, record)",
+        wrapped,
+    );
+    println!("`skillgate run` overhead at the median: {overhead:.1} ms");
+    Ok(ExitStatus::Success)
+}
+
 /// Sandbox overhead and G3 time per skill, sequentially (one sandbox at a time).
 fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
     use skillgate_sandbox::{Step, native::Job};
@@ -300,6 +439,7 @@ fn g3(path: &std::path::Path, max_skills: usize) -> anyhow::Result<ExitStatus> {
             argv: vec!["/bin/true".into()],
             probe: false,
         }],
+        runtime: None,
     };
     let mut whole = Vec::new();
     let mut inside = Vec::new();

@@ -4,8 +4,10 @@ mod audit;
 mod bench;
 mod bench_audit;
 mod bench_serve;
+mod guard;
 mod lifecycle;
 mod rules;
+mod run;
 mod sandbox;
 mod scan;
 mod serve;
@@ -35,5 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Mcp(args) => serve::mcp(db, &args),
         Command::Audit { command } => audit::run(db, &command),
         Command::Worker(args) => audit::worker(db, &args),
+        Command::Run(args) => run::run(db, &args),
+        Command::Guard(args) => guard::run(db, &args),
     }
 }

@@ -628,7 +628,14 @@ impl Trust {
             ),
         };
         tx.append_event(&row).await?;
-        self.settle(tx, hash, action, actor, now).await
+        // The history row carries what was seen (a refused destination, a write), not only its
+        // severity: it is the evidence of the demotion.
+        let seen = match report {
+            RuntimeReport::Anomaly { detail, .. } => detail.as_str(),
+            RuntimeReport::Clean { .. } => "",
+        };
+        self.settle_with_reason(tx, hash, action, actor, seen, now)
+            .await
     }
 
     /// Records a semantic review by a human (`kind = "human"`) or the LLM judge (`"llm"`).

@@ -334,6 +334,7 @@ impl Sandbox {
             skill_dir,
             profile: self.profile.clone(),
             steps,
+            runtime: None,
         };
         let evidence = self.run_job(&job);
         drop(dir);
@@ -348,8 +349,58 @@ impl Sandbox {
             skill_dir,
             profile: self.profile.clone(),
             steps: plan.steps.clone(),
+            runtime: None,
         };
         self.run_job(&job)
+    }
+
+    /// `skillgate run`: runs `argv` in `project` under this (runtime) profile, with the skill
+    /// at a private copy of `bundle`'s bytes: the bytes that were hashed are the bytes that
+    /// run, whatever happens to the installed folder meanwhile. Words of `argv` naming the
+    /// installed folder (`installed`) are pointed at the copy.
+    pub fn run_command(
+        &self,
+        bundle: &Bundle,
+        installed: &Path,
+        argv: &[String],
+        project: &Path,
+        project_writable: bool,
+    ) -> Result<Evidence, SandboxError> {
+        let (dir, skill_dir) = working_copy(bundle)?;
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir_all(&scratch).map_err(SandboxError::Materialise)?;
+        // The runner may run as `nobody` (when started as root): it must be able to write here.
+        std::fs::set_permissions(&scratch, std::fs::Permissions::from_mode(0o777))
+            .map_err(SandboxError::Materialise)?;
+        let installed = installed.display().to_string();
+        let copy = skill_dir.display().to_string();
+        let argv = argv
+            .iter()
+            .map(|a| {
+                if installed.is_empty() {
+                    a.clone()
+                } else {
+                    a.replace(&installed, &copy)
+                }
+            })
+            .collect();
+        let job = native::Job {
+            skill_dir,
+            profile: self.profile.clone(),
+            steps: vec![plan::Step {
+                label: "run".into(),
+                argv,
+                probe: false,
+            }],
+            runtime: Some(native::RuntimeJob {
+                project_dir: project.to_path_buf(),
+                project_writable,
+                scratch_dir: scratch,
+            }),
+        };
+        let evidence = self.run_job(&job);
+        drop(dir);
+        evidence
     }
 
     /// Runs a prepared job (the skill already on disk).

@@ -11,6 +11,9 @@ use std::path::Path;
 
 /// The analysis profile shipped with skillgate.
 pub const ANALYSIS: &str = include_str!("../../../sandbox-profiles/analysis.toml");
+/// The runtime profiles `skillgate run` confines T3 and T4 skills with.
+pub const RUNTIME_T3: &str = include_str!("../../../sandbox-profiles/runtime-t3.toml");
+pub const RUNTIME_T4: &str = include_str!("../../../sandbox-profiles/runtime-t4.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -113,6 +116,16 @@ impl Profile {
     pub fn analysis() -> Self {
         Self::parse(ANALYSIS, "sandbox-profiles/analysis.toml")
             .expect("the bundled analysis profile is valid")
+    }
+
+    /// A bundled runtime profile by name (`runtime-t3`, `runtime-t4`).
+    pub fn runtime(name: &str) -> Option<Self> {
+        let text = match name {
+            "runtime-t3" => RUNTIME_T3,
+            "runtime-t4" => RUNTIME_T4,
+            _ => return None,
+        };
+        Some(Self::parse(text, name).expect("the bundled runtime profiles are valid"))
     }
 
     /// Short hash of the profile's content: a stored G3 result is reused only under the same one.

@@ -59,6 +59,21 @@ impl Capture {
         Ok(capture)
     }
 
+    /// No servers at all: at run time on the host's network, connections are only logged.
+    pub fn idle(recorder: Arc<Recorder>, capture_bytes: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                recorder,
+                names: Mutex::default(),
+                by_name: Mutex::default(),
+                tcp: Mutex::default(),
+                udp: Mutex::default(),
+                active: AtomicUsize::new(0),
+                capture_bytes,
+            }),
+        }
+    }
+
     /// The name the fake DNS handed `ip` out for.
     pub fn hostname(&self, ip: IpAddr) -> Option<String> {
         let v4 = match ip {

@@ -45,6 +45,20 @@ pub struct Job {
     pub skill_dir: PathBuf,
     pub profile: Profile,
     pub steps: Vec<Step>,
+    /// Set for `skillgate run`: the steps work in the user's project, not in a working copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeJob>,
+}
+
+/// A command of an admitted skill, run where the user works.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeJob {
+    /// The project directory: the command's working directory, and the only place besides
+    /// `scratch_dir` it may write to (when `project_writable`).
+    pub project_dir: PathBuf,
+    pub project_writable: bool,
+    /// A private folder for TMPDIR and HOME, writable by the runner.
+    pub scratch_dir: PathBuf,
 }
 
 /// The hidden command-line argument that turns a binary into the runner.
@@ -105,7 +119,9 @@ fn run(job: &Job, start: Instant) -> Evidence {
         );
         return evidence;
     }
-    if let Err(e) = namespace::enter() {
+    // At run time a profile that does not capture (T4) keeps the host's network.
+    let host_network = job.runtime.is_some() && !job.profile.network.capture;
+    if let Err(e) = namespace::enter(host_network) {
         evidence.errors.push(format!(
             "cannot create user, network, mount and PID namespaces (unprivileged user namespaces \
              disabled?): {e}"
@@ -144,7 +160,10 @@ fn run(job: &Job, start: Instant) -> Evidence {
     // SAFETY: prctl takes plain integers.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     evidence.layers.pid_namespace = true;
-    run_in_namespaces(job, start, &mut evidence);
+    match &job.runtime {
+        Some(runtime) => run_at_runtime(job, runtime, host_network, start, &mut evidence),
+        None => run_in_namespaces(job, start, &mut evidence),
+    }
     evidence.duration_ms = start.elapsed().as_millis() as u64;
     std::process::exit(emit(&evidence));
 }
@@ -273,6 +292,7 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
             .iter()
             .map(|(id, path, _)| (id.clone(), path.clone()))
             .collect(),
+        refuse_connections: false,
     });
 
     let total_deadline = start + Duration::from_millis(profile.limits.total_timeout_ms);
@@ -379,6 +399,187 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
     capture.wait_idle(Duration::from_millis(1500));
     recorder.set_step(recorder::NO_STEP);
     scratch_diff(&recorder, &token_files);
+    let (events, dropped) = recorder.take();
+    if dropped > 0 {
+        evidence.errors.push(format!(
+            "{dropped} events beyond the timeline's limit were dropped"
+        ));
+    }
+    evidence.events = events;
+}
+
+/// `skillgate run`: the command works in the user's project under the runtime profile. The
+/// host's filesystem stays in view, and Landlock decides what is reachable: the system's
+/// read-only folders, the skill (a private copy of the bytes that were checked), the project
+/// (writable only when the skill's tools write), and a private scratch folder for TMPDIR and
+/// HOME. The user's real home is not reachable. Connections are logged and refused (T3), or go
+/// out on the host's network (T4).
+fn run_at_runtime(
+    job: &Job,
+    runtime: &RuntimeJob,
+    host_network: bool,
+    start: Instant,
+    evidence: &mut Evidence,
+) {
+    let profile = &job.profile;
+    if !host_network {
+        if let Err(e) = namespace::network_up() {
+            evidence
+                .errors
+                .push(format!("cannot set up the sandbox's network: {e}"));
+            return;
+        }
+        evidence.layers.mptcp_disabled = namespace::disable_mptcp();
+    }
+    if let Err(e) = mounts::proc() {
+        evidence.errors.push(format!("cannot mount /proc: {e}"));
+        return;
+    }
+    let recorder = Arc::new(Recorder::new(start, Matcher::new(&[])));
+    let capture = if host_network {
+        capture::Capture::idle(recorder.clone(), profile.network.capture_bytes)
+    } else {
+        // The fake DNS names what a refused connection was for; no TCP server is started.
+        match capture::Capture::start(recorder.clone(), &[], profile.network.capture_bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                evidence
+                    .errors
+                    .push(format!("cannot start the sandbox's DNS: {e}"));
+                return;
+            }
+        }
+    };
+    evidence.layers.network_capture = !host_network;
+    let home = runtime.scratch_dir.join("home");
+    if let Err(e) = std::fs::create_dir_all(&home) {
+        evidence
+            .errors
+            .push(format!("cannot create the run's HOME: {e}"));
+        return;
+    }
+    let project = runtime.project_dir.display().to_string();
+    let skill = job.skill_dir.display().to_string();
+    let scratch = runtime.scratch_dir.display().to_string();
+    let mut env: Vec<(String, String)> = profile
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.extend([
+        ("HOME".to_string(), home.display().to_string()),
+        ("TMPDIR".to_string(), scratch.clone()),
+        ("PWD".to_string(), project.clone()),
+        ("SKILL_DIR".to_string(), skill.clone()),
+        ("CLAUDE_SKILL_DIR".to_string(), skill.clone()),
+    ]);
+    let landlock = {
+        use landlock::{
+            ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
+            RulesetCreatedAttr, Scope, path_beneath_rules,
+        };
+        let abi = ABI::V6;
+        let existing = |paths: &[String]| -> Vec<String> {
+            paths
+                .iter()
+                .filter(|p| Path::new(p).exists())
+                .cloned()
+                .collect()
+        };
+        let mut read = existing(&profile.filesystem.read_only);
+        read.push(skill.clone());
+        let mut write = existing(&profile.filesystem.read_write);
+        write.push(scratch.clone());
+        if runtime.project_writable {
+            write.push(project.clone());
+        } else {
+            read.push(project.clone());
+        }
+        Ruleset::default()
+            .set_compatibility(CompatLevel::BestEffort)
+            .handle_access(AccessFs::from_all(abi))
+            .and_then(|r| r.scope(Scope::from_all(abi)))
+            .and_then(|r| r.create())
+            .and_then(|r| r.add_rules(path_beneath_rules(&read, AccessFs::from_read(abi))))
+            .and_then(|r| r.add_rules(path_beneath_rules(&write, AccessFs::from_all(abi))))
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                Option::<OwnedFd>::from(r).ok_or_else(|| "Landlock is not supported".to_string())
+            })
+    };
+    let landlock = match landlock {
+        Ok(fd) => fd,
+        Err(e) => {
+            evidence
+                .errors
+                .push(format!("cannot build the Landlock ruleset: {e}"));
+            return;
+        }
+    };
+    let confinement = step::Confinement {
+        landlock,
+        filter: seccomp::filter(),
+        env,
+        cwd: project,
+    };
+    let supervisor = Arc::new(seccomp::Supervisor {
+        recorder: recorder.clone(),
+        capture: capture.clone(),
+        honeytokens: Vec::new(),
+        refuse_connections: true,
+    });
+    let deadline = start + Duration::from_millis(profile.limits.total_timeout_ms);
+    for (i, s) in job.steps.iter().enumerate() {
+        recorder.set_step(i);
+        recorder.record(
+            Source::Runner,
+            None,
+            EventKind::StepStarted {
+                label: s.label.clone(),
+                argv: s.argv.clone(),
+            },
+            &[],
+        );
+        let step_deadline =
+            (Instant::now() + Duration::from_millis(profile.limits.step_timeout_ms)).min(deadline);
+        let (outcome, lingering) = step::run(
+            s,
+            &confinement,
+            &profile.limits,
+            step_deadline,
+            supervisor.clone(),
+        );
+        if !lingering.is_empty() {
+            recorder.record(
+                Source::Runner,
+                None,
+                EventKind::LingeringKilled {
+                    count: lingering.len(),
+                    commands: lingering,
+                },
+                &[],
+            );
+        }
+        recorder.record(
+            Source::Runner,
+            None,
+            EventKind::StepEnded {
+                label: s.label.clone(),
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                timed_out: outcome.timed_out,
+            },
+            &[],
+        );
+        if outcome.error.is_none() {
+            evidence.layers.nested_user_namespace = true;
+            evidence.layers.no_new_privs = true;
+            evidence.layers.landlock_enforced = true;
+            evidence.layers.seccomp_notify = true;
+        }
+        evidence.steps.push(outcome);
+    }
+    recorder.set_step(recorder::NO_STEP);
     let (events, dropped) = recorder.take();
     if dropped > 0 {
         evidence.errors.push(format!(

@@ -33,15 +33,16 @@ pub fn drop_root(uid: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Enters new user, network, mount, PID and UTS namespaces, as root inside them.
-pub fn enter() -> io::Result<()> {
+/// Enters new user, mount, PID and UTS namespaces, as root inside them, and a new network
+/// namespace unless `host_network` (a T4 skill at run time reaches what it declared).
+pub fn enter(host_network: bool) -> io::Result<()> {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let flags = libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWUTS;
+    let mut flags =
+        libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS;
+    if !host_network {
+        flags |= libc::CLONE_NEWNET;
+    }
     // SAFETY: unshare takes flags only.
     check(unsafe { libc::unshare(flags) } as libc::c_long)?;
     fs::write("/proc/self/setgroups", "deny")?;

@@ -331,6 +331,9 @@ pub struct Supervisor {
     pub recorder: Arc<Recorder>,
     pub capture: Capture,
     pub honeytokens: Vec<(String, String)>,
+    /// At run time nothing answers a connection: it is logged, and refused because no server
+    /// listens. In analysis a capture server is started first, to see what is sent.
+    pub refuse_connections: bool,
 }
 
 impl Supervisor {
@@ -475,8 +478,10 @@ impl Supervisor {
                 Address::Ip(addr) => {
                     if nr == libc::SYS_connect {
                         // A capture server must listen before the connect continues.
-                        let _ = self.capture.ensure_tcp(addr.port());
-                        let _ = self.capture.ensure_udp(addr.port());
+                        if !self.refuse_connections {
+                            let _ = self.capture.ensure_tcp(addr.port());
+                            let _ = self.capture.ensure_udp(addr.port());
+                        }
                         Some((
                             EventKind::Connect {
                                 dst: self.destination(&addr),

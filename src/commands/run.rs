@@ -1,0 +1,283 @@
+//! `skillgate run SKILL -- CMD…`: a command of an installed skill, under its tier's runtime
+//! sandbox, with what the sandbox saw recorded as a runtime event.
+//!
+//! The sandbox is the witness: no self-report is needed. A connection refused, a write outside
+//! the project refused, are anomalies the lifecycle demotes on (actor `runtime`); a run with
+//! neither is a clean run, which counts toward promotion.
+
+use crate::ExitStatus;
+use crate::args::RunArgs;
+use crate::commands::store::{self, now_ms};
+use anyhow::Context as _;
+use skillgate_model::bundle::Limits;
+use skillgate_model::{Bundle, Capability, Severity, Tier};
+use skillgate_pipeline::{RuntimeReport, TrustError};
+use skillgate_sandbox::evidence::{EventKind, Evidence};
+use skillgate_sandbox::profile::Profile;
+use skillgate_sandbox::{RunnerCommand, Sandbox};
+use skillgate_store::Location;
+use std::io::Write;
+use std::path::Path;
+
+/// Exit codes of `run` itself, as shells use them: refused (126), could not confine (125).
+const REFUSED: u8 = 126;
+const NOT_CONFINED: u8 = 125;
+
+/// Tools whose grant lets a skill write the project.
+const WRITERS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"];
+
+fn refuse(why: &str) -> anyhow::Result<ExitStatus> {
+    eprintln!("skillgate run: refused: {why}");
+    Ok(ExitStatus::Code(REFUSED))
+}
+
+pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> {
+    let installed = args
+        .skill
+        .canonicalize()
+        .with_context(|| format!("cannot find the skill folder {}", args.skill.display()))?;
+    // These bytes are what runs: the sandbox gets a private copy of them, so the folder can
+    // change after this line without effect.
+    let bundle = match Bundle::load(&installed, &Limits::default()) {
+        Ok(b) => b,
+        Err(e) => return refuse(&format!("cannot read the skill: {e}")),
+    };
+    let hash = bundle.hash.to_string();
+    let st = store::open(db, &skillgate_pipeline::Policy::default())?;
+    let Some(answer) = st
+        .rt
+        .block_on(st.trust.tier_answer(&hash, now_ms()))?
+        .filter(|a| a.known)
+    else {
+        let name = installed
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let changed = match st.rt.block_on(st.trust.resolve(&name)) {
+            Ok(_) => true,
+            Err(TrustError::Unknown(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
+        return refuse(&format!(
+            "`{name}` ({hash}) {}; it runs as unknown, T1, whose scripts never run. Scan it: \
+             `skillgate scan {}`",
+            if changed {
+                "changed since it was scanned (its content hash is not the one on record)"
+            } else {
+                "is not in the trust store"
+            },
+            installed.display()
+        ));
+    };
+    let name = answer.skill.name.clone().unwrap_or_else(|| hash.clone());
+    let tier = answer.effective_tier;
+    if !matches!(tier, Some(Tier::T3 | Tier::T4)) {
+        let capped = answer
+            .capped_by
+            .as_ref()
+            .map_or(String::new(), |l| format!(", capped by `{}`", l.name));
+        return refuse(&format!(
+            "`{name}` is {}{capped}; only T3 and T4 skills run scripts",
+            tier.map_or("rejected".into(), |t| t.to_string())
+        ));
+    }
+    let Some(profile) = Profile::runtime(answer.sandbox_profile) else {
+        return refuse(&format!(
+            "no runtime profile `{}` for `{name}`",
+            answer.sandbox_profile
+        ));
+    };
+    let effective = &answer.allowed_tools.effective;
+    let writable = effective.iter().any(|grant| {
+        let tool = grant.split('(').next().unwrap_or("").trim();
+        WRITERS.contains(&tool) && (tool != "Bash" || !grant.contains('('))
+    });
+    let declared_domains: Vec<String> = effective
+        .iter()
+        .filter_map(|g| g.split("domain:").nth(1))
+        .map(|d| {
+            d.trim_end_matches(')')
+                .trim()
+                .trim_start_matches("*.")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let project = match &args.project {
+        Some(p) => p.clone(),
+        None => std::env::current_dir()?,
+    }
+    .canonicalize()
+    .context("cannot find the project directory")?;
+
+    let runner = RunnerCommand::current_exe().context("locating the skillgate binary")?;
+    let sandbox = Sandbox::new(runner, profile);
+    let evidence = match sandbox.run_command(&bundle, &installed, &args.command, &project, writable)
+    {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("skillgate run: the sandbox could not run: {e}; nothing ran");
+            return Ok(ExitStatus::Code(NOT_CONFINED));
+        }
+    };
+    let Some(step) = evidence.steps.first().filter(|s| s.error.is_none()) else {
+        let why = evidence
+            .steps
+            .first()
+            .and_then(|s| s.error.clone())
+            .into_iter()
+            .chain(evidence.errors.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        eprintln!(
+            "skillgate run: the command did not start inside the sandbox: {why}; nothing ran unconfined"
+        );
+        return Ok(ExitStatus::Code(NOT_CONFINED));
+    };
+    std::io::stdout().write_all(step.stdout.as_bytes())?;
+    std::io::stderr().write_all(step.stderr.as_bytes())?;
+
+    let seen = judge(&evidence, &project, &declared_domains);
+    let report = match seen.worst() {
+        Some((severity, capability)) => RuntimeReport::Anomaly {
+            severity,
+            capability: Some(capability),
+            detail: seen.detail(&args.command),
+        },
+        None => RuntimeReport::Clean {
+            detail: format!("skillgate run: `{}`", args.command.join(" ")),
+        },
+    };
+    let outcome = st
+        .rt
+        .block_on(st.trust.event(&hash, &report, "runtime", now_ms()));
+    match (&report, outcome) {
+        (
+            RuntimeReport::Anomaly {
+                severity, detail, ..
+            },
+            Ok(o),
+        ) => eprintln!(
+            "skillgate run: anomaly ({severity}) recorded for `{name}`: {detail}; tier now {}",
+            o.after.map_or("none".into(), |t| t.to_string())
+        ),
+        (_, Err(e)) => eprintln!("skillgate run: the run could not be recorded: {e}"),
+        _ => {}
+    }
+    for note in &seen.notes {
+        eprintln!("skillgate run: {note}");
+    }
+    Ok(ExitStatus::Code(if step.timed_out {
+        124
+    } else if let Some(sig) = step.signal {
+        (128 + sig).clamp(0, 255) as u8
+    } else {
+        step.exit_code.unwrap_or(1).clamp(0, 255) as u8
+    }))
+}
+
+/// What the sandbox saw that the tier does not allow.
+#[derive(Default)]
+struct Seen {
+    refused_network: Vec<String>,
+    refused_writes: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Seen {
+    fn worst(&self) -> Option<(Severity, Capability)> {
+        if !self.refused_network.is_empty() {
+            Some((Severity::High, Capability::NetEgress))
+        } else if !self.refused_writes.is_empty() {
+            Some((Severity::Medium, Capability::FsWrite))
+        } else {
+            None
+        }
+    }
+
+    fn detail(&self, command: &[String]) -> String {
+        let mut parts = Vec::new();
+        if !self.refused_network.is_empty() {
+            parts.push(format!(
+                "blocked connection to an undeclared destination: {}",
+                self.refused_network.join(", ")
+            ));
+        }
+        if !self.refused_writes.is_empty() {
+            parts.push(format!(
+                "write outside its scope refused: {}",
+                self.refused_writes.join(", ")
+            ));
+        }
+        let mut detail = format!(
+            "skillgate run `{}`: {}",
+            command.join(" "),
+            parts.join("; ")
+        );
+        if detail.len() > 2000 {
+            let mut cut = 2000;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+            detail.push('…');
+        }
+        detail
+    }
+}
+
+fn is_loopback(ip: &str) -> bool {
+    ip.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+fn judge(evidence: &Evidence, project: &Path, declared: &[String]) -> Seen {
+    let mut seen = Seen::default();
+    let is_declared = |host: &str| {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        declared
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    };
+    let push = |list: &mut Vec<String>, item: String| {
+        if !list.contains(&item) && list.len() < 16 {
+            list.push(item);
+        }
+    };
+    for event in &evidence.events {
+        match &event.kind {
+            EventKind::Connect { dst } if dst.proto != "unix" && !is_loopback(&dst.ip) => {
+                // Name lookups go to the sandbox's own resolver; what follows them is judged.
+                if dst.port == 53 {
+                    continue;
+                }
+                let host = dst.hostname.clone().unwrap_or_else(|| dst.ip.clone());
+                if is_declared(&host) {
+                    let note = format!(
+                        "{host}:{} is declared, but forwarding to declared domains is not built \
+                         yet: the connection was refused",
+                        dst.port
+                    );
+                    if !seen.notes.contains(&note) {
+                        seen.notes.push(note);
+                    }
+                } else {
+                    push(&mut seen.refused_network, format!("{host}:{}", dst.port));
+                }
+            }
+            EventKind::FileOpen {
+                path, write: true, ..
+            } => {
+                let p = Path::new(path);
+                let allowed = p.starts_with(project)
+                    || p.starts_with("/dev")
+                    || p.starts_with("/proc")
+                    || p.starts_with(std::env::temp_dir());
+                if !allowed {
+                    push(&mut seen.refused_writes, path.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    seen
+}

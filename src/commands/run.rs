@@ -81,7 +81,7 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
             tier.map_or("rejected".into(), |t| t.to_string())
         ));
     }
-    let Some(profile) = Profile::runtime(answer.sandbox_profile) else {
+    let Some(mut profile) = Profile::runtime(answer.sandbox_profile) else {
         return refuse(&format!(
             "no runtime profile `{}` for `{name}`",
             answer.sandbox_profile
@@ -102,6 +102,14 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
                 .to_ascii_lowercase()
         })
         .collect();
+    profile.network.allow = declared_domains.clone();
+    // `name=ip,…`: where a declared name is reached instead of through the host's resolver.
+    let resolve = std::env::var("SKILLGATE_RUN_RESOLVE")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, ip)| (n.trim().to_ascii_lowercase(), ip.trim().to_string()))
+        .collect();
     let project = match &args.project {
         Some(p) => p.clone(),
         None => std::env::current_dir()?,
@@ -111,8 +119,14 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
 
     let runner = RunnerCommand::current_exe().context("locating the skillgate binary")?;
     let sandbox = Sandbox::new(runner, profile);
-    let evidence = match sandbox.run_command(&bundle, &installed, &args.command, &project, writable)
-    {
+    let evidence = match sandbox.run_command(
+        &bundle,
+        &installed,
+        &args.command,
+        &project,
+        writable,
+        resolve,
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("skillgate run: the sandbox could not run: {e}; nothing ran");
@@ -163,9 +177,6 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
         (_, Err(e)) => eprintln!("skillgate run: the run could not be recorded: {e}"),
         _ => {}
     }
-    for note in &seen.notes {
-        eprintln!("skillgate run: {note}");
-    }
     Ok(ExitStatus::Code(if step.timed_out {
         124
     } else if let Some(sig) = step.signal {
@@ -180,7 +191,6 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
 struct Seen {
     refused_network: Vec<String>,
     refused_writes: Vec<String>,
-    notes: Vec<String>,
 }
 
 impl Seen {
@@ -251,16 +261,7 @@ fn judge(evidence: &Evidence, project: &Path, declared: &[String]) -> Seen {
                     continue;
                 }
                 let host = dst.hostname.clone().unwrap_or_else(|| dst.ip.clone());
-                if is_declared(&host) {
-                    let note = format!(
-                        "{host}:{} is declared, but forwarding to declared domains is not built \
-                         yet: the connection was refused",
-                        dst.port
-                    );
-                    if !seen.notes.contains(&note) {
-                        seen.notes.push(note);
-                    }
-                } else {
+                if !is_declared(&host) {
                     push(&mut seen.refused_network, format!("{host}:{}", dst.port));
                 }
             }

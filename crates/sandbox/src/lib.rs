@@ -365,6 +365,7 @@ impl Sandbox {
         argv: &[String],
         project: &Path,
         project_writable: bool,
+        resolve: std::collections::BTreeMap<String, String>,
     ) -> Result<Evidence, SandboxError> {
         let (dir, skill_dir) = working_copy(bundle)?;
         let scratch = dir.path().join("scratch");
@@ -396,6 +397,7 @@ impl Sandbox {
                 project_dir: project.to_path_buf(),
                 project_writable,
                 scratch_dir: scratch,
+                resolve,
             }),
         };
         let evidence = self.run_job(&job);

@@ -36,6 +36,8 @@ struct Inner {
     udp: Mutex<HashSet<u16>>,
     active: AtomicUsize,
     capture_bytes: usize,
+    /// At run time: connections to declared names go out through this; the rest are closed.
+    forward: Option<Arc<super::forward::Forwarder>>,
 }
 
 impl Capture {
@@ -50,6 +52,7 @@ impl Capture {
                 udp: Mutex::default(),
                 active: AtomicUsize::new(0),
                 capture_bytes,
+                forward: None,
             }),
         };
         capture.ensure_udp(53)?;
@@ -70,7 +73,39 @@ impl Capture {
                 udp: Mutex::default(),
                 active: AtomicUsize::new(0),
                 capture_bytes,
+                forward: None,
             }),
+        }
+    }
+
+    /// The fake DNS, and TCP listeners (started on demand) that carry connections to declared
+    /// names out through `forward` and close every other one.
+    pub fn start_forwarding(
+        recorder: Arc<Recorder>,
+        capture_bytes: usize,
+        forward: Option<Arc<super::forward::Forwarder>>,
+    ) -> io::Result<Self> {
+        let capture = Self {
+            inner: Arc::new(Inner {
+                recorder,
+                names: Mutex::default(),
+                by_name: Mutex::default(),
+                tcp: Mutex::default(),
+                udp: Mutex::default(),
+                active: AtomicUsize::new(0),
+                capture_bytes,
+                forward,
+            }),
+        };
+        capture.ensure_udp(53)?;
+        Ok(capture)
+    }
+
+    /// Whether a connection to `addr` is to a declared name that is carried out.
+    pub fn forwards(&self, addr: SocketAddr) -> bool {
+        match (&self.inner.forward, self.hostname(addr.ip())) {
+            (Some(f), Some(name)) => super::forward::allowed(&name, &f.allowed),
+            _ => false,
         }
     }
 
@@ -165,6 +200,18 @@ impl Capture {
     }
 
     fn serve_tcp(&self, mut stream: TcpStream) {
+        if let Some(forward) = &self.inner.forward {
+            // Run time: carry a declared name out, close anything else unread.
+            let Ok(local) = stream.local_addr() else {
+                return;
+            };
+            if let Some(name) = self.hostname(local.ip())
+                && let Ok(outside) = forward.connect(&name, local.port())
+            {
+                super::forward::splice(stream, outside);
+            }
+            return;
+        }
         let dst = match stream.local_addr() {
             Ok(a) => self.destination(a, "tcp"),
             Err(_) => return,

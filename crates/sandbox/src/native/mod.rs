@@ -17,6 +17,7 @@
 //! becomes an entry in `Evidence::errors`; it never panics on hostile input.
 
 mod capture;
+pub mod forward;
 pub mod mounts;
 mod namespace;
 mod seccomp;
@@ -59,6 +60,10 @@ pub struct RuntimeJob {
     pub project_writable: bool,
     /// A private folder for TMPDIR and HOME, writable by the runner.
     pub scratch_dir: PathBuf,
+    /// Addresses to use for declared names instead of the host's resolver (`name` → IP), as
+    /// `curl --resolve` does.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub resolve: std::collections::BTreeMap<String, String>,
 }
 
 /// The hidden command-line argument that turns a binary into the runner.
@@ -121,6 +126,25 @@ fn run(job: &Job, start: Instant) -> Evidence {
     }
     // At run time a profile that does not capture (T4) keeps the host's network.
     let host_network = job.runtime.is_some() && !job.profile.network.capture;
+    // Declared domains at T3 are reached through a helper left on the host's network; it must
+    // be forked before the namespaces are entered.
+    let forwarder = match &job.runtime {
+        Some(runtime) if !host_network && !job.profile.network.allow.is_empty() => {
+            match forward::Forwarder::spawn(
+                job.profile.network.allow.clone(),
+                runtime.resolve.clone(),
+            ) {
+                Ok(f) => Some(Arc::new(f)),
+                Err(e) => {
+                    evidence.errors.push(format!(
+                        "cannot start the helper that reaches declared domains: {e}"
+                    ));
+                    return evidence;
+                }
+            }
+        }
+        _ => None,
+    };
     if let Err(e) = namespace::enter(host_network) {
         evidence.errors.push(format!(
             "cannot create user, network, mount and PID namespaces (unprivileged user namespaces \
@@ -161,7 +185,9 @@ fn run(job: &Job, start: Instant) -> Evidence {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     evidence.layers.pid_namespace = true;
     match &job.runtime {
-        Some(runtime) => run_at_runtime(job, runtime, host_network, start, &mut evidence),
+        Some(runtime) => {
+            run_at_runtime(job, runtime, host_network, forwarder, start, &mut evidence)
+        }
         None => run_in_namespaces(job, start, &mut evidence),
     }
     evidence.duration_ms = start.elapsed().as_millis() as u64;
@@ -412,12 +438,14 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
 /// host's filesystem stays in view, and Landlock decides what is reachable: the system's
 /// read-only folders, the skill (a private copy of the bytes that were checked), the project
 /// (writable only when the skill's tools write), and a private scratch folder for TMPDIR and
-/// HOME. The user's real home is not reachable. Connections are logged and refused (T3), or go
-/// out on the host's network (T4).
+/// HOME. The user's real home is not reachable. At T3 every connection is logged; one to a
+/// declared domain is carried out by the helper (see [`forward`]), any other is refused. At T4
+/// connections go out on the host's network.
 fn run_at_runtime(
     job: &Job,
     runtime: &RuntimeJob,
     host_network: bool,
+    forwarder: Option<Arc<forward::Forwarder>>,
     start: Instant,
     evidence: &mut Evidence,
 ) {
@@ -439,8 +467,13 @@ fn run_at_runtime(
     let capture = if host_network {
         capture::Capture::idle(recorder.clone(), profile.network.capture_bytes)
     } else {
-        // The fake DNS names what a refused connection was for; no TCP server is started.
-        match capture::Capture::start(recorder.clone(), &[], profile.network.capture_bytes) {
+        // The fake DNS names what a connection is for; a listener starts only for a declared
+        // name, and carries it out through the helper.
+        match capture::Capture::start_forwarding(
+            recorder.clone(),
+            profile.network.capture_bytes,
+            forwarder,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 evidence

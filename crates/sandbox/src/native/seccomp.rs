@@ -481,6 +481,8 @@ impl Supervisor {
                         if !self.refuse_connections {
                             let _ = self.capture.ensure_tcp(addr.port());
                             let _ = self.capture.ensure_udp(addr.port());
+                        } else if self.capture.forwards(addr) {
+                            let _ = self.capture.ensure_tcp(addr.port());
                         }
                         Some((
                             EventKind::Connect {

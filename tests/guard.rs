@@ -425,13 +425,32 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     // A write outside the project is refused by Landlock and recorded: one tier down.
     let out = m
         .skillgate()
-        .args(["run", sync.to_str().unwrap(), "--", "sh", "-c", "echo x > /etc/skillgate-run-probe"])
+        .args([
+            "run",
+            sync.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo x > /etc/skillgate-run-probe",
+        ])
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(!Path::new("/etc/skillgate-run-probe").exists());
-    assert_eq!(m.tier(&hash)["tier"], "T2", "{}", String::from_utf8_lossy(&out.stderr));
-    m.ok(&["promote", &hash, "--to", "T3", "--reason", "the write was a test"]);
+    assert_eq!(
+        m.tier(&hash)["tier"],
+        "T2",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m.ok(&[
+        "promote",
+        &hash,
+        "--to",
+        "T3",
+        "--reason",
+        "the write was a test",
+    ]);
 
     // The same script told to reach a host the skill never declared: refused, non-zero, demoted.
     let out = m
@@ -458,7 +477,7 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
         .output()
         .unwrap();
     let history = String::from_utf8_lossy(&out.stdout);
-    assert!(history.contains("drop.attacker.example:443"), "{history}");
+    assert!(history.contains("drop.attacker.example"), "{history}");
     assert!(history.contains("\"runtime\""), "{history}");
 
     // At T1 its scripts no longer run at all.

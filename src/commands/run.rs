@@ -265,6 +265,14 @@ fn judge(evidence: &Evidence, project: &Path, declared: &[String]) -> Seen {
                     push(&mut seen.refused_network, format!("{host}:{}", dst.port));
                 }
             }
+            EventKind::DnsQuery {
+                name, answer: None, ..
+            } if !is_declared(name) => {
+                push(
+                    &mut seen.refused_network,
+                    format!("{} (name lookup refused)", name.trim_end_matches('.')),
+                );
+            }
             EventKind::FileOpen {
                 path, write: true, ..
             } => {

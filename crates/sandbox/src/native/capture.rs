@@ -38,6 +38,8 @@ struct Inner {
     capture_bytes: usize,
     /// At run time: connections to declared names go out through this; the rest are closed.
     forward: Option<Arc<super::forward::Forwarder>>,
+    /// At run time only declared names resolve.
+    runtime: bool,
 }
 
 impl Capture {
@@ -53,6 +55,7 @@ impl Capture {
                 active: AtomicUsize::new(0),
                 capture_bytes,
                 forward: None,
+                runtime: false,
             }),
         };
         capture.ensure_udp(53)?;
@@ -74,6 +77,7 @@ impl Capture {
                 active: AtomicUsize::new(0),
                 capture_bytes,
                 forward: None,
+                runtime: true,
             }),
         }
     }
@@ -95,6 +99,7 @@ impl Capture {
                 active: AtomicUsize::new(0),
                 capture_bytes,
                 forward,
+                runtime: true,
             }),
         };
         capture.ensure_udp(53)?;
@@ -318,7 +323,17 @@ impl Capture {
             let qtype = format!("{:?}", question.qtype);
             let mut answer = None;
             reply.questions.push(question.clone());
-            if question.qtype == QTYPE::TYPE(TYPE::A) {
+            // At run time only declared names resolve; every other lookup is refused (and
+            // recorded with no answer).
+            let refused = self.inner.runtime
+                && !self
+                    .inner
+                    .forward
+                    .as_ref()
+                    .is_some_and(|f| super::forward::allowed(&name, &f.allowed));
+            if refused {
+                *reply.rcode_mut() = simple_dns::RCODE::NameError;
+            } else if question.qtype == QTYPE::TYPE(TYPE::A) {
                 let ip = self.fake_ip(&name);
                 answer = Some(ip.to_string());
                 reply.answers.push(ResourceRecord::new(

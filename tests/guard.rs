@@ -415,6 +415,17 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
     assert!(started.elapsed().as_secs() < 60);
+    // `sleep` is no program its allowed-tools name (python3 only): one tier down, with why.
+    let t = m.tier(&hash);
+    assert_eq!(t["tier"], "T2", "{t}");
+    m.ok(&[
+        "promote",
+        &hash,
+        "--to",
+        "T3",
+        "--reason",
+        "the sleep was a test",
+    ]);
     let left = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()

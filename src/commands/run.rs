@@ -150,7 +150,26 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
     std::io::stdout().write_all(step.stdout.as_bytes())?;
     std::io::stderr().write_all(step.stderr.as_bytes())?;
 
-    let seen = judge(&evidence, &project, &declared_domains);
+    // Programs the skill may start: `None` when its shell grant is unscoped.
+    let programs: Option<Vec<String>> = if effective.iter().any(|g| g.trim() == "Bash") {
+        None
+    } else {
+        Some(
+            effective
+                .iter()
+                .filter_map(|g| g.strip_prefix("Bash(")?.strip_suffix(')'))
+                .filter_map(skillgate_permissions::tools::bash_program)
+                .map(basename)
+                .collect(),
+        )
+    };
+    let seen = judge(
+        &evidence,
+        &project,
+        &declared_domains,
+        programs.as_deref(),
+        args.command.first().map(String::as_str),
+    );
     let report = match seen.worst() {
         Some((severity, capability)) => RuntimeReport::Anomaly {
             severity,
@@ -191,6 +210,7 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
 struct Seen {
     refused_network: Vec<String>,
     refused_writes: Vec<String>,
+    undeclared_programs: Vec<String>,
 }
 
 impl Seen {
@@ -199,6 +219,8 @@ impl Seen {
             Some((Severity::High, Capability::NetEgress))
         } else if !self.refused_writes.is_empty() {
             Some((Severity::Medium, Capability::FsWrite))
+        } else if !self.undeclared_programs.is_empty() {
+            Some((Severity::Medium, Capability::ProcExec))
         } else {
             None
         }
@@ -216,6 +238,12 @@ impl Seen {
             parts.push(format!(
                 "write outside its scope refused: {}",
                 self.refused_writes.join(", ")
+            ));
+        }
+        if !self.undeclared_programs.is_empty() {
+            parts.push(format!(
+                "started programs its allowed-tools do not name: {}",
+                self.undeclared_programs.join(", ")
             ));
         }
         let mut detail = format!(
@@ -240,8 +268,28 @@ fn is_loopback(ip: &str) -> bool {
         .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
-fn judge(evidence: &Evidence, project: &Path, declared: &[String]) -> Seen {
+fn basename(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// Whether `program` is one of `declared`, allowing a version suffix (`python3.11`).
+fn is_declared_program(program: &str, declared: &[String]) -> bool {
+    declared.iter().any(|d| {
+        program
+            .strip_prefix(d.as_str())
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    })
+}
+
+fn judge(
+    evidence: &Evidence,
+    project: &Path,
+    declared: &[String],
+    programs: Option<&[String]>,
+    command: Option<&str>,
+) -> Seen {
     let mut seen = Seen::default();
+    let command = command.map(basename).unwrap_or_default();
     let is_declared = |host: &str| {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         declared
@@ -272,6 +320,15 @@ fn judge(evidence: &Evidence, project: &Path, declared: &[String]) -> Seen {
                     &mut seen.refused_network,
                     format!("{} (name lookup refused)", name.trim_end_matches('.')),
                 );
+            }
+            EventKind::Exec { path, .. } => {
+                let program = basename(path);
+                if let Some(declared) = programs
+                    && program != command
+                    && !is_declared_program(&program, declared)
+                {
+                    push(&mut seen.undeclared_programs, program);
+                }
             }
             EventKind::FileOpen {
                 path, write: true, ..

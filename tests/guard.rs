@@ -398,6 +398,16 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
         "a declared destination is no anomaly"
     );
 
+    // Output passes through byte for byte, control characters and invalid UTF-8 included.
+    let out = m
+        .skillgate()
+        .args(["run", sync.to_str().unwrap(), "--", "python3", "-c", "import sys; sys.stdout.buffer.write(b'\\x1b[1mok\\r\\xff\\n'); sys.stderr.write('warn\\n'); sys.exit(3)"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"\x1b[1mok\r\xff\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("warn\n"));
+
     // A command that leaves a process behind: the call returns, and the process dies with the
     // sandbox.
     let started = std::time::Instant::now();

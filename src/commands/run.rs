@@ -147,8 +147,29 @@ pub fn run(db: Option<&Location>, args: &RunArgs) -> anyhow::Result<ExitStatus> 
         );
         return Ok(ExitStatus::Code(NOT_CONFINED));
     };
-    std::io::stdout().write_all(step.stdout.as_bytes())?;
-    std::io::stderr().write_all(step.stderr.as_bytes())?;
+    // The bytes as printed; the text form (control characters blanked) only if they are missing.
+    let raw = step.raw.as_ref().map(|r| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        (
+            b64.decode(&r.stdout).unwrap_or_default(),
+            b64.decode(&r.stderr).unwrap_or_default(),
+        )
+    });
+    let (out, err) = raw.unwrap_or_else(|| {
+        (
+            step.stdout.clone().into_bytes(),
+            step.stderr.clone().into_bytes(),
+        )
+    });
+    std::io::stdout().write_all(&out)?;
+    std::io::stderr().write_all(&err)?;
+    if step.stdout_bytes > out.len() as u64 || step.stderr_bytes > err.len() as u64 {
+        eprintln!(
+            "skillgate run: output past {} bytes per stream was not kept",
+            out.len().max(err.len())
+        );
+    }
 
     // Programs the skill may start: `None` when its shell grant is unscoped.
     let programs: Option<Vec<String>> = if effective.iter().any(|g| g.trim() == "Bash") {

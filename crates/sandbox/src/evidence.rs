@@ -246,6 +246,16 @@ pub struct StepOutcome {
     /// Why the step could not start, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// At run time: the bytes printed (up to the limit), unaltered, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawOutput>,
+}
+
+/// A step's output as printed, for `skillgate run` to pass through.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawOutput {
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Which runner produced evidence.
@@ -280,6 +290,7 @@ impl StepOutcome {
             stdout_bytes: 0,
             stderr_bytes: 0,
             error: None,
+            raw: None,
         }
     }
 }

@@ -310,6 +310,7 @@ fn run_in_namespaces(job: &Job, start: Instant, evidence: &mut Evidence) {
         filter: seccomp::filter(),
         env,
         cwd: mounts::WORK.to_string(),
+        runtime: false,
     };
     let supervisor = Arc::new(seccomp::Supervisor {
         recorder: recorder.clone(),
@@ -554,6 +555,7 @@ fn run_at_runtime(
         filter: seccomp::filter(),
         env,
         cwd: project,
+        runtime: true,
     };
     let supervisor = Arc::new(seccomp::Supervisor {
         recorder: recorder.clone(),

@@ -29,6 +29,10 @@ pub struct Confinement {
     pub filter: Vec<libc::sock_filter>,
     pub env: Vec<(String, String)>,
     pub cwd: String,
+    /// `skillgate run`: the command is the user's, not an experiment. It is never stopped for
+    /// going quiet (it may wait on a slow API), and its output is kept as raw bytes to pass
+    /// through unchanged.
+    pub runtime: bool,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -254,7 +258,7 @@ fn run_inner(
         }
         let now = Instant::now();
         let mut stop_now = now >= deadline;
-        if !stop_now && now.duration_since(last_look) >= QUIET_LOOK {
+        if !stop_now && !confinement.runtime && now.duration_since(last_look) >= QUIET_LOOK {
             last_look = now;
             let seen = (printed.load(Ordering::Relaxed), recorder.activity());
             if seen != activity {
@@ -286,22 +290,32 @@ fn run_inner(
     if let Some(ns) = userns {
         *lingering = kill_namespace(ns);
     }
-    (outcome.stdout, outcome.stdout_bytes) = stdout
+    let (out, out_bytes): (Vec<u8>, u64) = stdout
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
-    (outcome.stderr, outcome.stderr_bytes) = stderr
+    let (err, err_bytes): (Vec<u8>, u64) = stderr
         .map(|h| h.join().unwrap_or_default())
         .unwrap_or_default();
+    (outcome.stdout, outcome.stdout_bytes) = (output_text(&out), out_bytes);
+    (outcome.stderr, outcome.stderr_bytes) = (output_text(&err), err_bytes);
+    if confinement.runtime {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        outcome.raw = Some(crate::evidence::RawOutput {
+            stdout: b64.encode(&out),
+            stderr: b64.encode(&err),
+        });
+    }
     Ok(())
 }
 
-/// Reads a pipe to its end, keeping the first `cap` bytes as text and counting the rest: a
+/// Reads a pipe to its end, keeping the first `cap` bytes and counting the rest: a
 /// step that prints gigabytes is drained (so it is not blocked) but costs `cap` of memory.
 fn read_capped(
     mut from: impl Read + Send + 'static,
     cap: usize,
     printed: Arc<AtomicU64>,
-) -> thread::JoinHandle<(String, u64)> {
+) -> thread::JoinHandle<(Vec<u8>, u64)> {
     thread::spawn(move || {
         let mut kept = Vec::new();
         let mut total = 0u64;
@@ -315,7 +329,7 @@ fn read_capped(
             let room = cap.saturating_sub(kept.len());
             kept.extend_from_slice(&buf[..n.min(room)]);
         }
-        (output_text(&kept), total)
+        (kept, total)
     })
 }
 

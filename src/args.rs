@@ -87,6 +87,14 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Why a stored verdict is what it is: each reason, the rule behind each finding and the
+    /// text it fired on, and what would change the decision.
+    Why {
+        /// Name or content hash.
+        skill: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a command of an installed skill under its tier's runtime sandbox (T3, T4); T1 and T2
     /// skills, and skills changed since they were scanned, are refused. The run is recorded as a
     /// runtime event: clean, or an anomaly that demotes.
@@ -425,6 +433,21 @@ pub struct ScanArgs {
     /// A TOML verdict policy replacing the built-in one.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Only these rules run: codes or prefixes, comma separated (`SK2,SK401`); added to the
+    /// policy's `[rules] select`.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// These rules do not run (codes or prefixes); added to the policy's `[rules] ignore`.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// A folder of custom YAML rules (codes `SKX` + three digits, the format of `rules/`); each
+    /// rule's examples run at load, and a rule whose examples fail is refused. Repeatable.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules_dirs: Vec<PathBuf>,
+    /// A waiver file (TOML, `[[waiver]]` entries bound to a content hash, a finding's
+    /// fingerprint and the policy hash). Default: `.skillgate/waivers.toml` when it exists.
+    #[arg(long)]
+    pub waivers: Option<PathBuf>,
     /// OSV advisories (file, folder or all.zip) to check dependencies against.
     #[arg(long, env = "SKILLGATE_OSV")]
     pub osv: Option<PathBuf>,

@@ -8,14 +8,74 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 pub fn json(out: &mut dyn Write, reports: &[SkillReport], policy: &Policy) -> anyhow::Result<()> {
-    let doc = json!({
+    json_with(out, reports, policy, None)
+}
+
+/// Each finding's fingerprint, which a waiver names it by, added beside it.
+fn with_fingerprints(report: &SkillReport) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(report)?;
+    let mark = |list: &mut serde_json::Value, findings: &[Finding]| {
+        if let Some(items) = list.as_array_mut() {
+            for (item, f) in items.iter_mut().zip(findings) {
+                item["fingerprint"] = json!(f.fingerprint());
+            }
+        }
+    };
+    mark(&mut v["findings"], &report.findings);
+    for (name, g) in &report.gates {
+        mark(&mut v["gates"][name]["findings"], &g.findings);
+    }
+    if let Some(items) = v["nested"].as_array_mut() {
+        for (item, inner) in items.iter_mut().zip(&report.nested) {
+            *item = with_fingerprints(inner)?;
+        }
+    }
+    Ok(v)
+}
+
+/// The JSON document, with what became of each waiver when a waiver file was read.
+pub fn json_with(
+    out: &mut dyn Write,
+    reports: &[SkillReport],
+    policy: &Policy,
+    waivers: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let skills = reports
+        .iter()
+        .map(with_fingerprints)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut doc = json!({
         "skillgate": env!("CARGO_PKG_VERSION"),
         "policy": policy.hash(),
-        "skills": reports,
+        "skills": skills,
     });
+    if let Some(rules) = policy_rules(policy)? {
+        doc["policy_rules"] = rules;
+    }
+    if let Some(w) = waivers {
+        doc["waivers"] = w;
+    }
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// The policy's rule selection as the report states it: what was asked, and every rule that
+/// therefore did not run, so a reader sees which checks were off. `None` for the default.
+pub fn policy_rules(policy: &Policy) -> anyhow::Result<Option<serde_json::Value>> {
+    if policy.rules.is_default() {
+        return Ok(None);
+    }
+    let registry = skillgate_pipeline::registry()?;
+    let off: Vec<String> = registry
+        .docs()
+        .into_iter()
+        .map(|d| d.code)
+        .filter(|code| !policy.selector().enabled(code))
+        .collect();
+    let mut rules = serde_json::to_value(&policy.rules)?;
+    rules["off"] = json!(off);
+    Ok(Some(rules))
 }
 
 fn label(s: Severity) -> &'static str {

@@ -12,6 +12,7 @@ mod sandbox;
 mod scan;
 mod serve;
 mod store;
+mod why;
 
 use crate::ExitStatus;
 use crate::args::{Cli, Command};
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Audit { command } => audit::run(db, &command),
         Command::Worker(args) => audit::worker(db, &args),
         Command::Run(args) => run::run(db, &args),
+        Command::Why { skill, json } => why::why(db, &skill, json),
         Command::Guard(args) => guard::run(db, &args),
     }
 }

@@ -51,10 +51,23 @@ impl AnswerCache for StoreAnswerCache {
 
 pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     Ok(match path {
-        Some(p) => Policy::from_toml(
-            &std::fs::read_to_string(p)
-                .with_context(|| format!("reading policy {}", p.display()))?,
-        )?,
+        Some(p) => {
+            let mut policy = Policy::from_toml(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("reading policy {}", p.display()))?,
+            )
+            .with_context(|| format!("policy {}", p.display()))?;
+            // Custom rule folders are named relative to the policy file.
+            if policy.rules.paths.iter().any(|d| d.is_relative()) {
+                let base = p.parent().unwrap_or(Path::new("."));
+                let paths: Vec<_> = std::mem::take(&mut policy.rules.paths)
+                    .into_iter()
+                    .map(|d| if d.is_relative() { base.join(d) } else { d })
+                    .collect();
+                policy = policy.with_rules(&[], &[], &paths)?;
+            }
+            policy
+        }
         None => Policy::default(),
     })
 }
@@ -85,7 +98,11 @@ pub fn build_pipeline(
             bad.len()
         );
     }
-    let g1 = StaticGate::new(db).context("compiling the embedded rules")?;
+    let (g1, refused) = StaticGate::with_custom_rules(db, &policy.rules.paths)
+        .context("compiling the embedded rules")?;
+    for r in &refused {
+        eprintln!("warning: custom rule {} refused: {}", r.file, r.why);
+    }
     let gates: BTreeSet<Gate> = gates
         .iter()
         .map(|g| match g {
@@ -104,6 +121,70 @@ pub fn build_pipeline(
         sandbox_args.sandbox_profile.as_deref(),
         sandbox_args.sandbox_runner,
     )?))
+}
+
+/// The waiver file given, or `.skillgate/waivers.toml` when it exists. A file that cannot be
+/// used stops the scan: a waiver read wrongly would admit what nobody accepted.
+fn load_waivers(
+    path: Option<&Path>,
+) -> anyhow::Result<Option<skillgate_pipeline::waivers::Waivers>> {
+    let default = Path::new(".skillgate/waivers.toml");
+    let path = match path {
+        Some(p) => p,
+        None if default.is_file() => default,
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading waivers {}", path.display()))?;
+    Ok(Some(skillgate_pipeline::waivers::Waivers::parse(
+        &text,
+        &path.display().to_string(),
+    )?))
+}
+
+/// One line per waiver: what became of it. A waiver whose skill was never seen is stale; one
+/// seen but matching nothing is unused; each is also said on stderr.
+fn summarise_waivers(
+    waivers: &skillgate_pipeline::waivers::Waivers,
+    statuses: &[(usize, skillgate_pipeline::waivers::Status)],
+) -> serde_json::Value {
+    use skillgate_pipeline::waivers::Status;
+    let mut out = Vec::new();
+    for (i, e) in waivers.entries().iter().enumerate() {
+        let mine: Vec<&Status> = statuses
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, s)| s)
+            .collect();
+        let status = if mine.is_empty() {
+            Status::Stale
+        } else if mine.contains(&&Status::Applied) {
+            Status::Applied
+        } else {
+            mine[0].clone()
+        };
+        if status != Status::Applied {
+            eprintln!(
+                "waiver {} ({} on {}): {}",
+                i + 1,
+                e.rule,
+                e.skill,
+                match &status {
+                    Status::Stale => "stale: no scanned skill has that content (changed, or not scanned); not applied".to_string(),
+                    Status::Unused => "unused: the skill never triggered that rule on that text".to_string(),
+                    Status::Expired => format!("expired on {}; not applied", e.expires.as_deref().unwrap_or("?")),
+                    Status::OtherPolicy => "bound to another policy; not applied".to_string(),
+                    Status::Refused(why) => format!("refused: {why}"),
+                    Status::Applied => unreachable!(),
+                }
+            );
+        }
+        let mut v = serde_json::to_value(e).unwrap_or_default();
+        v["index"] = serde_json::json!(i + 1);
+        v["outcome"] = serde_json::to_value(&status).unwrap_or_default();
+        out.push(v);
+    }
+    serde_json::Value::Array(out)
 }
 
 /// G3's sandbox: this binary as the runner, the bundled analysis profile unless one is given.
@@ -190,7 +271,11 @@ pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus>
         .num_threads(args.jobs.unwrap_or_else(|| default_jobs(&args.gates)))
         .build_global()
         .ok();
-    let policy = load_policy(args.policy.as_deref())?;
+    let policy = load_policy(args.policy.as_deref())?.with_rules(
+        &args.select,
+        &args.ignore,
+        &args.rules_dirs,
+    )?;
     let store = if args.no_store {
         None
     } else {
@@ -220,6 +305,10 @@ pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus>
         pipeline = pipeline.with_llm_judge(Box::new(LlmJudge::new(config, cache)));
     }
     let engine = pipeline.engine();
+    let waivers = load_waivers(args.waivers.as_deref())?;
+    let today = skillgate_pipeline::waivers::today();
+    let waiver_statuses: Mutex<Vec<(usize, skillgate_pipeline::waivers::Status)>> =
+        Mutex::new(Vec::new());
     let mut candidates: Vec<Candidate> = Vec::new();
     for p in &args.paths {
         if !p.exists() {
@@ -249,8 +338,15 @@ pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus>
     let mut reports: Vec<SkillReport> = candidates
         .par_iter()
         .map(|c| {
-            let (report, store_error) =
+            let (mut report, store_error) =
                 evaluate(&pipeline, store.as_ref(), &engine, c.path(), true);
+            if let Some(w) = &waivers {
+                let statuses = w.apply(&mut report, pipeline.policy(), today);
+                waiver_statuses
+                    .lock()
+                    .expect("no panics while holding the lock")
+                    .extend(statuses);
+            }
             if let Some(e) = store_error {
                 store_failures.fetch_add(1, Ordering::Relaxed);
                 progress.suspend(|| {
@@ -270,9 +366,22 @@ pub fn run(args: &ScanArgs, db: Option<&Location>) -> anyhow::Result<ExitStatus>
         .collect();
     progress.finish_and_clear();
     reports.sort_by(|a, b| a.path.cmp(&b.path));
+    let waiver_summary = waivers.as_ref().map(|w| {
+        summarise_waivers(
+            w,
+            &waiver_statuses
+                .into_inner()
+                .expect("no panics while holding the lock"),
+        )
+    });
     match args.format {
         Format::Jsonl => {}
-        Format::Json => printer::json(&mut out, &reports, pipeline.policy())?,
+        Format::Json => printer::json_with(
+            &mut out,
+            &reports,
+            pipeline.policy(),
+            waiver_summary.clone(),
+        )?,
         Format::Sarif => printer::sarif(&mut out, &reports, pipeline.static_gate())?,
         Format::Text => printer::text(
             &mut out,

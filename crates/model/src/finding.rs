@@ -164,9 +164,43 @@ pub struct Finding {
     /// names them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties: Vec<String>,
+    /// Set when a waiver bound to this skill's content, this finding and the policy accepts it:
+    /// it stays in the report and no longer counts toward the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+}
+
+/// Who accepted a finding, why, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waived {
+    pub by: Vec<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// The waiver file it came from.
+    pub source: String,
 }
 
 impl Finding {
+    /// What a waiver names this finding by: its rule, its file and the text it fired on (not
+    /// its line, which moves with unrelated edits; the content hash already pins the bytes).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            self.code.as_str(),
+            self.file.as_deref().unwrap_or(""),
+            self.evidence
+                .as_deref()
+                .or(self.snippet.as_deref())
+                .unwrap_or(&self.message),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..8])
+    }
+
     /// A finding with the required fields set and no location.
     pub fn new(
         code: impl Into<String>,
@@ -193,6 +227,7 @@ impl Finding {
             help: None,
             snippet: None,
             parties: Vec::new(),
+            waived: None,
         }
     }
 

@@ -26,6 +26,6 @@ pub mod verdict;
 
 pub use bundle::{Bundle, BundleError, BundleFile, ContentHash, FileKind, Limits};
 pub use capability::{Capability, CapabilitySource};
-pub use finding::{Confidence, Finding, Gate, KillChainStage, RuleInfo, Severity};
+pub use finding::{Confidence, Finding, Gate, KillChainStage, RuleInfo, Severity, Waived};
 pub use skill_md::SkillDocument;
 pub use verdict::{Decision, GateReport, GateStatus, Tier, TrustState};

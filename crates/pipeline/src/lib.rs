@@ -9,7 +9,9 @@ pub mod lifecycle;
 mod nested;
 pub mod policy;
 pub mod report;
+pub mod selection;
 pub mod trust;
+pub mod waivers;
 
 pub use policy::{Policy, PolicyError};
 pub use report::{Reason, SkillReport};
@@ -198,6 +200,9 @@ impl Pipeline {
                     Gate::G4 => skillgate_permissions::check(bundle, &doc, &reports),
                 }
             };
+            // A rule the policy turns off does not reach the later gates either.
+            let mut report = report;
+            self.policy.selector().apply(&mut report);
             reports.push(report);
         }
         let verdict = self.policy.decide(&reports);

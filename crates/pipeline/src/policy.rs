@@ -1,5 +1,6 @@
 //! The verdict policy: when to reject, and the tier to admit at.
 
+use crate::selection::{RuleSelection, Selector};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use skillgate_model::{
@@ -39,6 +40,11 @@ pub struct Policy {
     pub reject: RejectRules,
     pub admit: AdmitRules,
     pub promotion: PromotionRules,
+    /// Which rules run, where, and at what severity (see [`crate::selection`]).
+    #[serde(default, skip_serializing_if = "RuleSelection::is_default")]
+    pub rules: RuleSelection,
+    #[serde(skip)]
+    selector: Selector,
     #[serde(skip)]
     hash: String,
 }
@@ -77,13 +83,43 @@ impl Policy {
                 "reject.chain_min_stages must be at least 2".into(),
             ));
         }
-        // Hash the parsed policy, not the file: comments and layout do not change a verdict.
-        let canonical = toml::to_string(&p).map_err(|e| PolicyError::Invalid(e.to_string()))?;
-        p.hash = format!(
+        p.settle()?;
+        Ok(p)
+    }
+
+    /// Compiles the rule selection and hashes the parsed policy, not the file: comments and
+    /// layout do not change a verdict, rule selection does.
+    fn settle(&mut self) -> Result<(), PolicyError> {
+        self.selector = self
+            .rules
+            .compile()
+            .map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        let canonical = toml::to_string(&*self).map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        self.hash = format!(
             "sha256:{}",
             hex::encode(Sha256::digest(canonical.as_bytes()))
         );
-        Ok(p)
+        Ok(())
+    }
+
+    /// This policy with rules selected, ignored and loaded from the command line, added to its
+    /// own `[rules]` (and so to its hash).
+    pub fn with_rules(
+        mut self,
+        select: &[String],
+        ignore: &[String],
+        paths: &[std::path::PathBuf],
+    ) -> Result<Self, PolicyError> {
+        self.rules.select.extend(select.iter().cloned());
+        self.rules.ignore.extend(ignore.iter().cloned());
+        self.rules.paths.extend(paths.iter().cloned());
+        self.settle()?;
+        Ok(self)
+    }
+
+    /// Which rules run under this policy.
+    pub fn selector(&self) -> &Selector {
+        &self.selector
     }
 
     pub fn hash(&self) -> &str {
@@ -92,7 +128,13 @@ impl Policy {
 
     pub fn decide(&self, reports: &[GateReport]) -> Verdict {
         let mut reject = Vec::new();
-        let findings = || reports.iter().flat_map(|r| r.findings.iter());
+        // A waived finding stays in the report and counts for nothing here.
+        let findings = || {
+            reports
+                .iter()
+                .flat_map(|r| r.findings.iter())
+                .filter(|f| f.waived.is_none())
+        };
         for f in findings().filter(|f| {
             f.severity == Severity::Critical && f.confidence >= self.reject.critical_min_confidence
         }) {

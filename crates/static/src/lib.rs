@@ -45,6 +45,22 @@ impl StaticGate {
         })
     }
 
+    /// The gate with custom YAML rules from `dirs` beside the embedded ones; what was refused,
+    /// and why, is returned beside it.
+    pub fn with_custom_rules(
+        advisories: AdvisoryDb,
+        dirs: &[std::path::PathBuf],
+    ) -> Result<(Self, Vec<crate::registry::Refused>), RuleError> {
+        let (registry, refused) = Registry::load_with_custom(dirs)?;
+        Ok((
+            Self {
+                registry,
+                advisories,
+            },
+            refused,
+        ))
+    }
+
     /// What G1's output depends on besides the bundle: rules and advisory data.
     pub fn fingerprint(&self) -> String {
         format!(

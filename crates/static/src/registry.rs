@@ -55,6 +55,65 @@ pub struct Registry {
     data: crate::engine::RuleSet,
     /// Rules of the later gates (G2, G4), registered so that one registry documents them all.
     other_gates: Vec<CodeRuleInfo>,
+    /// Custom rule files loaded beside the embedded ones (path, text): part of the fingerprint.
+    custom: Vec<(String, String)>,
+}
+
+/// A custom rule that was not loaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refused {
+    pub file: String,
+    pub why: String,
+}
+
+/// Custom rule files read per folder at most, and the largest read.
+const MAX_CUSTOM_FILES: usize = 500;
+const MAX_CUSTOM_BYTES: u64 = 256 << 10;
+
+/// The file a rule's examples are tried in: `SKILL.md`, or one ending in its first path suffix.
+fn example_file(paths: &[String]) -> String {
+    match paths.first() {
+        Some(suffix) if suffix.starts_with('.') => format!("config{suffix}"),
+        Some(name) => name.clone(),
+        None => "SKILL.md".into(),
+    }
+}
+
+/// The examples of rule `index` of `set` that do not behave as they say: each `match` example
+/// must fire, each `no_match` must not.
+pub fn example_failures(set: &crate::engine::RuleSet, index: usize) -> Vec<String> {
+    use crate::rule::Language;
+    let rule = &set.rules()[index];
+    let file = example_file(&rule.spec.paths);
+    // Rules for any code run over shell, the language most examples are written in.
+    let lang = match rule
+        .spec
+        .languages
+        .first()
+        .copied()
+        .unwrap_or(Language::Any)
+    {
+        Language::Code | Language::Any => Language::Shell,
+        other => other,
+    };
+    let fires = |text: &str| {
+        let unit = crate::units::Unit::new(&file, lang, format!("{text}\n"), 1);
+        let mut out = Vec::new();
+        crate::engine::run_rule(set, index, &unit, &mut out);
+        !out.is_empty()
+    };
+    let mut failures = Vec::new();
+    for ex in &rule.spec.examples.positive {
+        if !fires(ex) {
+            failures.push(format!("{} should match: {ex}", rule.spec.code));
+        }
+    }
+    for ex in &rule.spec.examples.negative {
+        if fires(ex) {
+            failures.push(format!("{} should not match: {ex}", rule.spec.code));
+        }
+    }
+    failures
 }
 
 impl Registry {
@@ -71,7 +130,94 @@ impl Registry {
                 message: format!("the rules' keywords do not build one automaton: {e}"),
             })?,
             other_gates: Vec::new(),
+            custom: Vec::new(),
         })
+    }
+
+    /// The embedded rules and the custom YAML rules in `dirs` (codes `SKX` + three digits, the
+    /// same format as `rules/`). A custom rule that does not compile, reuses a code, or fails one
+    /// of its own examples is refused, with why; the others load.
+    pub fn load_with_custom(
+        dirs: &[std::path::PathBuf],
+    ) -> Result<(Self, Vec<Refused>), RuleError> {
+        let mut rules = embedded::DATA_RULES
+            .iter()
+            .map(|(path, yaml)| DataRule::compile(path, yaml))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut refused = Vec::new();
+        let mut custom = Vec::new();
+        for dir in dirs {
+            let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+                Ok(entries) => entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                    .collect(),
+                Err(e) => {
+                    refused.push(Refused {
+                        file: dir.display().to_string(),
+                        why: format!("cannot read the folder: {e}"),
+                    });
+                    continue;
+                }
+            };
+            files.sort();
+            if files.len() > MAX_CUSTOM_FILES {
+                refused.push(Refused {
+                    file: dir.display().to_string(),
+                    why: format!(
+                        "{} rule files; only the first {MAX_CUSTOM_FILES} are read",
+                        files.len()
+                    ),
+                });
+                files.truncate(MAX_CUSTOM_FILES);
+            }
+            for path in files {
+                let name = path.display().to_string();
+                let text = match std::fs::metadata(&path) {
+                    Ok(m) if m.len() > MAX_CUSTOM_BYTES => Err(format!(
+                        "{} bytes; a rule file is at most {MAX_CUSTOM_BYTES}",
+                        m.len()
+                    )),
+                    _ => std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+                };
+                let checked = text.and_then(|text| {
+                    let rule = DataRule::compile_custom(&name, &text).map_err(|e| e.to_string())?;
+                    let code = rule.spec.code.clone();
+                    if rules.iter().any(|r| r.spec.code == code) {
+                        return Err(format!("code {code} is already taken"));
+                    }
+                    // Its examples, run alone before it joins the set.
+                    let alone = crate::engine::RuleSet::new(vec![rule])
+                        .map_err(|e| format!("its keywords do not build: {e}"))?;
+                    let failures = example_failures(&alone, 0);
+                    if !failures.is_empty() {
+                        return Err(format!("its examples fail: {}", failures.join("; ")));
+                    }
+                    let rule = DataRule::compile_custom(&name, &text).map_err(|e| e.to_string())?;
+                    Ok((rule, text))
+                });
+                match checked {
+                    Ok((rule, text)) => {
+                        rules.push(rule);
+                        custom.push((name, text));
+                    }
+                    Err(why) => refused.push(Refused { file: name, why }),
+                }
+            }
+        }
+        let data = crate::engine::RuleSet::new(rules).map_err(|e| RuleError::Invalid {
+            file: "*".into(),
+            message: format!("the rules' keywords do not build one automaton: {e}"),
+        })?;
+        Ok((
+            Self {
+                data,
+                other_gates: Vec::new(),
+                custom,
+            },
+            refused,
+        ))
     }
 
     /// SHA-256 over everything that shapes G1's findings besides the code itself: every data
@@ -84,6 +230,12 @@ impl Registry {
             h.update(path.as_bytes());
             h.update([0]);
             h.update(yaml.as_bytes());
+            h.update([0]);
+        }
+        for (path, text) in &self.custom {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
             h.update([0]);
         }
         h.update(POPULAR_PYPI.as_bytes());

@@ -164,6 +164,16 @@ pub enum RuleError {
 
 impl DataRule {
     pub fn compile(source: &str, yaml: &str) -> Result<Self, RuleError> {
+        Self::compile_as(source, yaml, false)
+    }
+
+    /// A rule of the user's own: its code is `SKX` and three digits, a range skillgate never
+    /// uses, so local rules never collide with ours.
+    pub fn compile_custom(source: &str, yaml: &str) -> Result<Self, RuleError> {
+        Self::compile_as(source, yaml, true)
+    }
+
+    fn compile_as(source: &str, yaml: &str, custom: bool) -> Result<Self, RuleError> {
         let spec: RuleSpec = serde_norway::from_str(yaml).map_err(|e| RuleError::Yaml {
             file: source.into(),
             message: e.to_string(),
@@ -172,7 +182,13 @@ impl DataRule {
             file: source.into(),
             message,
         };
-        if !is_code(&spec.code) {
+        if custom && !is_custom_code(&spec.code) {
+            return Err(invalid(format!(
+                "code `{}`: custom rules use SKX followed by three digits",
+                spec.code
+            )));
+        }
+        if !custom && !is_code(&spec.code) {
             return Err(invalid(format!(
                 "code `{}` is not SK followed by three digits",
                 spec.code
@@ -276,6 +292,11 @@ pub(crate) fn anchored_to_text(pattern: &str) -> bool {
         i += 1;
     }
     false
+}
+
+/// `SKX` and three digits: the codes of custom rules.
+pub fn is_custom_code(code: &str) -> bool {
+    code.len() == 6 && code.starts_with("SKX") && code[3..].bytes().all(|b| b.is_ascii_digit())
 }
 
 pub fn is_code(code: &str) -> bool {

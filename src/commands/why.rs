@@ -67,6 +67,10 @@ pub fn why(db: Option<&Location>, query: &str, json_out: bool) -> anyhow::Result
                 ""
             }
         ),
+        "a reviewer can accept one finding with a waiver in `.skillgate/waivers.toml`, bound to \
+         this content, the finding's fingerprint (in the JSON report) and the policy; a critical \
+         finding needs two reviewers"
+            .to_string(),
         "a policy can turn a rule off or change its severity: `[rules]` in the policy file, or \
          `--select`/`--ignore` (recorded in the policy hash)"
             .to_string(),

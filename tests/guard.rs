@@ -76,6 +76,18 @@ impl Machine {
         );
     }
 
+    /// `skillgate run SKILL -- CMD…`, with `env` set for it.
+    fn run_in(&self, skill: &Path, env: &[(&str, &str)], command: &[&str]) -> Output {
+        self.skillgate()
+            .envs(env.iter().copied())
+            .arg("run")
+            .arg(skill)
+            .arg("--")
+            .args(command)
+            .output()
+            .unwrap()
+    }
+
     fn tier(&self, query: &str) -> Value {
         let out = self
             .skillgate()
@@ -340,18 +352,7 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     let script = format!("{}/scripts/sync.py", sync.display());
 
     // A clean run: its output passes through, and a clean run is recorded.
-    let out = m
-        .skillgate()
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "python3",
-            &script,
-            "--dry-run",
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(&sync, &[], &["python3", &script, "--dry-run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
@@ -373,21 +374,11 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
         c.write_all(b"pong").unwrap();
         got
     });
-    let out = m
-        .skillgate()
-        .env("SKILLGATE_RUN_RESOLVE", "api.notesly.example=127.0.0.1")
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "python3",
-            &script,
-            "--sync",
-            "api.notesly.example",
-            &port,
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(
+        &sync,
+        &[("SKILLGATE_RUN_RESOLVE", "api.notesly.example=127.0.0.1")],
+        &["python3", &script, "--sync", "api.notesly.example", &port],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "pong\n", "{stderr}");
@@ -399,11 +390,7 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     );
 
     // Output passes through byte for byte, control characters and invalid UTF-8 included.
-    let out = m
-        .skillgate()
-        .args(["run", sync.to_str().unwrap(), "--", "python3", "-c", "import sys; sys.stdout.buffer.write(b'\\x1b[1mok\\r\\xff\\n'); sys.stderr.write('warn\\n'); sys.exit(3)"])
-        .output()
-        .unwrap();
+    let out = m.run_in(&sync, &[], &["python3", "-c", "import sys; sys.stdout.buffer.write(b'\\x1b[1mok\\r\\xff\\n'); sys.stderr.write('warn\\n'); sys.exit(3)"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(out.stdout, b"\x1b[1mok\r\xff\n");
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("warn\n"));
@@ -411,18 +398,7 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     // A command that leaves a process behind: the call returns, and the process dies with the
     // sandbox.
     let started = std::time::Instant::now();
-    let out = m
-        .skillgate()
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "sleep 317 & echo started",
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(&sync, &[], &["sh", "-c", "sleep 317 & echo started"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
     assert!(started.elapsed().as_secs() < 60);
     // `sleep` is no program its allowed-tools name (python3 only): one tier down, with why.
@@ -444,18 +420,11 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     assert!(!left, "a sandboxed process outlived its run");
 
     // A write outside the project is refused by Landlock and recorded: one tier down.
-    let out = m
-        .skillgate()
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "echo x > /etc/skillgate-run-probe",
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(
+        &sync,
+        &[],
+        &["sh", "-c", "echo x > /etc/skillgate-run-probe"],
+    );
     assert_ne!(out.status.code(), Some(0));
     assert!(!Path::new("/etc/skillgate-run-probe").exists());
     assert_eq!(
@@ -474,19 +443,11 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     ]);
 
     // The same script told to reach a host the skill never declared: refused, non-zero, demoted.
-    let out = m
-        .skillgate()
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "python3",
-            &script,
-            "--sync",
-            "drop.attacker.example",
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(
+        &sync,
+        &[],
+        &["python3", &script, "--sync", "drop.attacker.example"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("anomaly"), "{stderr}");
@@ -502,28 +463,13 @@ fn a_t3_script_that_connects_to_an_undeclared_host_is_blocked_and_demoted() {
     assert!(history.contains("\"runtime\""), "{history}");
 
     // At T1 its scripts no longer run at all.
-    let out = m
-        .skillgate()
-        .args([
-            "run",
-            sync.to_str().unwrap(),
-            "--",
-            "python3",
-            &script,
-            "--dry-run",
-        ])
-        .output()
-        .unwrap();
+    let out = m.run_in(&sync, &[], &["python3", &script, "--dry-run"]);
     assert_eq!(out.status.code(), Some(126));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only T3 and T4"));
 
     // A changed skill runs as unknown: refused.
     std::fs::write(sync.join("scripts/extra.sh"), "echo hi\n").unwrap();
-    let out = m
-        .skillgate()
-        .args(["run", sync.to_str().unwrap(), "--", "true"])
-        .output()
-        .unwrap();
+    let out = m.run_in(&sync, &[], &["true"]);
     assert_eq!(out.status.code(), Some(126));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("changed since it was scanned"),

@@ -311,12 +311,7 @@ fn judge(
 ) -> Seen {
     let mut seen = Seen::default();
     let command = command.map(basename).unwrap_or_default();
-    let is_declared = |host: &str| {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        declared
-            .iter()
-            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
-    };
+    let is_declared = |host: &str| skillgate_sandbox::native::forward::allowed(host, declared);
     let push = |list: &mut Vec<String>, item: String| {
         if !list.contains(&item) && list.len() < 16 {
             list.push(item);

@@ -43,30 +43,12 @@ struct Inner {
 }
 
 impl Capture {
-    /// Starts the DNS server and the TCP capture servers on `ports`.
-    pub fn start(recorder: Arc<Recorder>, ports: &[u16], capture_bytes: usize) -> io::Result<Self> {
-        let capture = Self {
-            inner: Arc::new(Inner {
-                recorder,
-                names: Mutex::default(),
-                by_name: Mutex::default(),
-                tcp: Mutex::default(),
-                udp: Mutex::default(),
-                active: AtomicUsize::new(0),
-                capture_bytes,
-                forward: None,
-                runtime: false,
-            }),
-        };
-        capture.ensure_udp(53)?;
-        for &port in ports {
-            capture.ensure_tcp(port)?;
-        }
-        Ok(capture)
-    }
-
-    /// No servers at all: at run time on the host's network, connections are only logged.
-    pub fn idle(recorder: Arc<Recorder>, capture_bytes: usize) -> Self {
+    fn new(
+        recorder: Arc<Recorder>,
+        capture_bytes: usize,
+        forward: Option<Arc<super::forward::Forwarder>>,
+        runtime: bool,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 recorder,
@@ -76,10 +58,25 @@ impl Capture {
                 udp: Mutex::default(),
                 active: AtomicUsize::new(0),
                 capture_bytes,
-                forward: None,
-                runtime: true,
+                forward,
+                runtime,
             }),
         }
+    }
+
+    /// Starts the DNS server and the TCP capture servers on `ports`.
+    pub fn start(recorder: Arc<Recorder>, ports: &[u16], capture_bytes: usize) -> io::Result<Self> {
+        let capture = Self::new(recorder, capture_bytes, None, false);
+        capture.ensure_udp(53)?;
+        for &port in ports {
+            capture.ensure_tcp(port)?;
+        }
+        Ok(capture)
+    }
+
+    /// No servers at all: at run time on the host's network, connections are only logged.
+    pub fn idle(recorder: Arc<Recorder>, capture_bytes: usize) -> Self {
+        Self::new(recorder, capture_bytes, None, true)
     }
 
     /// The fake DNS, and TCP listeners (started on demand) that carry connections to declared
@@ -89,19 +86,7 @@ impl Capture {
         capture_bytes: usize,
         forward: Option<Arc<super::forward::Forwarder>>,
     ) -> io::Result<Self> {
-        let capture = Self {
-            inner: Arc::new(Inner {
-                recorder,
-                names: Mutex::default(),
-                by_name: Mutex::default(),
-                tcp: Mutex::default(),
-                udp: Mutex::default(),
-                active: AtomicUsize::new(0),
-                capture_bytes,
-                forward,
-                runtime: true,
-            }),
-        };
+        let capture = Self::new(recorder, capture_bytes, forward, true);
         capture.ensure_udp(53)?;
         Ok(capture)
     }

@@ -507,40 +507,16 @@ fn run_at_runtime(
         ("SKILL_DIR".to_string(), skill.clone()),
         ("CLAUDE_SKILL_DIR".to_string(), skill.clone()),
     ]);
-    let landlock = {
-        use landlock::{
-            ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
-            RulesetCreatedAttr, Scope, path_beneath_rules,
-        };
-        let abi = ABI::V6;
-        let existing = |paths: &[String]| -> Vec<String> {
-            paths
-                .iter()
-                .filter(|p| Path::new(p).exists())
-                .cloned()
-                .collect()
-        };
-        let mut read = existing(&profile.filesystem.read_only);
-        read.push(skill.clone());
-        let mut write = existing(&profile.filesystem.read_write);
-        write.push(scratch.clone());
-        if runtime.project_writable {
-            write.push(project.clone());
-        } else {
-            read.push(project.clone());
-        }
-        Ruleset::default()
-            .set_compatibility(CompatLevel::BestEffort)
-            .handle_access(AccessFs::from_all(abi))
-            .and_then(|r| r.scope(Scope::from_all(abi)))
-            .and_then(|r| r.create())
-            .and_then(|r| r.add_rules(path_beneath_rules(&read, AccessFs::from_read(abi))))
-            .and_then(|r| r.add_rules(path_beneath_rules(&write, AccessFs::from_all(abi))))
-            .map_err(|e| e.to_string())
-            .and_then(|r| {
-                Option::<OwnedFd>::from(r).ok_or_else(|| "Landlock is not supported".to_string())
-            })
-    };
+    let mut read = existing(&profile.filesystem.read_only);
+    read.push(skill.clone());
+    let mut write = existing(&profile.filesystem.read_write);
+    write.push(scratch.clone());
+    if runtime.project_writable {
+        write.push(project.clone());
+    } else {
+        read.push(project.clone());
+    }
+    let landlock = landlock_rules(&read, &write);
     let landlock = match landlock {
         Ok(fd) => fd,
         Err(e) => {
@@ -783,19 +759,18 @@ fn shims(environment: &std::collections::BTreeMap<String, String>) -> String {
 /// profile's writable paths; nothing else. Abstract Unix sockets and signals are scoped to the
 /// sandbox. TCP is left to the network namespace, so the payload's connects succeed and are
 /// seen.
+/// The profile's paths that exist on this host: Landlock cannot name a missing one.
+fn existing(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|p| Path::new(p).exists())
+        .cloned()
+        .collect()
+}
+
+/// G3's ruleset: the profile's paths, the skill read-only, the working copy and scratch
+/// writable.
 fn landlock_ruleset(profile: &Profile, home: &str) -> Result<OwnedFd, String> {
-    use landlock::{
-        ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
-        Scope, path_beneath_rules,
-    };
-    let abi = ABI::V6;
-    let existing = |paths: &[String]| -> Vec<String> {
-        paths
-            .iter()
-            .filter(|p| Path::new(p).exists())
-            .cloned()
-            .collect()
-    };
     let mut read = existing(&profile.filesystem.read_only);
     read.extend([
         mounts::SKILL.to_string(),
@@ -804,13 +779,24 @@ fn landlock_ruleset(profile: &Profile, home: &str) -> Result<OwnedFd, String> {
     ]);
     let mut write = existing(&profile.filesystem.read_write);
     write.extend([mounts::WORK.to_string(), mounts::SCRATCH.to_string()]);
+    landlock_rules(&read, &write)
+}
+
+/// A Landlock ruleset handling every filesystem access: `read` beneath the first paths,
+/// everything beneath `write`, nothing elsewhere.
+fn landlock_rules(read: &[String], write: &[String]) -> Result<OwnedFd, String> {
+    use landlock::{
+        ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        Scope, path_beneath_rules,
+    };
+    let abi = ABI::V6;
     let ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(abi))
         .and_then(|r| r.scope(Scope::from_all(abi)))
         .and_then(|r| r.create())
-        .and_then(|r| r.add_rules(path_beneath_rules(&read, AccessFs::from_read(abi))))
-        .and_then(|r| r.add_rules(path_beneath_rules(&write, AccessFs::from_all(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(read, AccessFs::from_read(abi))))
+        .and_then(|r| r.add_rules(path_beneath_rules(write, AccessFs::from_all(abi))))
         .map_err(|e| e.to_string())?;
     Option::<OwnedFd>::from(ruleset).ok_or_else(|| "Landlock is not supported".to_string())
 }
